@@ -1,0 +1,96 @@
+"""What a sandbox run produces, and the budgets it runs under."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    GREEN = "green"
+    RED = "red"
+    ERROR = "error"
+
+
+class ErrorKind(enum.StrEnum):
+    """The error kinds of the ``sandbox_run`` contract (DESIGN.md)."""
+
+    TIMEOUT = "timeout"
+    FUEL_EXHAUSTED = "fuel_exhausted"
+    MEMORY_LIMIT = "memory_limit"
+    STACK_OVERFLOW = "stack_overflow"
+    TRAP = "trap"
+    INVALID_MODULE = "invalid_module"
+    MISSING_EXPORT = "missing_export"
+    UNKNOWN_IMPORT = "unknown_import"
+    BAD_POINTER = "bad_pointer"
+    UNKNOWN_DATASET = "unknown_dataset"
+    OUTPUT_LIMIT = "output_limit"
+    PYTHON_EXCEPTION = "python_exception"
+
+
+class Level(enum.StrEnum):
+    OK = "ok"
+    FAIL = "fail"
+    LOG = "log"
+
+
+@dataclass(frozen=True)
+class Message:
+    level: Level
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"level": str(self.level), "text": self.text}
+
+
+@dataclass(frozen=True)
+class CheckerError:
+    kind: ErrorKind
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": str(self.kind), "detail": self.detail}
+
+
+class SandboxError(Exception):
+    """A run that cannot be evaluated; always carries the contract's error kind."""
+
+    def __init__(self, kind: ErrorKind, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Budgets for one run. Operators and checkers may lower them; nothing raises them."""
+
+    timeout_s: float = 5.0
+    memory_bytes: int = 256 * 1024 * 1024
+    fuel: int = 2_000_000_000
+    output_bytes: int = 1024 * 1024
+    max_messages: int = 1000
+    max_message_bytes: int = 4096
+
+
+@dataclass
+class Outcome:
+    status: Status
+    messages: list[Message] = field(default_factory=list)
+    error: CheckerError | None = None
+    logs: str = ""
+    duration_ms: float = 0.0
+    fuel_used: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape of ``sandbox_run`` (DESIGN.md)."""
+        return {
+            "status": str(self.status),
+            "messages": [m.to_dict() for m in self.messages],
+            "error": self.error.to_dict() if self.error else None,
+            "logs": self.logs,
+            "duration_ms": round(self.duration_ms, 3),
+            "fuel_used": self.fuel_used,
+        }
