@@ -2,8 +2,8 @@
 //! and write `mod malleable;`. Build with Debian's rustc and its wasm32 standard library:
 //!
 //! ```sh
-//! /usr/bin/rustc --edition 2021 -O --target wasm32-unknown-unknown --crate-type cdylib \
-//!     -o checker.wasm checker.rs
+//! /usr/bin/rustc --edition 2021 -C opt-level=s -C lto -C strip=symbols \
+//!     --target wasm32-unknown-unknown --crate-type cdylib -o checker.wasm checker.rs
 //! ```
 //!
 //! Your checker exports `check`: `#[no_mangle] pub extern "C" fn check() { ... }`.
@@ -59,8 +59,9 @@ pub fn scalar(name: &str) -> f64 {
 pub fn dataset_json(name: &str) -> String {
     let packed = unsafe { raw::dataset(name.as_ptr(), name.len()) } as u64;
     let (ptr, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
-    // The host wrote `len` bytes of UTF-8 into the buffer it got from `alloc(len)`.
-    unsafe { String::from_raw_parts(ptr as *mut u8, len, len) }
+    // The host wrote `len` bytes into the buffer it got from `alloc(len)`: take it back.
+    let bytes = unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) };
+    String::from_utf8(bytes).expect("the host sends UTF-8")
 }
 
 /// Wall clock, in milliseconds since the epoch (the only clock a checker has).
