@@ -1,0 +1,9 @@
+from namespaces.models import Namespace
+
+
+def namespaces(request):
+    """The namespace switcher's entries, for every page of a signed-in user."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"switcher_namespaces": Namespace.objects.for_user(user).only("slug", "name")}

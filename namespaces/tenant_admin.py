@@ -1,0 +1,189 @@
+"""The admin as a tenant-scoped workspace for team members.
+
+Every tenant-owned model's ModelAdmin goes through ``TenantAdminMixin``: rows, choices,
+filters and permissions all come from the user's memberships, never from Django's global
+model permissions. Admins of everything else (users, beat schedules, ...) are for
+superusers only; ``MalleableAdminSite.register`` enforces that for third-party apps too.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.http import Http404, HttpRequest
+
+from namespaces.access import is_tenant_owned, namespace_of, namespace_path, scope
+from namespaces.models import Namespace, Role
+
+
+class NamespaceListFilter(admin.SimpleListFilter):
+    """A namespace filter listing only the user's namespaces (Django's default lists all)."""
+
+    title = "namespace"
+    parameter_name = "namespace"
+
+    def lookups(self, request, model_admin):
+        return [(ns.slug, ns.name) for ns in Namespace.objects.for_user(request.user)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            path = namespace_path(queryset.model)
+            return queryset.filter(**{f"{path}__slug": self.value()})
+        return queryset
+
+
+class SameNamespaceForm(forms.ModelForm):
+    """Refuses links from an object to another namespace's objects (a dataset to B's datasource)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        own = self._own_namespace(cleaned)
+        if own is None:
+            return cleaned
+        for name, value in cleaned.items():
+            related = value if isinstance(value, models.QuerySet | list) else [value]
+            for obj in related:
+                if (
+                    isinstance(obj, models.Model)
+                    and not isinstance(obj, Namespace)
+                    and is_tenant_owned(type(obj))
+                    and namespace_of(obj) != own
+                ):
+                    self.add_error(name, f"{obj} belongs to namespace {namespace_of(obj)}, not {own}.")
+        return cleaned
+
+    def _own_namespace(self, cleaned) -> Namespace | None:
+        model = self._meta.model
+        if model is Namespace:
+            return None
+        first = namespace_path(model).split("__")[0]
+        value = cleaned.get(first, getattr(self.instance, f"{first}_id", None) and getattr(self.instance, first))
+        if value is None:
+            return None
+        return value if isinstance(value, Namespace) else namespace_of(value)
+
+
+class TenantAdminMixin:
+    """Scope a ModelAdmin to the requesting user's namespaces and roles.
+
+    ``edit_role`` is the role needed to add, change or delete; viewers of a namespace can
+    always look.
+    """
+
+    edit_role: Role = Role.EDITOR
+    form = SameNamespaceForm
+
+    def _namespaces(self, request: HttpRequest, role: Role):
+        return Namespace.objects.for_user(request.user, role)
+
+    def get_queryset(self, request):
+        return scope(super().get_queryset(request), request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        """Outsiders get a 404, not the admin's "does not exist" redirect that confirms nothing."""
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object in your namespaces.")
+        return obj
+
+    def get_list_filter(self, request):
+        scoped = [NamespaceListFilter] if self.model is not Namespace else []
+        for entry in super().get_list_filter(request):
+            if entry == "namespace":
+                continue
+            if isinstance(entry, str) and self._is_relation(entry):
+                entry = (entry, admin.RelatedOnlyFieldListFilter)
+            scoped.append(entry)
+        return scoped
+
+    def _is_relation(self, path: str) -> bool:
+        field = self.model._meta.get_field(path.split("__")[0])
+        return field.is_relation
+
+    def _role_in(self, request: HttpRequest, obj) -> Role | None:
+        return namespace_of(obj).role_of(request.user)
+
+    def has_module_permission(self, request):
+        return self._namespaces(request, Role.VIEWER).exists()
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return self.has_module_permission(request)
+        return self._role_in(request, obj) is not None
+
+    def has_add_permission(self, request, obj=None):
+        return self._namespaces(request, self.edit_role).exists()
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return self._namespaces(request, self.edit_role).exists()
+        role = self._role_in(request, obj)
+        return role is not None and role.allows(self.edit_role)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _scope_choices(self, db_field, request: HttpRequest, kwargs: dict) -> None:
+        related = db_field.related_model
+        if related is Namespace:
+            kwargs["queryset"] = self._namespaces(request, self.edit_role)
+        elif is_tenant_owned(related):
+            kwargs["queryset"] = scope(related._default_manager.all(), request.user, self.edit_role)
+
+
+class SuperuserOnlyMixin:
+    """For admins of models that belong to no namespace: global, so superusers only."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request, *args):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
+class MemberAuthenticationForm(AuthenticationForm):
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not (user.is_superuser or user.memberships.exists()):
+            raise ValidationError(
+                "This account belongs to no namespace yet: ask a namespace owner to add you.",
+                code="no_namespace",
+            )
+
+
+class MalleableAdminSite(admin.AdminSite):
+    site_header = "Malleable administration"
+    site_title = "Malleable"
+    index_title = "Your namespaces"
+    login_form = MemberAuthenticationForm
+
+    def has_permission(self, request):
+        """Any active member of a namespace may use the admin; ``is_staff`` plays no part."""
+        user = request.user
+        return user.is_active and (user.is_superuser or user.memberships.exists())
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, TenantAdminMixin | SuperuserOnlyMixin):
+            admin_class = type(admin_class.__name__, (SuperuserOnlyMixin, admin_class), {})
+        super().register(model_or_iterable, admin_class, **options)

@@ -1,0 +1,204 @@
+"""Every admin URL of every tenant-owned model, and every page, against every persona.
+
+The URLs are discovered from the admin registry and the URL resolver, so models and pages
+added later are covered without anyone listing them here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.forms import ModelChoiceField
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from namespaces.models import Namespace, Role
+from namespaces.tenant_admin import TenantAdminMixin
+from tests.factories import make
+
+TENANT_ADMINS = sorted(
+    (model for model, ma in admin.site._registry.items() if isinstance(ma, TenantAdminMixin)),
+    key=lambda m: m._meta.label,
+)
+GLOBAL_ADMINS = sorted(
+    (model for model, ma in admin.site._registry.items() if not isinstance(ma, TenantAdminMixin)),
+    key=lambda m: m._meta.label,
+)
+OBJECT_ACTIONS = ["change", "delete", "history"]
+
+
+def admin_url(model, action: str, obj=None) -> str:
+    name = f"admin:{model._meta.app_label}_{model._meta.model_name}_{action}"
+    return reverse(name, args=[obj.pk] if obj is not None else [])
+
+
+def edit_role(model) -> Role:
+    return admin.site._registry[model].edit_role
+
+
+def may_edit(role: Role, model) -> bool:
+    return role.allows(edit_role(model))
+
+
+def in_changelist(response, obj) -> bool:
+    return obj.pk in {row.pk for row in response.context["cl"].result_list}
+
+
+@pytest.mark.parametrize("model", TENANT_ADMINS, ids=lambda m: m._meta.label)
+class TestTenantAdmin:
+    @pytest.mark.parametrize("action", OBJECT_ACTIONS)
+    def test_outsider_gets_404_for_another_namespaces_object(self, personas, login, model, action):
+        obj = make(model, personas.a)
+        client = login(personas.outsider)
+        assert client.get(admin_url(model, action, obj)).status_code == 404
+        assert client.post(admin_url(model, action, obj), {"post": "yes"}).status_code == 404
+        assert type(obj).objects.filter(pk=obj.pk).exists()
+
+    def test_outsider_changelist_shows_no_rows_of_another_namespace(self, personas, login, model):
+        obj = make(model, personas.a)
+        response = login(personas.outsider).get(admin_url(model, "changelist"))
+        assert response.status_code == 200
+        assert not in_changelist(response, obj)
+        assert personas.a.name not in response.content.decode()
+
+    def test_outsider_choices_hold_nothing_of_another_namespace(self, personas, login, model):
+        make(model, personas.a)
+        response = login(personas.outsider).get(admin_url(model, "add"))
+        if response.status_code == 403:
+            return
+        for name, field in response.context["adminform"].form.fields.items():
+            if isinstance(field, ModelChoiceField):
+                choices = list(field.queryset)
+                assert personas.a not in choices, name
+                assert not any(getattr(c, "namespace_id", None) == personas.a.pk for c in choices), name
+
+    @pytest.mark.parametrize("role", ["owner", "editor", "viewer", "superuser"])
+    def test_members_see_their_namespaces_rows(self, personas, login, model, role):
+        obj = make(model, personas.a)
+        client = login(personas[role])
+        response = client.get(admin_url(model, "changelist"))
+        assert response.status_code == 200
+        assert in_changelist(response, obj)
+        assert client.get(admin_url(model, "change", obj)).status_code == 200
+        assert client.get(admin_url(model, "history", obj)).status_code == 200
+
+    @pytest.mark.parametrize("role", ["owner", "editor", "viewer"])
+    def test_roles_below_the_edit_role_cannot_change_anything(self, personas, login, model, role):
+        if may_edit(Role(role), model):
+            return
+        obj = make(model, personas.a)
+        before = admin.site._registry[model].get_queryset.__self__.model.objects.count()
+        client = login(personas[role])
+        change = client.get(admin_url(model, "change", obj))
+        assert 'name="_save"' not in change.content.decode()
+        assert client.get(admin_url(model, "add")).status_code == 403
+        assert client.post(admin_url(model, "add"), {}).status_code == 403
+        assert client.post(admin_url(model, "change", obj), {}).status_code == 403
+        assert client.get(admin_url(model, "delete", obj)).status_code == 403
+        assert client.post(admin_url(model, "delete", obj), {"post": "yes"}).status_code == 403
+        assert model.objects.count() == before
+
+    @pytest.mark.parametrize("role", ["owner", "editor", "superuser"])
+    def test_roles_at_the_edit_role_get_an_editable_form(self, personas, login, model, role):
+        if role != "superuser" and not may_edit(Role(role), model):
+            return
+        obj = make(model, personas.a)
+        response = login(personas[role]).get(admin_url(model, "change", obj))
+        assert response.status_code == 200
+        assert 'name="_save"' in response.content.decode()
+
+
+@pytest.mark.parametrize("model", GLOBAL_ADMINS, ids=lambda m: m._meta.label)
+@pytest.mark.parametrize("role", ["owner", "editor", "viewer", "outsider"])
+def test_global_models_are_for_superusers_only(personas, login, model, role):
+    client = login(personas[role])
+    assert client.get(admin_url(model, "changelist")).status_code == 403
+    assert client.get(admin_url(model, "add")).status_code == 403
+
+
+@pytest.mark.parametrize("model", GLOBAL_ADMINS, ids=lambda m: m._meta.label)
+def test_superuser_reaches_global_models(personas, login, model):
+    assert login(personas.superuser).get(admin_url(model, "changelist")).status_code == 200
+
+
+def test_editors_cannot_manage_members(personas, login):
+    from namespaces.models import Membership
+
+    assert edit_role(Membership) == Role.OWNER
+    client = login(personas.editor)
+    response = client.post(
+        admin_url(Membership, "add"),
+        {"namespace": personas.a.pk, "username": personas.stranger.username, "role": "owner"},
+    )
+    assert response.status_code == 403
+    assert not personas.stranger.memberships.exists()
+
+
+def test_stranger_without_a_namespace_cannot_use_the_admin(personas, login):
+    response = login(personas.stranger).get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+def test_global_permissions_grant_no_tenant_rows(personas, login):
+    """A user holding every Django model permission still sees only their own namespace."""
+    from django.contrib.auth.models import Permission
+
+    personas.outsider.user_permissions.set(Permission.objects.all())
+    obj = make(Namespace, personas.a)
+    client = login(personas.outsider)
+    assert client.get(admin_url(Namespace, "change", obj)).status_code == 404
+    response = client.get(admin_url(Namespace, "changelist"))
+    assert not in_changelist(response, obj)
+
+
+def _app_patterns(resolver: URLResolver | None = None, prefix: str = ""):
+    """Every app URL pattern outside the admin, as (route, name, kwarg names)."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            if entry.app_name != "admin":
+                name_prefix = f"{entry.namespace}:" if entry.namespace else ""
+                for sub_route, name, kwargs in _app_patterns(entry, route):
+                    yield sub_route, name_prefix + name if name else None, kwargs
+        elif isinstance(entry, URLPattern):
+            yield route, entry.name, list(entry.pattern.converters)
+
+
+NAMESPACED_PAGES = sorted(
+    name for _, name, kwargs in _app_patterns() if name and "namespace" in kwargs
+)
+# Values for every URL argument a namespaced page may take, for objects of namespace A.
+URL_ARGUMENTS = {"namespace": lambda personas: personas.a.slug}
+
+
+def page_url(personas, name: str) -> str:
+    kwargs_needed = next(kwargs for _, n, kwargs in _app_patterns() if n == name)
+    missing = [k for k in kwargs_needed if k not in URL_ARGUMENTS]
+    assert not missing, f"Add URL_ARGUMENTS for {missing} (used by {name})"
+    return reverse(name, kwargs={k: URL_ARGUMENTS[k](personas) for k in kwargs_needed})
+
+
+def test_pages_are_discovered():
+    assert "namespaces:detail" in NAMESPACED_PAGES
+
+
+@pytest.mark.parametrize("name", NAMESPACED_PAGES)
+class TestNamespacedPages:
+    def test_anonymous_is_sent_to_sign_in(self, personas, client, name):
+        response = client.get(page_url(personas, name))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+    @pytest.mark.parametrize("role", ["outsider", "stranger"])
+    def test_outsiders_get_404(self, personas, login, name, role):
+        client = login(personas[role])
+        assert client.get(page_url(personas, name)).status_code == 404
+        assert client.post(page_url(personas, name)).status_code in {404, 405}
+
+    @pytest.mark.parametrize("role", ["owner", "editor", "viewer", "superuser"])
+    def test_members_can_read(self, personas, login, name, role):
+        assert login(personas[role]).get(page_url(personas, name)).status_code in {200, 405}
+
+    def test_viewer_cannot_post(self, personas, login, name):
+        assert login(personas.viewer).post(page_url(personas, name)).status_code in {403, 405}
