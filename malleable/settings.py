@@ -5,6 +5,7 @@ Production sets ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``SECRET_KEY``, ``ALLOW
 ``SITE_URL``. A malformed value stops start-up with the variable's name.
 """
 
+import secrets
 from pathlib import Path
 
 import environ
@@ -15,22 +16,37 @@ VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _typed(name: str, cast, default):
     """Read ``name`` with ``cast``; a value that does not parse names the variable."""
+    raw = env.str(name, default=None)
+    if raw is None:
+        return default
+    if cast is bool:
+        if raw.strip().lower() not in BOOLEANS:
+            raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use one of {', '.join(BOOLEANS)}")
+        return BOOLEANS[raw.strip().lower()]
     try:
-        return env(name, cast=cast, default=default)
-    except (ValueError, TypeError) as exc:
-        raise ImproperlyConfigured(f"{name}={env.str(name)!r} is not a valid {cast.__name__}: {exc}")
+        return cast(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a valid {cast.__name__}: {exc}") from exc
 
 
 DEBUG = _typed("DEBUG", bool, False)
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG and env.bool("MALLEABLE_REQUIRE_SECRET_KEY", default=False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    SECRET_KEY = "dev-insecure-do-not-use-in-production"
+
+
+def _local_secret_key() -> str:
+    """A key made once per checkout, so a fresh clone needs no secret and ships none."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):
@@ -83,7 +99,13 @@ TEMPLATES = [
 try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'malleable.sqlite3'}")}
 except (ValueError, KeyError, environ.ImproperlyConfigured) as exc:
-    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Malleable understands: {exc}")
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Malleable understands: {exc}") from exc
+DATABASE_ENGINES = {f"django.db.backends.{name}" for name in ("sqlite3", "postgresql", "mysql")}
+if DATABASES["default"]["ENGINE"] not in DATABASE_ENGINES:
+    raise ImproperlyConfigured(
+        f"DATABASE_URL names engine {DATABASES['default']['ENGINE']!r}; "
+        "use a sqlite://, postgresql:// or mysql:// URL"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     import pymysql
 

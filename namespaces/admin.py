@@ -51,8 +51,8 @@ class MembershipForm(SameNamespaceForm):
         cleaned = super().clean()
         namespace, membership = cleaned.get("namespace"), self.instance
         if namespace and membership.user_id:
-            others = Membership.objects.filter(namespace=namespace, user=membership.user).exclude(pk=membership.pk)
-            if others.exists():
+            others = Membership.objects.filter(namespace=namespace, user=membership.user)
+            if others.exclude(pk=membership.pk).exists():
                 self.add_error("username", f"{membership.user} is already a member of {namespace}.")
         if membership.pk and cleaned.get("role") != Role.OWNER and membership.is_last_owner():
             self.add_error("role", "A namespace keeps at least one owner: make someone else owner first.")

@@ -80,7 +80,7 @@ class Membership(models.Model):
     class Meta:
         ordering = ["namespace__name", "user__username"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "namespace"], name="one_membership_per_user_and_namespace")
+            models.UniqueConstraint(fields=["user", "namespace"], name="one_membership_per_namespace")
         ]
 
     def __str__(self) -> str:

@@ -60,7 +60,7 @@ class SameNamespaceForm(forms.ModelForm):
         if model is Namespace:
             return None
         first = namespace_path(model).split("__")[0]
-        value = cleaned.get(first, getattr(self.instance, f"{first}_id", None) and getattr(self.instance, first))
+        value = cleaned.get(first) or getattr(self.instance, first, None)
         if value is None:
             return None
         return value if isinstance(value, Namespace) else namespace_of(value)
