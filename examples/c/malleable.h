@@ -97,16 +97,16 @@ extern unsigned char __heap_base;  /* provided by wasm-ld: first byte after stat
 static uintptr_t mk_heap_top;
 
 /* Never frees: a checker runs once in a fresh instance, so there is nothing to reuse.
- * Returns 0 when memory cannot grow, which the host reports as an error. */
+ * Traps when memory cannot grow: returning 0 would let the host write over address 0. */
 __attribute__((export_name("alloc"))) void *alloc(size_t len) {
     if (!mk_heap_top) mk_heap_top = (uintptr_t)&__heap_base;
     uintptr_t start = (mk_heap_top + 7) & ~(uintptr_t)7;
-    if (len > UINTPTR_MAX - start) return 0;
+    if (len > UINTPTR_MAX - start) __builtin_trap();
     uintptr_t end = start + len;
     uintptr_t have = __builtin_wasm_memory_size(0) * 65536u;
     if (end > have) {
         uintptr_t pages = (end - have + 65535u) / 65536u;
-        if (__builtin_wasm_memory_grow(0, pages) == (size_t)-1) return 0;
+        if (__builtin_wasm_memory_grow(0, pages) == (size_t)-1) __builtin_trap();
     }
     mk_heap_top = end;
     return (void *)start;
