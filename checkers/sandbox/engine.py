@@ -6,6 +6,7 @@ engine's epoch every ``TICK_S`` seconds, and each store sets its deadline in tic
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import threading
 import time
@@ -13,6 +14,17 @@ import time
 import wasmtime
 
 TICK_S = 0.01
+
+# 1 MiB of wasm stack: deep enough for real checkers (and CPython's interpreter), far below
+# the 8 MiB native stack a worker thread gets, so a runaway recursion is a stack_overflow
+# trap and never a host segfault.
+MAX_WASM_STACK = 1024 * 1024
+
+# Everything that changes generated code: compiled artifacts cached on disk are keyed by it.
+ENGINE_SETTINGS = (
+    f"wasmtime={importlib.metadata.version('wasmtime')};fuel;epoch;component-model;"
+    f"no-threads;opt=speed;stack={MAX_WASM_STACK}"
+)
 
 _lock = threading.Lock()
 _engine: wasmtime.Engine | None = None
@@ -29,7 +41,12 @@ def engine_config() -> wasmtime.Config:
     config.consume_fuel = True
     config.epoch_interruption = True
     config.wasm_component_model = True
+    # No threads proposal, hence no shared memory and no atomic waits: a checker has no use
+    # for them, and an atomic wait blocks in the host where epochs cannot interrupt it. A
+    # module that declares shared memory or atomics is therefore an invalid_module.
     config.wasm_threads = False
+    config.shared_memory = False
+    config.max_wasm_stack = MAX_WASM_STACK
     config.parallel_compilation = True
     config.cranelift_opt_level = "speed"
     return config

@@ -55,10 +55,16 @@ class CheckerError:
 
 
 class SandboxError(Exception):
-    """A run that cannot be evaluated; always carries the contract's error kind."""
+    """A run that cannot be evaluated; always carries the contract's error kind.
+
+    The detail always starts with the kind ("timeout: the checker ran past its 5 s limit"),
+    so it reads on its own in a log line, an alarm or a terminal.
+    """
 
     def __init__(self, kind: ErrorKind, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}")
+        prefix = f"{kind}: "
+        detail = detail if detail.startswith(prefix) else prefix + detail
+        super().__init__(detail)
         self.kind = kind
         self.detail = detail
 

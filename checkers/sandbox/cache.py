@@ -1,0 +1,136 @@
+"""Compiled wasm artifacts on disk, so a restart does not pay for compilation again.
+
+Deserializing a compiled artifact runs its machine code, so only files this process wrote
+are ever deserialized, and never bytes a user supplied: a user's bytes always go through
+``Module(engine, wasm)``, which accepts wasm or nothing. A file is named after the sha256 of
+the wasm it was compiled from together with the wasmtime version and engine settings; it is
+written to a temporary name and renamed into place, inside a directory created ``0700``.
+A file that is not a regular file owned by this user, is writable by others, or fails to
+deserialize is deleted and compiled afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import wasmtime
+from wasmtime.component import Component
+
+from .engine import ENGINE_SETTINGS
+
+log = logging.getLogger(__name__)
+
+Artifact = TypeVar("Artifact", wasmtime.Module, Component)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ArtifactCache:
+    """Compile-or-load for core modules and components; ``directory=None`` keeps nothing on disk."""
+
+    def __init__(self, engine: wasmtime.Engine, directory: Path | None) -> None:
+        self.engine = engine
+        self.directory = _private_dir(directory) if directory is not None else None
+
+    def module(self, wasm: bytes, digest: str | None = None) -> wasmtime.Module:
+        """A compiled core module; raises ``WasmtimeError`` when ``wasm`` is not valid wasm."""
+        return self._load(
+            "module", wasm, digest,
+            compile=lambda: wasmtime.Module(self.engine, wasm),
+            deserialize=lambda path: wasmtime.Module.deserialize_file(self.engine, path),
+        )
+
+    def component(self, wasm: bytes, digest: str | None = None) -> Component:
+        """A compiled component (the Python runtime), cached like a module."""
+        return self._load(
+            "component", wasm, digest,
+            compile=lambda: Component(self.engine, wasm),
+            deserialize=lambda path: Component.deserialize_file(self.engine, path),
+        )
+
+    def path_for(self, kind: str, digest: str) -> Path | None:
+        if self.directory is None:
+            return None
+        key = sha256(f"{kind}\0{digest}\0{ENGINE_SETTINGS}".encode())
+        return self.directory / f"{key}.{kind}"
+
+    def _load(
+        self,
+        kind: str,
+        wasm: bytes,
+        digest: str | None,
+        compile: Callable[[], Artifact],
+        deserialize: Callable[[str], Artifact],
+    ) -> Artifact:
+        path = self.path_for(kind, digest or sha256(wasm))
+        if path is None:
+            return compile()
+        if _trusted_file(path):
+            try:
+                return deserialize(str(path))
+            except wasmtime.WasmtimeError as exc:
+                log.warning("discarding unreadable compiled artifact %s: %s", path, exc)
+        _discard(path)
+        artifact = compile()
+        _write_atomically(path, artifact.serialize())
+        return artifact
+
+
+def _private_dir(directory: Path) -> Path | None:
+    """Create the directory 0700; refuse (cache off) one that others could write into."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            raise PermissionError(f"{directory} is not a directory owned by this user")
+        if stat.S_IMODE(info.st_mode) != 0o700:
+            directory.chmod(0o700)
+    except OSError as exc:
+        log.warning("wasm cache disabled: %s", exc)
+        return None
+    return directory
+
+
+def _trusted_file(path: Path) -> bool:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    return (
+        stat.S_ISREG(info.st_mode)
+        and info.st_uid == os.getuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        log.warning("wasm cache entry %s is a directory; leaving it", path)
+
+
+def _write_atomically(path: Path, data: bytes | bytearray) -> None:
+    """Write next to the destination and rename, so no reader ever sees half a file."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f".{os.getpid()}")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        log.warning("could not cache a compiled artifact at %s: %s", path, exc)

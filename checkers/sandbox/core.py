@@ -1,0 +1,407 @@
+"""Core wasm modules: the ``malleable`` import module of DESIGN.md's guest ABI, and WASI.
+
+Every value a guest passes in is hostile. i32s are read as unsigned, every ``(ptr, len)`` is
+checked against the memory's current size before a byte is touched (wasmtime-py's
+``Memory.read`` follows Python slicing, so a negative index would silently wrap), sizes are
+checked before copying, and a guest ``alloc`` may return anything or trap. Host errors are
+raised as ``SandboxError`` stashed on the run's state, so they end the run as a trap with
+their own kind.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import wasmtime
+
+from .cache import ArtifactCache
+from .host import MAX_DATASET_NAME_BYTES, RunState, bind, classify, current, fuel_used, new_store
+from .outcome import ErrorKind, Level, Limits, Outcome, SandboxError
+from .program import Program, ProgramKind
+
+MALLEABLE = "malleable"
+WASI = "wasi_snapshot_preview1"
+
+# Compilation is not covered by the run's time limit, so the input that drives it is capped.
+MAX_MODULE_BYTES = 32 * 1024 * 1024
+# Compiled modules kept in memory; beyond this the least recently run is dropped.
+MAX_PREPARED = 256
+
+U32 = 0xFFFFFFFF
+WASM_MAGIC = b"\0asm"
+WASI_EBADF = 8
+WASI_EFAULT = 21
+
+_i32 = wasmtime.ValType.i32()
+_i64 = wasmtime.ValType.i64()
+_f64 = wasmtime.ValType.f64()
+
+ABI: dict[str, tuple[list[wasmtime.ValType], list[wasmtime.ValType]]] = {
+    "dataset": ([_i32, _i32], [_i64]),
+    "dataset_rows": ([_i32, _i32], [_i64]),
+    "dataset_scalar": ([_i32, _i32], [_f64]),
+    "ok": ([_i32, _i32], []),
+    "fail": ([_i32, _i32], []),
+    "log": ([_i32, _i32], []),
+    "now_ms": ([], [_i64]),
+}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A module ready to instantiate: imports resolved once, a fresh Store per run."""
+
+    pre: wasmtime.InstancePre
+    wasi: bool
+    initialize: bool
+
+
+class CoreRunner:
+    def __init__(self, engine: wasmtime.Engine, cache: ArtifactCache) -> None:
+        self.engine = engine
+        self.cache = cache
+        self._linkers = {False: _abi_linker(engine, wasi=False), True: _abi_linker(engine, wasi=True)}
+        self._prepared: OrderedDict[str, Prepared] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def run(self, program: Program, state: RunState) -> Outcome:
+        limits = state.limits
+        try:
+            prepared = self.prepare(program)
+        except SandboxError as err:
+            return state.outcome(0.0, 0, err)
+        store = new_store(self.engine, limits)
+        if prepared.wasi:
+            store.set_wasi(_wasi_config(state))
+        started = time.perf_counter()
+        error, exports = _execute(prepared, store, state)
+        elapsed = time.perf_counter() - started
+        if error is not None:
+            error = classify(
+                error, store, limits, elapsed, state=state,
+                memory_exhausted=_memory_exhausted(exports, store, limits),
+            )
+        return state.outcome(elapsed * 1000, fuel_used(store, limits), error)
+
+    def prepare(self, program: Program) -> Prepared:
+        """Compile (or load from cache) and link a module; raises ``SandboxError`` for bad ones."""
+        with self._lock:
+            prepared = self._prepared.get(program.sha256)
+            if prepared is not None:
+                self._prepared.move_to_end(program.sha256)
+                return prepared
+        prepared = self._link(self._compile(program))
+        with self._lock:
+            self._prepared[program.sha256] = prepared
+            while len(self._prepared) > MAX_PREPARED:
+                self._prepared.popitem(last=False)
+        return prepared
+
+    def _compile(self, program: Program) -> wasmtime.Module:
+        wasm = _wasm_bytes(program)
+        try:
+            return self.cache.module(wasm)
+        except wasmtime.WasmtimeError as exc:
+            detail = f"not a valid WebAssembly module: {_brief(exc)}"
+            raise SandboxError(ErrorKind.INVALID_MODULE, detail) from None
+
+    def _link(self, module: wasmtime.Module) -> Prepared:
+        exports = {e.name: e.type for e in module.exports}
+        _require_check(exports)
+        wasi = _check_imports(module)
+        try:
+            pre = self._linkers[wasi].instantiate_pre(module)
+        except wasmtime.WasmtimeError as exc:
+            raise SandboxError(ErrorKind.UNKNOWN_IMPORT, _brief(exc)) from None
+        return Prepared(pre=pre, wasi=wasi, initialize=_is_nullary(exports.get("_initialize")))
+
+
+def _execute(
+    prepared: Prepared, store: wasmtime.Store, state: RunState
+) -> tuple[BaseException | None, Mapping[str, object]]:
+    """Instantiate and call ``check``; returns what went wrong, if anything, and the exports."""
+    exports: Mapping[str, object] = {}
+    with bind(state):
+        try:
+            exports = prepared.pre.instantiate(store).exports(store)
+            # WASI reactors must be initialised before any other export is called.
+            if prepared.initialize:
+                exports["_initialize"](store)
+            exports["check"](store)
+        except wasmtime.ExitTrap as exc:
+            if exc.code != 0 or state.host_error is not None:
+                return exc, exports
+        except (wasmtime.Trap, wasmtime.WasmtimeError, SandboxError) as exc:
+            return exc, exports
+    return state.host_error, exports
+
+
+def _memory_exhausted(exports: Mapping[str, object], store: wasmtime.Store, limits: Limits) -> bool:
+    """Whether an exported memory sits at the limit, i.e. a ``memory.grow`` was refused.
+
+    Only exported memories can be seen from the host; every toolchain exports its memory,
+    and the limit holds regardless: this only decides how the error is named.
+    """
+    memories = [item for item in exports.values() if isinstance(item, wasmtime.Memory)]
+    return any(m.data_len(store) + m.page_size(store) > limits.memory_bytes for m in memories)
+
+
+# Validation -------------------------------------------------------------------------------
+
+
+def _wasm_bytes(program: Program) -> bytes:
+    if program.kind is ProgramKind.WAT:
+        try:
+            wasm = bytes(wasmtime.wat2wasm(program.text))
+        except wasmtime.WasmtimeError as exc:
+            detail = f"the WAT text does not parse: {_brief(exc)}"
+            raise SandboxError(ErrorKind.INVALID_MODULE, detail) from None
+    elif program.kind is ProgramKind.WASM:
+        wasm = program.code
+        # wasmtime would also accept WAT text here; a .wasm file must be a binary module.
+        if not wasm.startswith(WASM_MAGIC):
+            detail = "not a WebAssembly binary (it does not start with \\0asm)"
+            raise SandboxError(ErrorKind.INVALID_MODULE, detail)
+    else:
+        raise SandboxError(ErrorKind.INVALID_MODULE, f"a {program.kind} program is not a core wasm module")
+    if len(wasm) > MAX_MODULE_BYTES:
+        raise SandboxError(
+            ErrorKind.INVALID_MODULE,
+            f"the module is {len(wasm) / 2**20:.1f} MB; the limit is {MAX_MODULE_BYTES // 2**20} MB",
+        )
+    return wasm
+
+
+def _require_check(exports: dict[str, object]) -> None:
+    check = exports.get("check")
+    if check is None:
+        raise SandboxError(ErrorKind.MISSING_EXPORT, "the module must export a function `check: () -> ()`")
+    if not _is_nullary(check):
+        raise SandboxError(
+            ErrorKind.MISSING_EXPORT, f"`check` must be a function `() -> ()`, but the module exports {check}"
+        )
+
+
+def _is_nullary(ty: object) -> bool:
+    return isinstance(ty, wasmtime.FuncType) and not ty.params and not ty.results
+
+
+def _check_imports(module: wasmtime.Module) -> bool:
+    """Refuse anything but the ABI and WASI, naming the import; returns whether WASI is used."""
+    wasi = False
+    for imp in module.imports:
+        where = f"{imp.module}.{imp.name}"
+        if imp.module == WASI:
+            wasi = True
+        elif imp.module != MALLEABLE:
+            raise SandboxError(
+                ErrorKind.UNKNOWN_IMPORT,
+                f"the module imports {where}; checkers may import only `{MALLEABLE}` "
+                f"(the Malleable ABI) and `{WASI}`",
+            )
+        elif imp.name not in ABI:
+            raise SandboxError(
+                ErrorKind.UNKNOWN_IMPORT,
+                f"{where} is not part of the Malleable ABI (it has: {', '.join(ABI)})",
+            )
+        elif not _abi_type_matches(imp.name, imp.type):
+            expected = wasmtime.FuncType(*ABI[imp.name])
+            detail = f"{where} is imported as {imp.type}, but the ABI declares {expected}"
+            raise SandboxError(ErrorKind.UNKNOWN_IMPORT, detail)
+    return wasi
+
+
+def _abi_type_matches(name: str, ty: object) -> bool:
+    params, results = ABI[name]
+    return (
+        isinstance(ty, wasmtime.FuncType)
+        and [str(p) for p in ty.params] == [str(p) for p in params]
+        and [str(r) for r in ty.results] == [str(r) for r in results]
+    )
+
+
+def _brief(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[:4])[:500] or type(exc).__name__
+
+
+# Host functions ---------------------------------------------------------------------------
+
+
+def _abi_linker(engine: wasmtime.Engine, *, wasi: bool) -> wasmtime.Linker:
+    """The ``malleable`` functions, plus WASI with its blocking calls replaced when asked."""
+    linker = wasmtime.Linker(engine)
+    for name, fn in _HOST_FUNCTIONS.items():
+        params, results = ABI[name]
+        linker.define_func(MALLEABLE, name, wasmtime.FuncType(params, results), fn, access_caller=True)
+    if wasi:
+        linker.define_wasi()
+        linker.allow_shadowing = True
+        for name, (params, results, fn) in _WASI_OVERRIDES.items():
+            linker.define_func(WASI, name, wasmtime.FuncType(params, results), fn, access_caller=True)
+    return linker
+
+
+def _memory(caller: wasmtime.Caller, state: RunState) -> wasmtime.Memory:
+    memory = caller.get("memory")
+    if not isinstance(memory, wasmtime.Memory):
+        raise state.reject(
+            ErrorKind.MISSING_EXPORT, "the module passes strings to the host, so it must export its `memory`"
+        )
+    return memory
+
+
+def _span(caller: wasmtime.Caller, state: RunState, ptr: int, length: int, what: str) -> tuple[int, int]:
+    """Bounds-check a guest ``(ptr, len)``, read as unsigned, against the memory's current size."""
+    if length < 0:
+        raise state.reject(ErrorKind.BAD_POINTER, f"{what}: the length {length} is negative")
+    ptr &= U32
+    size = _memory(caller, state).data_len(caller)
+    if ptr + length > size:
+        raise state.reject(
+            ErrorKind.BAD_POINTER,
+            f"{what}: bytes {ptr:#x}..{ptr + length:#x} lie outside the checker's {size}-byte memory",
+        )
+    return ptr, length
+
+
+def _read(caller: wasmtime.Caller, state: RunState, ptr: int, length: int) -> bytes:
+    if length == 0:
+        return b""
+    base = ctypes.addressof(_memory(caller, state).data_ptr(caller).contents)
+    return ctypes.string_at(base + ptr, length)
+
+
+def _read_name(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> tuple[RunState, str]:
+    state = current()
+    ptr, length = _span(caller, state, name_ptr, name_len, "dataset name")
+    if length > MAX_DATASET_NAME_BYTES:
+        raise state.reject(ErrorKind.UNKNOWN_DATASET, f"a dataset name of {length} bytes names no dataset")
+    raw = _read(caller, state, ptr, length)
+    try:
+        return state, raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise state.reject(ErrorKind.UNKNOWN_DATASET, f"the dataset name {raw!r} is not UTF-8") from None
+
+
+def _host_dataset(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> int:
+    state, name = _read_name(caller, name_ptr, name_len)
+    data = state.dataset_json(name)
+    ptr = _guest_alloc(caller, state, len(data))
+    base = ctypes.addressof(_memory(caller, state).data_ptr(caller).contents)
+    ctypes.memmove(base + ptr, data, len(data))
+    packed = (ptr << 32) | len(data)
+    return packed - (1 << 64) if packed >= 1 << 63 else packed
+
+
+def _guest_alloc(caller: wasmtime.Caller, state: RunState, size: int) -> int:
+    """Call the guest's ``alloc(size)`` and check that what it returns can hold ``size`` bytes."""
+    alloc = caller.get("alloc")
+    if not isinstance(alloc, wasmtime.Func) or not _alloc_shaped(alloc.type(caller)):
+        raise state.reject(
+            ErrorKind.MISSING_EXPORT, "dataset() needs the module to export `alloc: (i32) -> i32`"
+        )
+    if size > U32:
+        raise state.reject(ErrorKind.MEMORY_LIMIT, f"the dataset is {size} bytes, more than wasm32 addresses")
+    try:
+        ptr = alloc(caller, size - (1 << 32) if size >= 1 << 31 else size)
+    except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+        error = classify(exc, None, state.limits, 0.0, state=state)
+        if error.kind is ErrorKind.TRAP:
+            cause = error.detail.removeprefix("trap: ")
+            error = SandboxError(ErrorKind.TRAP, f"alloc({size}) trapped: {cause}")
+        raise state.fail_with(error) from None
+    start, _ = _span(caller, state, ptr, size, f"alloc({size}) returned {ptr & U32:#x}, but")
+    return start
+
+
+def _alloc_shaped(ty: wasmtime.FuncType) -> bool:
+    return [str(p) for p in ty.params] == ["i32"] and [str(r) for r in ty.results] == ["i32"]
+
+
+def _host_rows(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> int:
+    state, name = _read_name(caller, name_ptr, name_len)
+    return state.dataset_rows(name)
+
+
+def _host_scalar(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> float:
+    state, name = _read_name(caller, name_ptr, name_len)
+    return state.dataset_scalar(name)
+
+
+def _host_message(level: Level) -> Callable[[wasmtime.Caller, int, int], None]:
+    def host(caller: wasmtime.Caller, ptr: int, length: int) -> None:
+        state = current()
+        ptr, length = _span(caller, state, ptr, length, f"{level} message")
+        state.check_message_size(length)
+        state.add_message(level, _read(caller, state, ptr, length).decode("utf-8", "replace"))
+
+    return host
+
+
+def _host_now_ms(caller: wasmtime.Caller) -> int:
+    return time.time_ns() // 1_000_000
+
+
+_HOST_FUNCTIONS: dict[str, Callable[..., object]] = {
+    "dataset": _host_dataset,
+    "dataset_rows": _host_rows,
+    "dataset_scalar": _host_scalar,
+    "ok": _host_message(Level.OK),
+    "fail": _host_message(Level.FAIL),
+    "log": _host_message(Level.LOG),
+    "now_ms": _host_now_ms,
+}
+
+
+# WASI -------------------------------------------------------------------------------------
+
+
+def _wasi_config(state: RunState) -> wasmtime.WasiConfig:
+    """No preopens, no environment, no arguments (the defaults); output goes to the run's log."""
+    config = wasmtime.WasiConfig()
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def capture(data: bytes) -> None:
+        state.write_log(decoder.decode(data))
+
+    config.stdout_custom = capture
+    config.stderr_custom = capture
+    return config
+
+
+def _wasi_poll_oneoff(caller: wasmtime.Caller, *_args: int) -> int:
+    """Sleeping or waiting for input would block inside the host, where epochs cannot reach."""
+    raise current().reject(
+        ErrorKind.TRAP,
+        "the checker called poll_oneoff (a sleep, or a wait for input); checkers may not block",
+    )
+
+
+def _wasi_sched_yield(caller: wasmtime.Caller) -> int:
+    return 0
+
+
+def _wasi_fd_read(caller: wasmtime.Caller, fd: int, iovs: int, iovs_len: int, nread_ptr: int) -> int:
+    """Stdin is always at end of file and no other file can be opened: nothing ever waits."""
+    if fd != 0:
+        return WASI_EBADF
+    memory = caller.get("memory")
+    nread_ptr &= U32
+    if not isinstance(memory, wasmtime.Memory) or nread_ptr + 4 > memory.data_len(caller):
+        return WASI_EFAULT
+    memory.write(caller, b"\0\0\0\0", nread_ptr)
+    return 0
+
+
+_WASI_OVERRIDES: dict[str, tuple[list[wasmtime.ValType], list[wasmtime.ValType], Callable[..., int]]] = {
+    "poll_oneoff": ([_i32] * 4, [_i32], _wasi_poll_oneoff),
+    "sched_yield": ([], [_i32], _wasi_sched_yield),
+    "fd_read": ([_i32] * 4, [_i32], _wasi_fd_read),
+}

@@ -1,0 +1,84 @@
+"""The sandbox's front door: a program and datasets in, an ``Outcome`` out, never an exception."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .cache import ArtifactCache
+from .core import CoreRunner
+from .engine import get_engine
+from .host import RunState
+from .outcome import ErrorKind, Limits, Outcome, SandboxError
+from .program import Program, ProgramKind
+
+log = logging.getLogger(__name__)
+
+
+class Sandbox:
+    """Runs checkers under limits; one per process is enough (see ``get_sandbox``).
+
+    Compiled modules are cached in memory (linked, ready to instantiate) and, when
+    ``cache_dir`` is given, on disk so a restart skips compilation.
+    """
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.engine = get_engine()
+        self.cache = ArtifactCache(self.engine, cache_dir)
+        self._core = CoreRunner(self.engine, self.cache)
+
+    def run(
+        self,
+        program: Program,
+        datasets: Mapping[str, Mapping[str, Any]],
+        limits: Limits = Limits(),  # noqa: B008 - frozen, so sharing the default is safe
+        params: Any = None,
+    ) -> Outcome:
+        """Run ``program`` against ``datasets``: green, red, or an error with its kind.
+
+        Whatever the guest does, this returns an Outcome. A bug in the host is logged and
+        reported as a ``trap`` too, because a worker must survive to run the next checker.
+        """
+        state = RunState(datasets, limits, params)
+        started = time.perf_counter()
+        try:
+            if program.kind is ProgramKind.PYTHON:
+                return self._run_python(program, state)
+            return self._core.run(program, state)
+        except SandboxError as err:
+            return state.outcome(_ms_since(started), 0, err)
+        except Exception as exc:
+            log.exception("sandbox host failure running program %s", program.sha256)
+            detail = f"the sandbox failed internally ({type(exc).__name__}: {exc})"
+            error = SandboxError(ErrorKind.TRAP, detail)
+            return state.outcome(_ms_since(started), 0, error)
+
+    def _run_python(self, program: Program, state: RunState) -> Outcome:
+        try:
+            from .component import run_python
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.component":
+                raise
+            detail = "Python checkers are not available: the Python runtime is not installed"
+            raise SandboxError(ErrorKind.INVALID_MODULE, detail) from None
+        return run_python(self, program.text, state, state.limits, state.params)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+_lock = threading.Lock()
+_sandboxes: dict[Path | None, Sandbox] = {}
+
+
+def get_sandbox(cache_dir: Path | None = None) -> Sandbox:
+    """The process-wide Sandbox for ``cache_dir``, so compiled modules are shared by every run."""
+    with _lock:
+        if cache_dir not in _sandboxes:
+            _sandboxes[cache_dir] = Sandbox(cache_dir)
+        return _sandboxes[cache_dir]
