@@ -75,7 +75,7 @@ def _checker_path(language: str, make_output: str) -> Path:
         return path
     reason = next(
         (line for line in make_output.splitlines() if line.startswith(f"examples: skipped {language}:")),
-        f"make -C examples did not build {path.relative_to(REPO)}",
+        f"make -C examples did not build {path}",
     )
     message = f"{reason}\nInstall the toolchain, then run `make examples` (docs/checkers.md)."
     if language in _required():
@@ -237,3 +237,17 @@ def test_make_says_which_languages_it_skipped_and_why(tmp_path):
     assert "examples: skipped c: no-such-clang not found: apt-get install -y clang lld" in result.stdout
     assert "examples: skipped rust: /no/such/rustc not found" in result.stdout
     assert (tmp_path / "wat" / "few_null_emails.wat").exists()
+
+
+def test_a_required_example_that_was_not_built_fails_instead_of_skipping(monkeypatch, tmp_path):
+    monkeypatch.setitem(CHECKERS, "c", tmp_path / "missing.wasm")
+    make_output = "examples: skipped c: clang not found: apt-get install -y clang lld\n"
+
+    monkeypatch.setenv("MALLEABLE_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="clang not found"):
+        _checker_path("c", make_output)
+
+    monkeypatch.delenv("MALLEABLE_REQUIRE_SERVICES")
+    monkeypatch.setenv("MALLEABLE_REQUIRE_EXAMPLES", "")
+    with pytest.raises(pytest.skip.Exception, match="run `make examples`"):
+        _checker_path("c", make_output)
