@@ -1,0 +1,44 @@
+# The two commands of the quick start are `make run` and `make test`; everything they need
+# (virtualenv, packages, the Python checker runtime, the database) is built on the way.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint setup install migrate examples clean
+
+run: setup
+	$(PY) manage.py load_demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: setup
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+setup: install guest migrate
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# The Python checker runtime: CPython compiled to a wasm component (not committed).
+guest: install
+	$(PY) -m checkers.sandbox.python.build
+
+migrate: install
+	$(PY) manage.py migrate --no-input
+
+examples: install
+	$(MAKE) -C examples
+
+clean:
+	rm -rf var $(VENV)
+	$(MAKE) -C examples clean
