@@ -69,6 +69,12 @@ pub fn now_ms() -> i64 {
     unsafe { raw::now_ms() }
 }
 
+/// Sends a panic's message to the run's log before the panic traps (the run is then an
+/// error of kind `trap`). Call it first thing in `check`.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| log(&format!("panic: {info}"))));
+}
+
 /// Called by the host before it writes a dataset; `dataset_json` takes the buffer back.
 #[no_mangle]
 pub extern "C" fn alloc(len: usize) -> *mut u8 {
