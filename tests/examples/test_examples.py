@@ -114,10 +114,10 @@ def _assertions(language: str, outcome: Outcome) -> list[tuple[str, str]]:
     return [(str(m.level), _own_text(language, m.text)) for m in outcome.messages if m.level != Level.LOG]
 
 
-def _verdict(language: str, outcome: Outcome) -> tuple[str, list[tuple[str, str]], str | None]:
+def _verdict(language: str, outcome: Outcome) -> tuple[str, tuple[tuple[str, str], ...], str | None]:
     """What must agree across languages: status, assertions, error kind."""
     kind = str(outcome.error.kind) if outcome.error else None
-    return str(outcome.status), _assertions(language, outcome), kind
+    return str(outcome.status), tuple(_assertions(language, outcome)), kind
 
 
 def _logs(outcome: Outcome) -> list[str]:
