@@ -1,0 +1,283 @@
+"""The Python checker API of DESIGN.md, as user source sees it inside the sandbox.
+
+Everything here runs in CPython compiled to wasm; the host is reached only through the
+``wit_world`` imports. Datasets are fetched lazily: counting rows or reading a scalar
+copies nothing, and the JSON of a dataset crosses the boundary at most once per run.
+"""
+
+from __future__ import annotations
+
+import json
+import reprlib
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import wit_world
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ok(message: object) -> None:
+    """Record an assertion that held."""
+    wit_world.ok(str(message))
+
+
+def fail(message: object) -> None:
+    """Record an assertion that failed: the run is red, and keeps going."""
+    wit_world.fail(str(message))
+
+
+def now() -> datetime:
+    """The host's wall clock as an aware UTC datetime: the guest has no clock of its own."""
+    return _EPOCH + timedelta(milliseconds=wit_world.now_ms())
+
+
+class Row:
+    """One row: ``row["col"]``, ``row.col`` and ``row[0]``; iterates over its values."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, values: list[Any], index: dict[str, int]) -> None:
+        self._values = values
+        self._index = index
+
+    def __getitem__(self, key: str | int | slice) -> Any:
+        if isinstance(key, str):
+            try:
+                return self._values[self._index[key]]
+            except KeyError:
+                raise KeyError(f"no column {key!r}; columns are {list(self._index)}") from None
+        return self._values[key]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[self._index[name]]
+        except KeyError:
+            raise AttributeError(f"no column {name!r}; columns are {list(self._index)}") from None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Row):
+            return self._values == other._values
+        if isinstance(other, list | tuple):
+            return self._values == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def values(self) -> list[Any]:
+        return list(self._values)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(zip(self._index, self._values, strict=False))
+
+    def get(self, column: str, default: Any = None) -> Any:
+        position = self._index.get(column)
+        return default if position is None else self._values[position]
+
+    def asdict(self) -> dict[str, Any]:
+        return dict(self.items())
+
+    def __repr__(self) -> str:
+        return f"Row({self.asdict()!r})"
+
+
+class Dataset:
+    """A named dataset of this run. Compared with a number, it compares by its row count."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._columns: list[str] | None = None
+        self._data: list[list[Any]] | None = None
+        self._rows: list[Row] | None = None
+        self._count: int | None = None
+
+    def _load(self) -> list[list[Any]]:
+        if self._data is None:
+            payload = json.loads(wit_world.dataset(self.name))
+            self._columns = [str(column) for column in payload.get("columns", [])]
+            self._data = payload.get("rows", [])
+            self._count = len(self._data)
+        return self._data
+
+    @property
+    def columns(self) -> list[str]:
+        self._load()
+        return list(self._columns or [])
+
+    @property
+    def rows(self) -> list[Row]:
+        if self._rows is None:
+            data = self._load()
+            index = {column: position for position, column in enumerate(self._columns or [])}
+            self._rows = [Row(values, index) for values in data]
+        return self._rows
+
+    def column(self, name: str) -> list[Any]:
+        """Every value of one column, in row order."""
+        data = self._load()
+        columns = self._columns or []
+        if name not in columns:
+            raise KeyError(f"dataset {self.name!r} has no column {name!r}; columns are {columns}")
+        position = columns.index(name)
+        return [values[position] for values in data]
+
+    def scalar(self) -> Any:
+        """The first cell of the first row (``None`` when there is none), without copying the rest."""
+        if self._data is not None:
+            return self._data[0][0] if self._data and self._data[0] else None
+        return json.loads(wit_world.dataset_scalar(self.name))
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = wit_world.dataset_rows(self.name)
+        return self._count
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+    def __getitem__(self, position: int) -> Row:
+        return self.rows[position]
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __int__(self) -> int:
+        return len(self)
+
+    def __float__(self) -> float:
+        return float(len(self))
+
+    def _count_or_other(self, other: object) -> Any:
+        """The value to compare ``other`` with: the row count against numbers, else rows."""
+        if isinstance(other, int | float) and not isinstance(other, bool):
+            return len(self)
+        return NotImplemented
+
+    def __lt__(self, other: object) -> bool:
+        mine = self._count_or_other(other)
+        return mine if mine is NotImplemented else mine < other
+
+    def __le__(self, other: object) -> bool:
+        mine = self._count_or_other(other)
+        return mine if mine is NotImplemented else mine <= other
+
+    def __gt__(self, other: object) -> bool:
+        mine = self._count_or_other(other)
+        return mine if mine is NotImplemented else mine > other
+
+    def __ge__(self, other: object) -> bool:
+        mine = self._count_or_other(other)
+        return mine if mine is NotImplemented else mine >= other
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Dataset):
+            return self.name == other.name
+        mine = self._count_or_other(other)
+        return mine if mine is NotImplemented else mine == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Dataset {self.name!r}: {len(self)} rows>"
+
+
+class Datasets(Mapping[str, Dataset]):
+    """``datasets["name"]``: the run's datasets by name, each fetched on first use."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Dataset] = {}
+        self._names: list[str] | None = None
+
+    def _known(self) -> list[str]:
+        if self._names is None:
+            self._names = list(wit_world.dataset_names())
+        return self._names
+
+    def __getitem__(self, name: str) -> Dataset:
+        """An unknown name still goes to the host, which ends the run as ``unknown_dataset``."""
+        if name not in self._cache:
+            self._cache[name] = Dataset(str(name))
+        return self._cache[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._known()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._known())
+
+    def __len__(self) -> int:
+        return len(self._known())
+
+
+_REPR = reprlib.Repr(maxlevel=3, maxlist=10, maxtuple=10, maxset=10, maxdict=10, maxstring=80, maxother=80)
+
+
+def _describe(value: object) -> str:
+    """Short enough for a message: the row count of a dataset, a clipped repr of anything else."""
+    if isinstance(value, Dataset):
+        return f"{len(value)} rows in {value.name}"
+    return _REPR.repr(value)
+
+
+class CheckerCase:
+    """Assertions in the unittest style that record ``ok``/``fail`` and never stop the run.
+
+    Each returns whether it held, so a checker can branch on the result. The message says
+    what was compared, after the checker's own text when it gave one.
+    """
+
+    def _record(self, held: bool, msg: str | None, subject: object, claim: str, joiner: str = " ") -> bool:
+        text = f"{_describe(subject)}{joiner}{claim}" if held else f"{_describe(subject)}, expected {claim}"
+        (ok if held else fail)(f"{msg} ({text})" if msg else text)
+        return held
+
+    def assertLessThan(self, a: Any, b: Any, msg: str | None = None) -> bool:
+        return self._record(bool(a < b), msg, a, f"< {_describe(b)}")
+
+    def assertLessEqual(self, a: Any, b: Any, msg: str | None = None) -> bool:
+        return self._record(bool(a <= b), msg, a, f"<= {_describe(b)}")
+
+    def assertGreaterThan(self, a: Any, b: Any, msg: str | None = None) -> bool:
+        return self._record(bool(a > b), msg, a, f"> {_describe(b)}")
+
+    def assertGreaterEqual(self, a: Any, b: Any, msg: str | None = None) -> bool:
+        return self._record(bool(a >= b), msg, a, f">= {_describe(b)}")
+
+    def assertEqual(self, a: Any, b: Any, msg: str | None = None) -> bool:
+        return self._record(bool(a == b), msg, a, f"== {_describe(b)}")
+
+    def assertNotEqual(self, a: Any, b: Any, msg: str | None = None) -> bool:
+        return self._record(bool(a != b), msg, a, f"!= {_describe(b)}")
+
+    def assertBetween(self, a: Any, lo: Any, hi: Any, msg: str | None = None) -> bool:
+        """Inclusive at both ends, like SQL's BETWEEN."""
+        claim = f"between {_describe(lo)} and {_describe(hi)}"
+        return self._record(bool(lo <= a <= hi), msg, a, claim, " is ")
+
+    def assertTrue(self, value: Any, msg: str | None = None) -> bool:
+        return self._record(bool(value), msg, value, "true", " is ")
+
+    def assertFalse(self, value: Any, msg: str | None = None) -> bool:
+        return self._record(not value, msg, value, "false", " is ")
+
+    def assertEmpty(self, value: Any, msg: str | None = None) -> bool:
+        return self._record(len(value) == 0, msg, value, "empty", " is ")
+
+    def assertNotEmpty(self, value: Any, msg: str | None = None) -> bool:
+        return self._record(len(value) > 0, msg, value, "not empty", " is ")
+
+    def assertIn(self, member: Any, container: Any, msg: str | None = None) -> bool:
+        return self._record(member in container, msg, member, f"in {_describe(container)}")
+
+    def assertNotIn(self, member: Any, container: Any, msg: str | None = None) -> bool:
+        return self._record(member not in container, msg, member, f"not in {_describe(container)}")
