@@ -143,13 +143,15 @@ def _execute(
 
 
 def _memory_exhausted(exports: Mapping[str, object], store: wasmtime.Store, limits: Limits) -> bool:
-    """Whether an exported memory sits at the limit, i.e. a ``memory.grow`` was refused.
+    """Whether an exported memory ended within a sixteenth of the limit: a ``memory.grow`` was
+    almost certainly refused, since wasmtime cannot tell us (its refusals just return -1).
 
     Only exported memories can be seen from the host; every toolchain exports its memory,
     and the limit holds regardless: this only decides how the error is named.
     """
+    margin = max(limits.memory_bytes // 16, 65536)
     memories = [item for item in exports.values() if isinstance(item, wasmtime.Memory)]
-    return any(m.data_len(store) + m.page_size(store) > limits.memory_bytes for m in memories)
+    return any(m.data_len(store) + margin > limits.memory_bytes for m in memories)
 
 
 # Validation -------------------------------------------------------------------------------
