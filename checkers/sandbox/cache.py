@@ -6,11 +6,13 @@ are ever deserialized, and never bytes a user supplied: a user's bytes always go
 the wasm it was compiled from together with the wasmtime version and engine settings; it is
 written to a temporary name and renamed into place, inside a directory created ``0700``.
 A file that is not a regular file owned by this user, is writable by others, or fails to
-deserialize is deleted and compiled afresh.
+deserialize is deleted and compiled afresh. Past ``max_bytes`` the least recently used files
+are deleted (a load refreshes a file's mtime).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -27,6 +29,9 @@ from .engine import ENGINE_SETTINGS
 
 log = logging.getLogger(__name__)
 
+# Room for thousands of checker modules and a few builds of the ~40 MB Python runtime.
+MAX_CACHE_BYTES = 2 * 1024**3
+
 Artifact = TypeVar("Artifact", wasmtime.Module, Component)
 
 
@@ -37,9 +42,12 @@ def sha256(data: bytes) -> str:
 class ArtifactCache:
     """Compile-or-load for core modules and components; ``directory=None`` keeps nothing on disk."""
 
-    def __init__(self, engine: wasmtime.Engine, directory: Path | None) -> None:
+    def __init__(
+        self, engine: wasmtime.Engine, directory: Path | None, max_bytes: int = MAX_CACHE_BYTES
+    ) -> None:
         self.engine = engine
         self.directory = _private_dir(directory) if directory is not None else None
+        self.max_bytes = max_bytes
 
     def module(self, wasm: bytes, digest: str | None = None) -> wasmtime.Module:
         """A compiled core module; raises ``WasmtimeError`` when ``wasm`` is not valid wasm."""
@@ -76,12 +84,16 @@ class ArtifactCache:
             return compile()
         if _trusted_file(path):
             try:
-                return deserialize(str(path))
+                artifact = deserialize(str(path))
             except wasmtime.WasmtimeError as exc:
                 log.warning("discarding unreadable compiled artifact %s: %s", path, exc)
+            else:
+                _touch(path)
+                return artifact
         _discard(path)
         artifact = compile()
         _write_atomically(path, artifact.serialize())
+        _prune(path.parent, self.max_bytes)
         return artifact
 
 
@@ -134,3 +146,25 @@ def _write_atomically(path: Path, data: bytes | bytearray) -> None:
             raise
     except OSError as exc:
         log.warning("could not cache a compiled artifact at %s: %s", path, exc)
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def _prune(directory: Path, max_bytes: int) -> None:
+    """Delete the least recently used artifacts until the directory fits in ``max_bytes``."""
+    entries = []
+    for entry in os.scandir(directory):
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        entries.append((info.st_mtime_ns, info.st_size, Path(entry.path)))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        _discard(path)
+        total -= size

@@ -41,6 +41,7 @@ class RunState:
 
     - ``dataset_json(name) -> bytes``: the dataset as UTF-8 JSON ``{"columns", "rows"}``,
       encoded once per run and cached.
+    - ``dataset(name)``: the dataset as given (an unknown name is ``unknown_dataset``).
     - ``dataset_rows(name) -> int`` and ``dataset_scalar(name) -> float`` (NaN when the
       first cell is absent or not numeric); nothing is encoded.
     - ``dataset_names() -> list[str]``.
@@ -77,7 +78,7 @@ class RunState:
     def dataset_names(self) -> list[str]:
         return sorted(self.datasets)
 
-    def _dataset(self, name: str) -> Mapping[str, Any]:
+    def dataset(self, name: str) -> Mapping[str, Any]:
         try:
             return self.datasets[name]
         except KeyError:
@@ -88,7 +89,7 @@ class RunState:
 
     def dataset_json(self, name: str) -> bytes:
         if name not in self._encoded:
-            dataset = self._dataset(name)
+            dataset = self.dataset(name)
             payload = {"columns": list(dataset.get("columns", [])), "rows": dataset.get("rows", [])}
             self._encoded[name] = json.dumps(
                 payload, separators=(",", ":"), ensure_ascii=False, default=_json_default
@@ -96,10 +97,10 @@ class RunState:
         return self._encoded[name]
 
     def dataset_rows(self, name: str) -> int:
-        return len(self._dataset(name).get("rows", []))
+        return len(self.dataset(name).get("rows", []))
 
     def dataset_scalar(self, name: str) -> float:
-        rows = self._dataset(name).get("rows", [])
+        rows = self.dataset(name).get("rows", [])
         if not rows or not rows[0]:
             return math.nan
         return _as_float(rows[0][0])
@@ -291,7 +292,11 @@ def classify(
     if state is not None and state.host_error is not None:
         return state.host_error
     if isinstance(exc, SandboxError):
-        return exc
+        if state is None:
+            return exc
+        # wasmtime-py passes host exceptions back through one process-global slot, so with
+        # runs on several threads a call can surface another run's error; ours are stashed.
+        exc = wasmtime.WasmtimeError("the checker trapped (its own cause was lost)")
     if isinstance(exc, wasmtime.ExitTrap):
         return SandboxError(ErrorKind.TRAP, f"the checker exited with status {exc.code} instead of returning")
     text = _trap_text(exc)

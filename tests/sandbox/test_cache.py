@@ -64,11 +64,10 @@ def test_a_restart_loads_the_compiled_module_without_compiling(cache_dir, deseri
     artifact = _artifact(cache_dir)
     assert stat.S_IMODE(artifact.stat().st_mode) == 0o600
     assert not [p for p in cache_dir.iterdir() if p.name.startswith(".tmp-")]
-    before = artifact.stat()
+    content = artifact.read_bytes()
     _run_reference(cache_dir)
     assert deserialized == [str(artifact)]
-    assert artifact.stat().st_ino == before.st_ino
-    assert artifact.stat().st_mtime_ns == before.st_mtime_ns
+    assert artifact.read_bytes() == content
 
 
 def test_user_bytes_are_never_deserialized(cache_dir, deserialized):
@@ -118,14 +117,16 @@ def test_cache_key_covers_the_engine_settings(cache_dir, monkeypatch):
     assert store.path_for("component", digest) != before
 
 
-def test_components_are_cached_the_same_way(cache_dir):
+def test_components_are_cached_the_same_way(cache_dir, monkeypatch):
     wasm = bytes(wasmtime.wat2wasm("(component)"))
-    first = ArtifactCache(get_engine(), cache_dir).component(wasm)
-    assert isinstance(first, Component)
-    [artifact] = [p for p in cache_dir.iterdir() if p.suffix == ".component"]
-    mtime = artifact.stat().st_mtime_ns
     assert isinstance(ArtifactCache(get_engine(), cache_dir).component(wasm), Component)
-    assert artifact.stat().st_mtime_ns == mtime
+    [artifact] = [p for p in cache_dir.iterdir() if p.suffix == ".component"]
+    loaded: list[str] = []
+    original = Component.deserialize_file
+    spy = staticmethod(lambda engine, path: loaded.append(path) or original(engine, path))
+    monkeypatch.setattr(Component, "deserialize_file", spy)
+    assert isinstance(ArtifactCache(get_engine(), cache_dir).component(wasm), Component)
+    assert loaded == [str(artifact)]
 
 
 def test_without_a_cache_dir_nothing_is_written(tmp_path, monkeypatch):
@@ -133,3 +134,20 @@ def test_without_a_cache_dir_nothing_is_written(tmp_path, monkeypatch):
     outcome = Sandbox(None).run(Program.from_wasm(REFERENCE_WASM), DATASETS, QUICK)
     assert outcome.status == Status.GREEN
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cache_keeps_to_its_size_by_dropping_the_least_recently_used(cache_dir):
+    engine = get_engine()
+    wasms = [bytes(wasmtime.wat2wasm(f'(module (func (export "f{i}")))')) for i in range(3)]
+    store = ArtifactCache(engine, cache_dir, max_bytes=10**9)
+    for i, wasm in enumerate(wasms):
+        store.module(wasm)
+        os.utime(store.path_for("module", sha256(wasm)), ns=(i * 10**9, i * 10**9))
+    store.module(wasms[0])  # a load makes the oldest the most recently used
+    # Room for three of the four files, so exactly one must go: the least recently used.
+    store.max_bytes = sum(p.stat().st_size for p in cache_dir.iterdir()) * 7 // 6
+    store.module(bytes(wasmtime.wat2wasm('(module (func (export "g")))')))
+    remaining = {p.name for p in cache_dir.iterdir()}
+    assert store.path_for("module", sha256(wasms[1])).name not in remaining
+    assert store.path_for("module", sha256(wasms[0])).name in remaining
+    assert store.path_for("module", sha256(wasms[2])).name in remaining

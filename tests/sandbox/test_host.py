@@ -149,6 +149,12 @@ def test_classify_prefers_the_host_error_stashed_on_the_state():
     assert classify(_wasmtime_error("python exception"), None, Limits(), 0.0, state=state) is stashed
 
 
+def test_classify_ignores_another_runs_host_error():
+    foreign = RunState(DATASETS, Limits()).reject(ErrorKind.BAD_POINTER, "not yours")
+    error = classify(foreign, None, Limits(timeout_s=1), 1.5, state=_state())
+    assert error.kind == ErrorKind.TIMEOUT
+
+
 def test_classify_calls_a_late_unexplained_trap_a_timeout():
     error = classify(_wasmtime_error("something odd"), None, Limits(timeout_s=1), 1.2)
     assert error.kind == ErrorKind.TIMEOUT
