@@ -28,6 +28,10 @@ class ErrorKind(enum.StrEnum):
     UNKNOWN_DATASET = "unknown_dataset"
     OUTPUT_LIMIT = "output_limit"
     PYTHON_EXCEPTION = "python_exception"
+    # Raised around the sandbox by the run pipeline, never by sandbox_run: a dataset query
+    # that failed, and a rule checker whose metric cannot be computed.
+    DATASET_ERROR = "dataset_error"
+    RULE_ERROR = "rule_error"
 
 
 class Level(enum.StrEnum):
@@ -71,11 +75,24 @@ class SandboxError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    """Budgets for one run. Operators and checkers may lower them; nothing raises them."""
+    """Budgets for one run. Operators and checkers may lower them; nothing raises them.
+
+    - ``timeout_s``: wall clock, enforced by epoch interruption (10 ms ticks). 5 s is long
+      for a check and short enough that a stuck one does not hold a worker.
+    - ``memory_bytes``: the guest's one linear memory. 256 MB holds CPython plus a dataset
+      of a few hundred thousand rows, and a worker survives several at once.
+    - ``fuel``: wasm instructions, roughly; about 7-9 billion a second on the 2-core
+      reference machine. 20 billion (~2-3 s of computation) stops a runaway checker
+      deterministically, however loaded the machine, while the timeout still covers
+      everything else. Counting nulls over 100,000 x 5 cells in Python uses ~2 billion.
+    - ``output_bytes``: all messages together, and separately the captured log; 1 MB.
+    - ``max_messages`` / ``max_message_bytes``: 1000 messages of at most 4 KB: enough to say
+      what failed, too little to copy a dataset out through the alarm channels.
+    """
 
     timeout_s: float = 5.0
     memory_bytes: int = 256 * 1024 * 1024
-    fuel: int = 2_000_000_000
+    fuel: int = 20_000_000_000
     output_bytes: int = 1024 * 1024
     max_messages: int = 1000
     max_message_bytes: int = 4096
