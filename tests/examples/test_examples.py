@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from checkers.sandbox import Program, get_sandbox
 from checkers.sandbox.outcome import ErrorKind, Level, Outcome, Status
@@ -95,7 +96,8 @@ def _program(language: str, programs: dict[str, Program], make_output: str) -> P
 
 
 def _run(program: Program, datasets: dict[str, Any]) -> Outcome:
-    return get_sandbox().run(program, datasets)
+    """Through the process's sandbox and on-disk cache, as `sandbox_run` and the workers run."""
+    return get_sandbox(Path(settings.SANDBOX_CACHE_DIR)).run(program, datasets)
 
 
 def _own_text(language: str, text: str) -> str:
