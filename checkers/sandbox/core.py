@@ -292,10 +292,21 @@ def _read_name(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> tuple[R
         raise state.reject(ErrorKind.UNKNOWN_DATASET, f"the dataset name {raw!r} is not UTF-8") from None
 
 
+_allocating = threading.local()
+
+
 def _host_dataset(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> int:
     state, name = _read_name(caller, name_ptr, name_len)
     data = state.dataset_json(name)
-    ptr = _guest_alloc(caller, state, len(data))
+    # alloc runs guest code; if it called dataset() again, each level would nest host and
+    # guest frames until Python's recursion limit, far from the guest's own stack limit.
+    if getattr(_allocating, "active", False):
+        raise state.reject(ErrorKind.TRAP, "alloc called dataset(); alloc must not call back into the host")
+    _allocating.active = True
+    try:
+        ptr = _guest_alloc(caller, state, len(data))
+    finally:
+        _allocating.active = False
     base = ctypes.addressof(_memory(caller, state).data_ptr(caller).contents)
     ctypes.memmove(base + ptr, data, len(data))
     packed = (ptr << 32) | len(data)

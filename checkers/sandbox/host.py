@@ -358,6 +358,9 @@ def _detail(kind: ErrorKind, text: str, limits: Limits) -> str:
         )
     if kind is ErrorKind.STACK_OVERFLOW:
         return "stack_overflow: the checker's call stack ran out; look for runaway recursion"
+    if kind is ErrorKind.MEMORY_LIMIT and "count too high" in text:
+        cause = _first_line(text)
+        return f"memory_limit: the module declares more memories or tables than a checker may have ({cause})"
     if kind is ErrorKind.MEMORY_LIMIT:
         limit = _mb(limits.memory_bytes)
         return f"memory_limit: the checker needs more than its {limit} memory limit ({_first_line(text)})"

@@ -119,6 +119,10 @@ ATTACKS = {
     "memory.grow ignoring refusals": (GROW_FOREVER, QUICK, ErrorKind.MEMORY_LIMIT),
     "huge initial memory": (HUGE_MEMORY, QUICK, ErrorKind.MEMORY_LIMIT),
     "huge table": (HUGE_TABLE, QUICK, ErrorKind.MEMORY_LIMIT),
+    "a second memory": ('(module (memory 1) (memory 1) (func (export "check")))', QUICK,
+                        ErrorKind.MEMORY_LIMIT),
+    "many tables": ('(module (table 1 funcref) (table 1 funcref) (table 1 funcref) (table 1 funcref) '
+                    '(table 1 funcref) (func (export "check")))', QUICK, ErrorKind.MEMORY_LIMIT),
     "table.grow bomb": (TABLE_GROW_BOMB, QUICK, ErrorKind.TRAP),
     "shared memory with atomic wait": (SHARED_MEMORY_WAIT, QUICK, ErrorKind.INVALID_MODULE),
     "WASI sleep": (WASI_SLEEP, QUICK, ErrorKind.TRAP),
@@ -134,6 +138,9 @@ ATTACKS = {
     "alloc returns near 4 GiB": (_alloc_returning("(i32.const -8)"), QUICK, ErrorKind.BAD_POINTER),
     "alloc traps": (_alloc_returning("unreachable"), QUICK, ErrorKind.TRAP),
     "alloc loops": (_alloc_returning("(loop br 0) (i32.const 0)"), QUICK, ErrorKind.TIMEOUT),
+    "alloc calls dataset again": (
+        _alloc_returning("(drop (call $dataset (i32.const 0) (i32.const 5))) (i32.const 0)"), QUICK,
+        ErrorKind.TRAP),
     "flood of messages": (FLOOD, QUICK, ErrorKind.OUTPUT_LIMIT),
     "one 60 MB message": (SIXTY_MB_MESSAGE, QUICK, ErrorKind.OUTPUT_LIMIT),
     "unknown dataset": (_dataset_name("0", "5").replace("(module", '(module (data (i32.const 0) "nopes")'),
