@@ -59,8 +59,11 @@ class PythonRunner:
     def run(self, source: str, state: RunState, limits: Limits, params: Any) -> Outcome:
         """Run checker ``source``; whatever it does comes back as an outcome."""
         store = new_store(
-            self.engine, limits,
-            instances=COMPONENT_INSTANCES, tables=COMPONENT_TABLES, memories=COMPONENT_MEMORIES,
+            self.engine,
+            limits,
+            instances=COMPONENT_INSTANCES,
+            tables=COMPONENT_TABLES,
+            memories=COMPONENT_MEMORIES,
         )
         started = time.perf_counter()
         error = self._execute(store, state, source, json.dumps(params or {}, default=str))

@@ -38,16 +38,16 @@ class BuildError(RuntimeError):
     """componentize-py failed; its output says why (often an import error in the guest)."""
 
 
-def _inputs() -> list[Path]:
-    files = [*WIT_DIR.rglob("*.wit"), *GUEST_DIR.rglob("*.py"), Path(__file__).resolve()]
+def _inputs(root: Path) -> list[Path]:
+    files = [*(root / "wit").rglob("*.wit"), *(root / "guest").rglob("*.py"), root / "build.py"]
     return sorted(path for path in files if "__pycache__" not in path.parts)
 
 
-def inputs_digest() -> str:
+def inputs_digest(root: Path = HERE) -> str:
     """What the component is made from; a change here, and only here, means a rebuild."""
     digest = hashlib.sha256(importlib.metadata.version("componentize-py").encode())
-    for path in _inputs():
-        digest.update(b"\0" + str(path.relative_to(HERE)).encode() + b"\0")
+    for path in _inputs(root):
+        digest.update(b"\0" + path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -66,8 +66,19 @@ def _componentize_command(out: Path) -> list[str]:
     cli = Path(sys.executable).with_name("componentize-py")
     program = str(cli) if cli.exists() else shutil.which("componentize-py") or "componentize-py"
     return [
-        program, "--quiet", "-d", str(WIT_DIR), "-w", WORLD,
-        "componentize", "--stub-wasi", "-p", str(GUEST_DIR), APP_MODULE, "-o", str(out),
+        program,
+        "--quiet",
+        "-d",
+        str(WIT_DIR),
+        "-w",
+        WORLD,
+        "componentize",
+        "--stub-wasi",
+        "-p",
+        str(GUEST_DIR),
+        APP_MODULE,
+        "-o",
+        str(out),
     ]
 
 

@@ -60,9 +60,39 @@ from componentize_py_types import Err
 SOURCE_NAME = "<checker>"
 
 _BUNDLED = (
-    array, base64, binascii, bisect, calendar, cmath, collections, copy, csv, dataclasses, decimal, difflib,
-    enum, fractions, functools, hashlib, heapq, ipaddress, itertools, json, math, numbers, operator, pprint,
-    random, re, statistics, string, struct, textwrap, typing, unicodedata, urllib.parse,
+    array,
+    base64,
+    binascii,
+    bisect,
+    calendar,
+    cmath,
+    collections,
+    copy,
+    csv,
+    dataclasses,
+    decimal,
+    difflib,
+    enum,
+    fractions,
+    functools,
+    hashlib,
+    heapq,
+    ipaddress,
+    itertools,
+    json,
+    math,
+    numbers,
+    operator,
+    pprint,
+    random,
+    re,
+    statistics,
+    string,
+    struct,
+    textwrap,
+    typing,
+    unicodedata,
+    urllib.parse,
 )
 _SHIMS = {
     "time": checker_shims.time_module(),
@@ -83,6 +113,9 @@ ALLOWED_MODULES = tuple(sorted(_MODULES))
 # open the source file to quote the line, and a refused open makes it quote the string.
 _REFUSED_EVENTS = frozenset({"open", "import"})
 _REFUSED_PREFIXES = ("os.", "socket.", "subprocess.", "shutil.", "ctypes.", "glob.", "tempfile.")
+
+# How CPython words an OverflowError about an object's size (as opposed to a float's range).
+_SIZE_OVERFLOWS = ("index-sized integer", "too long", "too large to convert to C ssize_t")
 
 _REMOVED_BUILTINS = ("open", "input", "exit", "quit", "help", "breakpoint", "copyright", "credits", "license")
 
@@ -171,9 +204,10 @@ def _where(tb: types.TracebackType | None) -> str:
 
 def _failure(exc: BaseException) -> wit_world.Failure:
     """Map an uncaught exception to an error kind and a detail the checker's author can act on."""
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) or _is_size_overflow(exc):
         where = _where(exc.__traceback__)
-        return wit_world.Failure("memory_limit", f"MemoryError: the checker ran out of memory{where}")
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return wit_world.Failure("memory_limit", f"{reason}: the checker ran out of memory{where}")
     if isinstance(exc, RecursionError):
         return wit_world.Failure(
             "stack_overflow", f"RecursionError: {exc}{_where(exc.__traceback__)}; look for runaway recursion"
@@ -185,12 +219,20 @@ def _failure(exc: BaseException) -> wit_world.Failure:
     return wit_world.Failure("python_exception", "".join(lines).rstrip())
 
 
+def _is_size_overflow(exc: BaseException) -> bool:
+    """An object larger than wasm32 can address (``'x' * 10**10``): memory, not arithmetic."""
+    return isinstance(exc, OverflowError) and any(text in str(exc) for text in _SIZE_OVERFLOWS)
+
+
 def _failure_or_fallback(exc: BaseException) -> wit_world.Failure:
-    """Formatting a traceback allocates; when memory is what ran out, say so in fewer words."""
+    """Formatting a traceback can fail too (out of memory, say): then report in fewer words."""
     try:
         return _failure(exc)
     except MemoryError:
         return wit_world.Failure("memory_limit", "MemoryError: the checker ran out of memory")
+    except Exception:
+        detail = f"{type(exc).__name__} (its traceback could not be formatted)"
+        return wit_world.Failure("python_exception", detail)
 
 
 def _syntax_detail(exc: SyntaxError) -> str:
@@ -218,7 +260,17 @@ class WitWorld(wit_world.WitWorld):
         except BaseException as exc:
             raise Err(_failure_or_fallback(exc)) from None
         finally:
-            checker_shims.flush_streams()
+            checker_shims.LOG.flush()
+
+
+def _warm_up() -> None:
+    """Format one of each common error now, so what ``traceback`` imports lazily is bundled."""
+    samples = ["1 +", "undefined_name", "object().missing", "{}['key']", "import nothing_such"]
+    for sample in samples:
+        try:
+            _execute(sample, {})
+        except (SyntaxError, NameError, AttributeError, KeyError, ImportError) as exc:
+            _failure(exc)
 
 
 def _initialise() -> None:
@@ -226,6 +278,7 @@ def _initialise() -> None:
     os.environ.clear()
     _quiet_linecache()
     checker_shims.install_streams()
+    _warm_up()
     sys.addaudithook(_refuse_system_access)
 
 

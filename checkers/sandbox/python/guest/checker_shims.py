@@ -137,13 +137,36 @@ def datetime_module() -> types.ModuleType:
     return module
 
 
-_STREAMS = (LogStream(), LogStream())
+# stdout and stderr both go to the run's one log, so they share a buffer to keep their order.
+LOG = LogStream()
 
 _SYS_NAMES = (
-    "byteorder", "exc_info", "exception", "float_info", "get_int_max_str_digits", "getrecursionlimit",
-    "getsizeof", "hash_info", "int_info", "intern", "maxsize", "maxunicode", "set_int_max_str_digits",
-    "setrecursionlimit", "version", "version_info",
+    "byteorder",
+    "exc_info",
+    "exception",
+    "float_info",
+    "get_int_max_str_digits",
+    "getrecursionlimit",
+    "getsizeof",
+    "hash_info",
+    "int_info",
+    "intern",
+    "maxsize",
+    "maxunicode",
+    "set_int_max_str_digits",
+    "version",
+    "version_info",
 )
+# Each Python call also takes a native wasm frame, and the host gives wasm 1 MiB of stack
+# (engine.py). Beyond ~4,000 frames a runaway recursion, or merely freeing its traceback,
+# exhausts it, which CPython cannot foresee. Capped here, runaway recursion is a
+# RecursionError with its line, within milliseconds; real checkers need far less depth.
+MAX_RECURSION_LIMIT = 2_000
+
+
+def _setrecursionlimit(limit: int) -> None:
+    """``sys.setrecursionlimit``, capped at ``MAX_RECURSION_LIMIT``."""
+    sys.setrecursionlimit(min(int(limit), MAX_RECURSION_LIMIT))
 
 
 def sys_module() -> types.ModuleType:
@@ -151,15 +174,11 @@ def sys_module() -> types.ModuleType:
     module = types.ModuleType("sys", "A checker's view of the interpreter.")
     for name in _SYS_NAMES:
         setattr(module, name, getattr(sys, name))
-    module.stdout, module.stderr = _STREAMS
+    module.setrecursionlimit = _setrecursionlimit
+    module.stdout = module.stderr = LOG
     return module
 
 
 def install_streams() -> None:
     """Point stdout and stderr at the run's log instead of WASI's (trapping) file descriptors."""
-    sys.stdout, sys.stderr = _STREAMS
-
-
-def flush_streams() -> None:
-    for stream in _STREAMS:
-        stream.flush()
+    sys.stdout = sys.stderr = LOG
