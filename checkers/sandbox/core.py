@@ -91,14 +91,15 @@ class CoreRunner:
 
     def prepare(self, program: Program) -> Prepared:
         """Compile (or load from cache) and link a module; raises ``SandboxError`` for bad ones."""
+        key = f"{program.kind}:{program.sha256}"
         with self._lock:
-            prepared = self._prepared.get(program.sha256)
+            prepared = self._prepared.get(key)
             if prepared is not None:
-                self._prepared.move_to_end(program.sha256)
+                self._prepared.move_to_end(key)
                 return prepared
         prepared = self._link(self._compile(program))
         with self._lock:
-            self._prepared[program.sha256] = prepared
+            self._prepared[key] = prepared
             while len(self._prepared) > MAX_PREPARED:
                 self._prepared.popitem(last=False)
         return prepared

@@ -190,6 +190,13 @@ def test_non_modules_are_invalid(sandbox, data):
     assert outcome.error.kind == ErrorKind.INVALID_MODULE
 
 
+def test_wat_text_sent_as_wasm_stays_invalid_after_running_as_wat(sandbox):
+    text = '(module (func (export "check")))'
+    assert sandbox.run(Program.from_wat(text), {}, QUICK).status == Status.GREEN
+    outcome = sandbox.run(Program.from_wasm(text.encode()), {}, QUICK)
+    assert outcome.error.kind == ErrorKind.INVALID_MODULE
+
+
 def test_unparseable_wat_is_an_invalid_module(run_wat):
     outcome = run_wat("(module (func (export \"check\") (i32.add)")
     assert outcome.error.kind == ErrorKind.INVALID_MODULE
