@@ -63,6 +63,8 @@ class Prepared:
 
 
 class CoreRunner:
+    """Runs core modules for one Sandbox; safe to share between threads."""
+
     def __init__(self, engine: wasmtime.Engine, cache: ArtifactCache) -> None:
         self.engine = engine
         self.cache = cache
@@ -77,17 +79,22 @@ class CoreRunner:
         except SandboxError as err:
             return state.outcome(0.0, 0, err)
         store = new_store(self.engine, limits)
-        if prepared.wasi:
-            store.set_wasi(_wasi_config(state))
-        started = time.perf_counter()
-        error, exports = _execute(prepared, store, state)
-        elapsed = time.perf_counter() - started
-        if error is not None:
-            error = classify(
-                error, store, limits, elapsed, state=state,
-                memory_exhausted=_memory_exhausted(exports, store, limits),
-            )
-        return state.outcome(elapsed * 1000, fuel_used(store, limits), error)
+        try:
+            if prepared.wasi:
+                store.set_wasi(_wasi_config(state))
+            started = time.perf_counter()
+            error, exports = _execute(prepared, store, state)
+            elapsed = time.perf_counter() - started
+            if error is not None:
+                error = classify(
+                    error, store, limits, elapsed, state=state,
+                    memory_exhausted=_memory_exhausted(exports, store, limits),
+                )
+            return state.outcome(elapsed * 1000, fuel_used(store, limits), error)
+        finally:
+            # A trap's traceback holds the frame that holds the store: without this, the
+            # guest's memory would wait for the cyclic garbage collector.
+            store.close()
 
     def prepare(self, program: Program) -> Prepared:
         """Compile (or load from cache) and link a module; raises ``SandboxError`` for bad ones."""
