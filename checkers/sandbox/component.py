@@ -66,14 +66,14 @@ class PythonRunner:
             memories=COMPONENT_MEMORIES,
         )
         started = time.perf_counter()
-        error = self._execute(store, state, source, json.dumps(params or {}, default=str))
+        error = self._execute(store, state, limits, source, json.dumps(params or {}, default=str))
         elapsed = time.perf_counter() - started
         if error is not None and not isinstance(error, SandboxError):
             error = _classify_trap(error, store, limits, elapsed, state)
         return state.outcome(elapsed * 1000, fuel_used(store, limits), error)
 
     def _execute(
-        self, store: wasmtime.Store, state: RunState, source: str, params: str
+        self, store: wasmtime.Store, state: RunState, limits: Limits, source: str, params: str
     ) -> BaseException | None:
         """Instantiate and call ``run``; returns what went wrong, if anything."""
         with bind(state):
@@ -87,7 +87,7 @@ class PythonRunner:
                 return state.host_error or exc
         if state.host_error is not None:
             return state.host_error
-        return _guest_error(failure, limits=state.limits) if failure is not None else None
+        return _guest_error(failure, limits) if failure is not None else None
 
 
 def run_python(sandbox: Sandbox, source: str, state: RunState, limits: Limits, params: Any) -> Outcome:
@@ -100,7 +100,7 @@ def _unavailable(reason: str) -> SandboxError:
     return SandboxError(ErrorKind.INVALID_MODULE, f"Python checkers are not available: {reason}")
 
 
-def _guest_error(failure: Any, *, limits: Limits) -> SandboxError:
+def _guest_error(failure: Any, limits: Limits) -> SandboxError:
     """The guest's own verdict on an uncaught exception, with the run's limits spelled out."""
     try:
         kind = ErrorKind(failure.kind)
@@ -165,50 +165,50 @@ def _linker(engine: wasmtime.Engine) -> Linker:
     linker = Linker(engine)
     with linker.root() as root:
         for name, function in _HOST_FUNCTIONS.items():
-            root.add_func(name, function)
+            root.add_func(name, _host(function))
     return linker
 
 
-def _dataset_names(store: Any) -> list[str]:
-    return current().dataset_names()
+def _host(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Serve the run bound to this thread; refuse with a ``WasmtimeError``, which traps the guest.
+
+    The refusal's kind is already stashed on the run state. wasmtime-py would carry any other
+    exception back through one process-wide slot, where a run on another thread could pick it up.
+    """
+
+    def host(store: Any, *args: Any) -> Any:
+        try:
+            return function(current(), *args)
+        except SandboxError as exc:
+            raise wasmtime.WasmtimeError(exc.detail) from None
+
+    return host
 
 
-def _dataset(store: Any, name: str) -> str:
-    return current().dataset_json(name).decode("utf-8")
+def _dataset_json(state: RunState, name: str) -> str:
+    return state.dataset_json(name).decode("utf-8")
 
 
-def _dataset_rows(store: Any, name: str) -> int:
-    return current().dataset_rows(name)
-
-
-def _dataset_scalar(store: Any, name: str) -> str:
+def _dataset_scalar(state: RunState, name: str) -> str:
     """The first cell as JSON, so a Python checker gets the value itself (a date, a string), not a float."""
-    state = current()
     if not state.dataset_rows(name):
         return "null"
     first = state.datasets[name]["rows"][0]
     return json.dumps(first[0] if first else None, default=_json_default)
 
 
-def _message(record: Callable[[RunState, str], None]) -> Callable[[Any, str], None]:
-    def host(store: Any, text: str) -> None:
-        record(current(), text)
-
-    return host
-
-
-def _now_ms(store: Any) -> int:
+def _now_ms(state: RunState) -> int:
     return time.time_ns() // 1_000_000
 
 
 _HOST_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "dataset-names": _dataset_names,
-    "dataset": _dataset,
-    "dataset-rows": _dataset_rows,
+    "dataset-names": RunState.dataset_names,
+    "dataset": _dataset_json,
+    "dataset-rows": RunState.dataset_rows,
     "dataset-scalar": _dataset_scalar,
-    "ok": _message(RunState.ok),
-    "fail": _message(RunState.fail),
-    "log": _message(RunState.write_log),
+    "ok": RunState.ok,
+    "fail": RunState.fail,
+    "log": RunState.write_log,
     "now-ms": _now_ms,
 }
 
