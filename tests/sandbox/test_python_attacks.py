@@ -99,6 +99,13 @@ ATTACKS = {
         ErrorKind.TRAP,
         "operating-system function",
     ),
+    "a flood of messages": (
+        "for i in range(5000):\n    ok(i)",
+        DEFAULT,
+        ErrorKind.OUTPUT_LIMIT,
+        "1000 messages",
+    ),
+    "one 60 MB message": ("fail('x' * 60_000_000)", DEFAULT, ErrorKind.OUTPUT_LIMIT, "60000000 bytes"),
     "syntax error": ("x = 1\ny = (\nz = 3\n", DEFAULT, ErrorKind.PYTHON_EXCEPTION, "SyntaxError at line 2"),
     "indentation error": (
         "x = 1\n  y = 2\n",
@@ -144,6 +151,17 @@ def test_syntax_error_quotes_the_line(python_sandbox):
         "    y = (\n"
         "        ^"
     )
+
+
+def test_a_flood_of_prints_is_truncated_not_an_error(python_sandbox):
+    limits = Limits(output_bytes=10_000)
+    outcome = python_sandbox.run(
+        Program.from_python("for i in range(10**5):\n    print(i)"), DATASETS, limits
+    )
+    assert outcome.status == Status.GREEN, outcome.to_dict()
+    assert outcome.logs.startswith("0\n1\n2\n")
+    assert "[log truncated" in outcome.logs
+    assert len(outcome.logs) < 10_200
 
 
 def test_the_environment_inside_is_empty(python_sandbox):
