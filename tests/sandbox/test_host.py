@@ -6,7 +6,11 @@ import datetime
 import decimal
 import json
 import math
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import wasmtime
@@ -14,6 +18,7 @@ import wasmtime
 from checkers.sandbox import ErrorKind, Level, Limits, SandboxError, Status
 from checkers.sandbox.host import RunState, bind, classify, current
 
+ROOT = Path(__file__).resolve().parents[2]
 DATASETS = {"users": {"columns": ["id"], "rows": [[1], [2]]}}
 
 
@@ -173,3 +178,14 @@ def test_sandbox_error_detail_always_starts_with_its_kind():
     assert SandboxError(ErrorKind.TRAP, "x").detail == "trap: x"
     assert SandboxError(ErrorKind.TRAP, "trap: x").detail == "trap: x"
     assert str(SandboxError(ErrorKind.TIMEOUT, "slow")) == "timeout: slow"
+
+
+def test_the_sandbox_imports_nothing_from_django():
+    probe = (
+        "import sys, checkers.sandbox, checkers.sandbox.core, checkers.sandbox.component; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
