@@ -65,12 +65,16 @@ class PythonRunner:
             tables=COMPONENT_TABLES,
             memories=COMPONENT_MEMORIES,
         )
-        started = time.perf_counter()
-        error = self._execute(store, state, limits, source, json.dumps(params or {}, default=str))
-        elapsed = time.perf_counter() - started
-        if error is not None and not isinstance(error, SandboxError):
-            error = _classify_trap(error, store, limits, elapsed, state)
-        return state.outcome(elapsed * 1000, fuel_used(store, limits), error)
+        try:
+            started = time.perf_counter()
+            error = self._execute(store, state, limits, source, json.dumps(params or {}, default=str))
+            elapsed = time.perf_counter() - started
+            if error is not None and not isinstance(error, SandboxError):
+                error = _classify_trap(error, store, limits, elapsed, state)
+            return state.outcome(elapsed * 1000, fuel_used(store, limits), error)
+        finally:
+            # A trap's traceback holds the store; closing it frees the guest's memory now.
+            store.close()
 
     def _execute(
         self, store: wasmtime.Store, state: RunState, limits: Limits, source: str, params: str
