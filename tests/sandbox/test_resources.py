@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,7 +22,7 @@ from tests.sandbox.test_attacks import (
     SIXTY_MB_MESSAGE,
     _message,
 )
-from tests.sandbox.wat import DATASETS, REFERENCE
+from tests.sandbox.wat import DATASETS, QUICK, REFERENCE
 
 MB = 1024 * 1024
 
@@ -92,3 +94,26 @@ def test_concurrent_runs_keep_their_own_state(sandbox):
     for (_, _, status, kind), outcome in zip(cases, outcomes, strict=True):
         assert outcome.status == status, outcome.to_dict()
         assert (outcome.error.kind if outcome.error else None) == kind
+
+
+def test_a_forked_child_compiles_and_times_out(sandbox):
+    """A prefork worker inherits the parent's engine: it must still compile and still stop loops."""
+    assert sandbox.run(Program.from_wat(REFERENCE), DATASETS, QUICK).status == Status.GREEN
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        os.close(read_end)
+        fresh = sandbox.run(Program.from_wat(REFERENCE.replace("fewer", "FEWER")), DATASETS, QUICK)
+        looped = sandbox.run(Program.from_wat(INFINITE_LOOP), DATASETS, Limits(timeout_s=0.3))
+        os.write(write_end, f"{fresh.status} {looped.error.kind if looped.error else None}".encode())
+        os._exit(0)
+    os.close(write_end)
+    deadline = time.monotonic() + 20
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        time.sleep(0.05)
+    with os.fdopen(read_end) as report:
+        assert report.read() == "green timeout"
