@@ -5,10 +5,14 @@ Production sets ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``SECRET_KEY``, ``ALLOW
 ``SITE_URL``. A malformed value stops start-up with the variable's name.
 """
 
+import base64
+import contextlib
+import os
 import secrets
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -47,6 +51,45 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+
+# --- Credentials at rest (malleable/encryption.py) -----------------------------------------
+# Fernet keys, comma-separated: the first encrypts, all decrypt, so rotation is "add the new
+# key first, run `manage.py rotate_encryption_keys`, drop the old key". Unset, a key is made
+# once per checkout in var/encryption_key: back it up, or the stored secrets are lost.
+
+
+def _local_encryption_key() -> str:
+    """Made atomically (link, not write-in-place), so two processes starting agree on one key."""
+    path = VAR_DIR / "encryption_key"
+    if not path.exists():
+        draft = VAR_DIR / f".encryption_key.{secrets.token_hex(8)}"
+        draft.touch(mode=0o600)
+        draft.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    return path.read_text().strip()
+
+
+def _encryption_keys(name: str = "MALLEABLE_ENCRYPTION_KEYS") -> list[str]:
+    """The keys, each checked now: a bad key stops start-up naming the variable, never the key."""
+    keys = [key.strip() for key in env.str(name, default="").split(",") if key.strip()]
+    source = name if keys else "var/encryption_key"
+    keys = keys or [_local_encryption_key()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"{source}: key {position} of {len(keys)} is not a Fernet key (32 bytes in url-safe "
+                'base64; make one with python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())")'
+            ) from None
+    return keys
+
+
+ENCRYPTION_KEYS = _encryption_keys()
+# --- end of credentials at rest -------------------------------------------------------------
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):

@@ -1,0 +1,198 @@
+"""Datasources: read-only, time-boxed, row-capped queries on production databases.
+
+A plug-in registry (``ENGINES``) of one small class per engine, and four calls:
+
+- ``validate_sql(sql, engine)``: one read statement, or ``SqlRejected`` saying what and where;
+- ``check_target(spec, own_databases, allowed_hosts, sqlite_dir)``: ``TargetRefused`` for
+  Malleable's own database, a host outside the allowed list, a SQLite file outside the
+  operator's directory;
+- ``fetch(spec, sql, policy=...)``: both checks, then the query in a read-only session, as a
+  ``FetchResult`` of JSON-safe rows (encoding table in ``checkers.datasources.values``);
+- ``test_connection(spec, policy=...)``: a one-line description of the server and session.
+
+Every failure is a ``DatasourceError`` whose message is scrubbed of the password, with
+``permanent`` saying whether a retry can help. Nothing here reads Django settings or
+models: callers pass the spec and the operator's policy, so it is testable alone.
+
+Passwords: ``ConnectionSpec.password`` is used when set; otherwise a password in the URL's
+userinfo (``postgresql://reader:secret@host/db``) is. Both are scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from checkers.datasources.base import Engine, FetchResult, Location, Target, parse_url
+from checkers.datasources.errors import (
+    AuthenticationFailed,
+    ConnectFailed,
+    DatasourceError,
+    InvalidSpec,
+    QueryFailed,
+    QueryTimeout,
+    SqlRejected,
+    TargetRefused,
+    scrub,
+)
+from checkers.datasources.mysql import MySQL
+from checkers.datasources.postgresql import PostgreSQL
+from checkers.datasources.sql import check_statement
+from checkers.datasources.sqlite import SQLite
+from checkers.datasources.target import TargetPolicy, vet
+from checkers.datasources.values import to_json_value
+
+__all__ = [
+    "ENGINES",
+    "ENGINE_CHOICES",
+    "AuthenticationFailed",
+    "ConnectFailed",
+    "ConnectionSpec",
+    "DatasourceError",
+    "Engine",
+    "FetchResult",
+    "InvalidSpec",
+    "QueryFailed",
+    "QueryTimeout",
+    "SqlRejected",
+    "TargetPolicy",
+    "TargetRefused",
+    "check_target",
+    "describe_target",
+    "engine_for",
+    "fetch",
+    "scrub",
+    "test_connection",
+    "to_json_value",
+    "validate_sql",
+]
+
+ENGINES: dict[str, type[Engine]] = {engine.name: engine for engine in (PostgreSQL, MySQL, SQLite)}
+ENGINE_CHOICES: list[tuple[str, str]] = [(name, engine.label) for name, engine in ENGINES.items()]
+
+
+def _engine(name: str) -> type[Engine]:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise InvalidSpec(f"unknown engine {name!r}; use one of {', '.join(ENGINES)}") from None
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """How to reach one datasource. Validated when made, so a form can show the error at once.
+
+    The password never appears in ``repr``, ``str`` or any error, and neither does one
+    written into the URL.
+    """
+
+    engine: str
+    url: str
+    password: str = ""
+    statement_timeout_s: float = 10.0
+    row_cap: int = 10_000
+
+    def __post_init__(self) -> None:
+        timeout = self.statement_timeout_s
+        if not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout <= 0:
+            raise InvalidSpec("the statement timeout must be a number of seconds above 0")
+        if isinstance(self.row_cap, bool) or not isinstance(self.row_cap, int) or self.row_cap < 1:
+            raise InvalidSpec("the row cap must be a whole number of at least 1")
+        _ = self.location
+
+    @cached_property
+    def location(self) -> Location:
+        """The URL taken apart, or ``InvalidSpec`` saying what is wrong with it."""
+        engine = _engine(self.engine)
+        location = parse_url(self.url, engine)
+        engine.validate_location(location)
+        return location
+
+    @property
+    def effective_password(self) -> str:
+        return self.password or self.location.password
+
+    @property
+    def secrets(self) -> list[str]:
+        return [secret for secret in (self.password, self.location.password) if secret]
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectionSpec(engine={self.engine!r}, url={scrub(self.url, self.secrets)!r}, "
+            f"password={'***' if self.password else ''!r}, statement_timeout_s={self.statement_timeout_s!r}, "
+            f"row_cap={self.row_cap!r})"
+        )
+
+    __str__ = __repr__
+
+
+def describe_target(url: str) -> str:
+    """``host:port/database`` or the SQLite file name, with no user or password, for lists."""
+    try:
+        parts = urlsplit(url.strip())
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(malformed URL)"
+    if not parts.netloc:
+        return Path(unquote(parts.path)).name or "(no file)"
+    return f"{parts.hostname or ''}{port}/{unquote(parts.path.lstrip('/'))}"
+
+
+def validate_sql(sql: str, engine: str) -> str:
+    """The statement to run: exactly one read, without trailing semicolons.
+
+    A first line of defence that turns mistakes and obvious attacks into clear errors;
+    the read-only session is what protects the database.
+    """
+    engine_class = _engine(engine)
+    statement = check_statement(sql, engine_class.dialect, allow_show=engine_class.allow_show)
+    engine_class.screen(statement)
+    return statement
+
+
+def check_target(
+    spec: ConnectionSpec,
+    own_databases: Sequence[Mapping[str, Any]],
+    allowed_hosts: Sequence[str] | None,
+    sqlite_dir: Path | None,
+) -> None:
+    """Raise ``TargetRefused`` unless the operator's rules allow the datasource's target.
+
+    ``own_databases`` are Django ``DATABASES`` values (use the running ones, so the test
+    database's name is included). ``fetch`` and ``test_connection`` apply the same rules
+    themselves; this is for saying so early, in a form or an import.
+    """
+    policy = TargetPolicy(own_databases=own_databases, allowed_hosts=allowed_hosts, sqlite_dir=sqlite_dir)
+    vet(_engine(spec.engine), spec.location, policy)
+
+
+def engine_for(spec: ConnectionSpec, policy: TargetPolicy) -> Engine:
+    """The engine for ``spec``, pinned to the target that ``policy`` allowed."""
+    engine = _engine(spec.engine)
+    target: Target = vet(engine, spec.location, policy)
+    return engine(
+        spec.location,
+        target,
+        password=spec.effective_password,
+        timeout_s=spec.statement_timeout_s,
+        row_cap=spec.row_cap,
+    )
+
+
+def fetch(spec: ConnectionSpec, sql: str, *, policy: TargetPolicy) -> FetchResult:
+    """Run a dataset's SQL: validated, on an allowed target, read-only, timed out, capped."""
+    statement = validate_sql(sql, spec.engine)
+    return engine_for(spec, policy).fetch(statement)
+
+
+def test_connection(spec: ConnectionSpec, *, policy: TargetPolicy) -> str:
+    """A short line such as "Connected to PostgreSQL 15.20 as reader; read-only session OK"."""
+    return engine_for(spec, policy).describe()
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported

@@ -1,0 +1,218 @@
+"""What every engine shares: the parsed URL, the vetted target, the result and the base class."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from checkers.datasources.errors import DatasourceError, InvalidSpec, QueryFailed, QueryTimeout
+from checkers.datasources.values import JsonValue, to_json_row
+
+# Column names and raw driver rows, before encoding.
+Rows = tuple[list[str], list[Sequence[Any]]]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A datasource URL taken apart. ``password`` is the one from the URL, if any."""
+
+    scheme: str
+    host: str = ""
+    port: int | None = None
+    database: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    params: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a session really connects once the policy has vetted it.
+
+    ``addresses`` pins the IPs that were checked, so a DNS answer that changes between the check
+    and the connection cannot redirect the session (at Malleable's own database, say).
+    ``path`` is the resolved SQLite file, opened instead of the name that was checked.
+    """
+
+    addresses: tuple[str, ...] = ()
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A dataset as fetched: JSON-safe rows, capped, with what the cap cut."""
+
+    columns: list[str]
+    rows: list[list[JsonValue]]
+    truncated: bool
+    duration_ms: float
+
+    def to_dataset(self) -> dict[str, list[Any]]:
+        """The dataset in the guest ABI's shape (DESIGN.md)."""
+        return {"columns": self.columns, "rows": self.rows}
+
+
+def parse_url(url: str, engine: type[Engine]) -> Location:
+    """Split a datasource URL, refusing anything the engine does not understand."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidSpec(f"the URL is malformed: {exc}", secrets=[url]) from None
+    if parts.scheme.lower() not in engine.schemes:
+        raise InvalidSpec(
+            f"a {engine.label} URL starts with {engine.schemes[0]}://, not {parts.scheme or '(nothing)'}://",
+            secrets=[url],
+        )
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(params) - engine.params)
+    if unknown:
+        allowed = ", ".join(sorted(engine.params)) or "none"
+        raise InvalidSpec(f"unsupported URL parameter {unknown[0]!r} (allowed: {allowed})", secrets=[url])
+    return Location(
+        scheme=parts.scheme.lower(),
+        host=(parts.hostname or "").rstrip("."),
+        port=port,
+        database=unquote(parts.path.lstrip("/")),
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        params=params,
+        path=_file_path(parts.path) if not parts.netloc else "",
+    )
+
+
+def _file_path(path: str) -> str:
+    """``sqlite:////abs`` and ``sqlite:///abs`` both mean ``/abs`` (POSIX keeps ``//`` otherwise)."""
+    path = unquote(path)
+    return "/" + path.lstrip("/") if path.startswith("/") else path
+
+
+class Engine:
+    """One database engine: how to open a read-only, time-boxed session and read from it.
+
+    Subclasses open the session (``session``), say what failed (``classify``) and describe
+    the server (``describe``); reading, capping and encoding rows is shared here.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    dialect: ClassVar[str]
+    schemes: ClassVar[tuple[str, ...]]
+    default_port: ClassVar[int | None] = None
+    params: ClassVar[frozenset[str]] = frozenset()
+    # The last part of the Django ENGINE paths that are this engine (GIS ones included).
+    django_backends: ClassVar[frozenset[str]]
+    # True when any database on the same server can read any other (MySQL schemas), so a
+    # datasource on Malleable's own server is refused whatever database it names.
+    server_scoped: ClassVar[bool] = False
+    # MySQL's SHOW has no SELECT form for some server state (replication), so it may read it.
+    allow_show: ClassVar[bool] = False
+
+    def __init__(
+        self, location: Location, target: Target, *, password: str, timeout_s: float, row_cap: int
+    ) -> None:
+        self.location = location
+        self.target = target
+        self.password = password
+        self.timeout_s = timeout_s
+        self.row_cap = row_cap
+        self.secrets = [secret for secret in (password, location.password) if secret]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.location.user}@{self.location.host or self.location.path}>"
+
+    @classmethod
+    def validate_location(cls, location: Location) -> None:
+        """Refuse a URL that parses but cannot name a database of this engine."""
+        if not location.host:
+            raise InvalidSpec(f"a {cls.label} URL needs a host: {cls.schemes[0]}://user@host:port/database")
+        if "," in location.host:
+            raise InvalidSpec("a datasource URL names one host, not a list")
+        if not location.database or "/" in location.database:
+            raise InvalidSpec(f"a {cls.label} URL ends with the database name: .../database")
+        if not location.user:
+            raise InvalidSpec(f"a {cls.label} URL names its user: {cls.schemes[0]}://user@host/database")
+
+    @classmethod
+    def screen(cls, sql: str) -> None:
+        """Refuse what this engine would run although the parser cannot see it (none by default)."""
+
+    @property
+    def port(self) -> int | None:
+        return self.location.port or self.default_port
+
+    def fetch(self, sql: str) -> FetchResult:
+        """Run one already-validated read statement and keep at most ``row_cap`` rows."""
+        started = time.perf_counter()
+        with self.session() as session:
+            columns, raw = self.read(session, sql, self.row_cap + 1)
+        rows = [to_json_row(row) for row in raw[: self.row_cap]]
+        duration_ms = (time.perf_counter() - started) * 1000
+        truncated = len(raw) > self.row_cap
+        return FetchResult(columns=columns, rows=rows, truncated=truncated, duration_ms=duration_ms)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Any]:
+        """A connection in a read-only transaction with the timeouts set; rolled back after."""
+        raise NotImplementedError
+
+    def read(self, session: Any, sql: str, limit: int) -> Rows:
+        """Column names and up to ``limit`` rows of ``sql``, run in ``session``."""
+        self.screen(sql)
+        with self.translating():
+            return self._read(session, sql, limit)
+
+    def _read(self, session: Any, sql: str, limit: int) -> Rows:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A short line for "test connection": server, version, user, read-only state."""
+        raise NotImplementedError
+
+    def classify(self, exc: Exception, *, connecting: bool = False) -> DatasourceError | None:
+        """The typed, scrubbed error for a driver exception, or None when it is not the driver's."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def translating(self, *, connecting: bool = False) -> Iterator[None]:
+        """Turn the driver's exceptions into scrubbed ``DatasourceError``s.
+
+        The original is dropped (``from None``) on purpose: its message, arguments and
+        traceback locals may carry the password, and a logged chain would print them.
+        """
+        try:
+            yield
+        except DatasourceError:
+            raise
+        except Exception as exc:
+            error = self.classify(exc, connecting=connecting)
+            if error is None:
+                raise
+            raise error from None
+
+    def failed(
+        self, exc: Exception, *, permanent: bool, kind: type[DatasourceError] = QueryFailed, prefix: str = ""
+    ) -> DatasourceError:
+        """The driver's own message, after the engine's name and what it means for the run."""
+        lead = f"{self.label} ({prefix})" if prefix else self.label
+        return kind(f"{lead}: {_first_lines(self.message(exc))}", secrets=self.secrets, permanent=permanent)
+
+    def message(self, exc: Exception) -> str:
+        """The driver's words for ``exc``, unscrubbed (``failed`` scrubs them)."""
+        return str(exc)
+
+    def timed_out(self, exc: Exception, why: str = "") -> DatasourceError:
+        return self.failed(
+            exc, permanent=False, kind=QueryTimeout, prefix=why or f"stopped after {self.timeout_s:g} s"
+        )
+
+
+def _first_lines(message: str, limit: int = 5) -> str:
+    """The driver's message without the long context some servers append."""
+    return "\n".join(line.rstrip() for line in message.strip().splitlines()[:limit])

@@ -1,0 +1,201 @@
+"""MySQL and MariaDB datasources (PyMySQL).
+
+The session is ``SET SESSION TRANSACTION READ ONLY`` then ``START TRANSACTION READ ONLY``,
+with the engine's statement time limit (``max_statement_time`` on MariaDB,
+``max_execution_time`` on MySQL, detected from the server's version), lock waits bounded by
+the same timeout, socket timeouts as a backstop and ``sql_select_limit`` at the cap plus one.
+PyMySQL never sets the multi-statement flag and LOCAL INFILE stays off.
+
+A read-only transaction does not stop ``SELECT ... INTO OUTFILE`` (an account with the FILE
+privilege writes files on the server) nor what MySQL's executable comments (``/*! ... */``)
+hide from a parser, so ``screen`` refuses both before anything runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import socket
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+import pymysql
+from pymysql.cursors import SSCursor
+
+from checkers.datasources.base import Engine, Location, Rows
+from checkers.datasources.errors import (
+    AuthenticationFailed,
+    ConnectFailed,
+    DatasourceError,
+    InvalidSpec,
+    SqlRejected,
+)
+
+SSL_MODES = ("preferred", "disabled", "required", "verify")
+_HIDDEN = re.compile(r"/\*M?!|\b(?:OUTFILE|DUMPFILE)\b", re.IGNORECASE)
+# Server errors: statement time limit (MariaDB, MySQL), lock wait timeout, query interrupted.
+TIMEOUT_CODES = frozenset({1969, 3024, 1205, 1317})
+# Access denied (user, database), unknown database.
+DENIED_CODES = frozenset({1044, 1045, 1698})
+UNKNOWN_DATABASE = 1049
+# Statement refused in a read-only transaction, command or column denied.
+PERMANENT_CODES = frozenset({1792, 1142, 1143, 1227})
+
+
+class MySQL(Engine):
+    name = "mysql"
+    label = "MySQL/MariaDB"
+    dialect = "mysql"
+    schemes = ("mysql", "mariadb")
+    default_port = 3306
+    params = frozenset({"ssl"})
+    django_backends = frozenset({"mysql"})
+    # One server's databases can read one another (db.table), so its whole server is off limits.
+    server_scoped = True
+    allow_show = True
+
+    @classmethod
+    def validate_location(cls, location: Location) -> None:
+        super().validate_location(location)
+        mode = location.params.get("ssl", "preferred")
+        if mode not in SSL_MODES:
+            raise InvalidSpec(f"ssl={mode!r} is not one of {', '.join(SSL_MODES)}")
+
+    @classmethod
+    def screen(cls, sql: str) -> None:
+        found = _HIDDEN.search(sql)
+        if found:
+            raise SqlRejected(
+                f"dataset SQL may only read; {found.group(0)!r} writes server files or hides SQL in a "
+                "MySQL executable comment"
+            )
+
+    def _tls(self) -> dict[str, Any]:
+        mode = self.location.params.get("ssl", "preferred")
+        if mode == "disabled":
+            return {"ssl_disabled": True}
+        if mode == "verify":
+            return {"ssl": ssl.create_default_context()}
+        if mode == "required":
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return {"ssl": context}
+        return {}
+
+    def _connect(self) -> pymysql.Connection:
+        """Connect to the first vetted address that answers, keeping the name for TLS."""
+        seconds = max(1, math.ceil(self.timeout_s))
+        connection = pymysql.connect(
+            host=self.location.host,
+            port=self.port,
+            user=self.location.user,
+            password=self.password,
+            database=self.location.database,
+            charset="utf8mb4",
+            connect_timeout=seconds,
+            read_timeout=seconds + 5,
+            write_timeout=seconds + 5,
+            autocommit=False,
+            local_infile=False,
+            defer_connect=True,
+            program_name="malleable",
+            **self._tls(),
+        )
+        error: OSError | None = None
+        for address in self.target.addresses:
+            try:
+                sock = socket.create_connection((address, self.port), timeout=seconds)
+            except OSError as exc:
+                error = exc
+                continue
+            connection.connect(sock)
+            return connection
+        raise ConnectFailed(f"{self.label}: cannot reach {self.location.host}:{self.port}: {error}")
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[pymysql.Connection]:
+        with self.translating(connecting=True):
+            connection = self._connect()
+        try:
+            with self.translating(), connection.cursor() as cursor:
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                cursor.execute(f"SET SESSION {self._limits(connection)}")
+                cursor.execute("START TRANSACTION READ ONLY")
+            yield connection
+        finally:
+            # A result left half-read cannot be rolled back without reading it all; closing
+            # the connection rolls it back on the server instead.
+            if connection.open:
+                with contextlib.suppress(pymysql.MySQLError):
+                    connection.rollback()
+                connection.close()
+
+    def _limits(self, connection: pymysql.Connection) -> str:
+        seconds = max(1, math.ceil(self.timeout_s))
+        if "mariadb" in connection.get_server_info().lower():
+            statement = f"max_statement_time = {self.timeout_s:.3f}"
+        else:
+            statement = f"max_execution_time = {max(1, round(self.timeout_s * 1000))}"
+        return (
+            f"{statement}, SESSION sql_select_limit = {self.row_cap + 1},"
+            f" SESSION lock_wait_timeout = {seconds}, SESSION innodb_lock_wait_timeout = {seconds}"
+        )
+
+    def _read(self, session: pymysql.Connection, sql: str, limit: int) -> Rows:
+        cursor = session.cursor(SSCursor)
+        cursor.execute(sql)
+        if cursor.description is None:
+            return [], []
+        columns = [column[0] for column in cursor.description]
+        rows = cursor.fetchmany(limit)
+        if len(rows) == limit:
+            _abandon(cursor, session)
+        return columns, list(rows)
+
+    def describe(self) -> str:
+        with self.session() as session, self.translating(), session.cursor() as cursor:
+            cursor.execute("SELECT VERSION(), CURRENT_USER()")
+            version, user = cursor.fetchone()
+            mariadb = "mariadb" in version.lower()
+            cursor.execute(f"SELECT @@session.{'tx_read_only' if mariadb else 'transaction_read_only'}")
+            (read_only,) = cursor.fetchone()
+        server = "MariaDB" if mariadb else "MySQL"
+        line = f"Connected to {server} {version.split('-')[0]} as {user}"
+        return line + ("; read-only session OK" if read_only else "; the session is NOT read-only")
+
+    def message(self, exc: Exception) -> str:
+        """PyMySQL's ``(1969, 'Query execution was interrupted')`` as words first, code after."""
+        if len(exc.args) == 2 and isinstance(exc.args[0], int):
+            return f"{exc.args[1]} (error {exc.args[0]})"
+        return str(exc)
+
+    def classify(self, exc: Exception, *, connecting: bool = False) -> DatasourceError | None:
+        if isinstance(exc, OSError) and connecting:
+            return self.failed(exc, permanent=False, kind=ConnectFailed)
+        if not isinstance(exc, pymysql.MySQLError):
+            return None
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+        if code in TIMEOUT_CODES:
+            return self.timed_out(exc)
+        if code in DENIED_CODES:
+            return self.failed(exc, permanent=True, kind=AuthenticationFailed)
+        if connecting or code == UNKNOWN_DATABASE:
+            return self.failed(exc, permanent=code == UNKNOWN_DATABASE, kind=ConnectFailed)
+        permanent = isinstance(exc, pymysql.ProgrammingError) or code in PERMANENT_CODES
+        return self.failed(exc, permanent=permanent)
+
+
+def _abandon(cursor: SSCursor, session: pymysql.Connection) -> None:
+    """Stop reading a result that may go on: close the connection instead of draining it.
+
+    PyMySQL has no public way to drop an unbuffered result; without clearing its flag, the
+    cursor would try to read the rest from the closed socket when it is collected. The
+    server rolls the transaction back when the connection closes.
+    """
+    result = getattr(cursor, "_result", None)
+    if result is not None:
+        result.unbuffered_active = False
+    session.close()

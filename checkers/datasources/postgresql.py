@@ -1,0 +1,118 @@
+"""PostgreSQL datasources (psycopg 3).
+
+The session is a READ ONLY transaction with ``statement_timeout``, ``lock_timeout`` and
+``idle_in_transaction_session_timeout`` set inside it, always rolled back. The query runs
+through a server-side cursor (``DECLARE ... CURSOR FOR``), which PostgreSQL accepts only for
+one SELECT or VALUES without data-modifying WITH clauses: that refuses ``COPY ... TO
+PROGRAM`` and other statements a read-only transaction alone would let a superuser run.
+Rows are fetched with one ``FETCH`` of the cap plus one, so a huge result never crosses the
+network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from checkers.datasources.base import Engine, Location, Rows
+from checkers.datasources.errors import AuthenticationFailed, ConnectFailed, DatasourceError, InvalidSpec
+
+SSL_MODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+# A path that cannot exist, so libpq never reads the worker's ~/.pgpass for a tenant.
+NO_PASSFILE = "/dev/null/malleable-no-passfile"
+# SQLSTATE classes that will fail the same way next time: authorization, syntax and
+# access, invalid transaction state (read-only), unsupported feature, data exception.
+PERMANENT_CLASSES = ("28", "3D", "42", "25", "0A", "22")
+
+
+class PostgreSQL(Engine):
+    name = "postgresql"
+    label = "PostgreSQL"
+    dialect = "postgres"
+    schemes = ("postgresql", "postgres")
+    default_port = 5432
+    params = frozenset({"sslmode"})
+    django_backends = frozenset({"postgresql", "postgis"})
+
+    @classmethod
+    def validate_location(cls, location: Location) -> None:
+        super().validate_location(location)
+        sslmode = location.params.get("sslmode", "prefer")
+        if sslmode not in SSL_MODES:
+            raise InvalidSpec(f"sslmode={sslmode!r} is not one of {', '.join(sorted(SSL_MODES))}")
+
+    def conninfo(self) -> dict[str, Any]:
+        """libpq parameters that reach only the vetted addresses and nothing of the worker's."""
+        hosts = len(self.target.addresses)
+        info: dict[str, Any] = {
+            "host": ",".join([self.location.host] * hosts),
+            "hostaddr": ",".join(self.target.addresses),
+            "port": self.port,
+            "dbname": self.location.database,
+            "user": self.location.user,
+            "password": self.password,
+            "connect_timeout": max(2, math.ceil(self.timeout_s)),
+            "application_name": "malleable",
+            "sslmode": self.location.params.get("sslmode", "prefer"),
+            "gssencmode": "disable",
+            "passfile": NO_PASSFILE,
+        }
+        if psycopg.pq.version() >= 160000:
+            # Never answer a Kerberos/SSPI challenge with the worker's own tickets.
+            info["require_auth"] = "!gss,!sspi"
+        return info
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[psycopg.Connection]:
+        with self.translating(connecting=True):
+            connection = psycopg.connect(**self.conninfo(), autocommit=False)
+        try:
+            with self.translating():
+                connection.read_only = True
+                timeout_ms = str(max(1, round(self.timeout_s * 1000)))
+                connection.execute(
+                    "SELECT set_config('statement_timeout', %(ms)s, true),"
+                    " set_config('lock_timeout', %(ms)s, true),"
+                    " set_config('idle_in_transaction_session_timeout', %(ms)s, true)",
+                    {"ms": timeout_ms},
+                )
+            yield connection
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                connection.rollback()
+            connection.close()
+
+    def _read(self, session: psycopg.Connection, sql: str, limit: int) -> Rows:
+        with session.cursor(name="malleable_dataset") as cursor:
+            cursor.execute(sql)
+            columns = [column.name for column in cursor.description or ()]
+            return columns, cursor.fetchmany(limit)
+
+    def describe(self) -> str:
+        with self.session() as session, self.translating():
+            version, user, read_only, superuser = session.execute(
+                "SELECT current_setting('server_version'), current_user,"
+                " current_setting('transaction_read_only'), current_setting('is_superuser')"
+            ).fetchone()
+        line = f"Connected to PostgreSQL {version.split()[0]} as {user}"
+        line += "; read-only session OK" if read_only == "on" else "; the session is NOT read-only"
+        if superuser == "on":
+            line += " (warning: a superuser; give Malleable a role that can only SELECT)"
+        return line
+
+    def classify(self, exc: Exception, *, connecting: bool = False) -> DatasourceError | None:
+        if not isinstance(exc, psycopg.Error):
+            return None
+        sqlstate = exc.sqlstate or ""
+        if isinstance(exc, errors.QueryCanceled | errors.LockNotAvailable):
+            return self.timed_out(exc, f"cancelled after {self.timeout_s:g} s")
+        if connecting or (isinstance(exc, psycopg.OperationalError) and not sqlstate):
+            denied = sqlstate.startswith("28") or "authentication failed" in str(exc)
+            kind = AuthenticationFailed if denied else ConnectFailed
+            return self.failed(exc, permanent=denied or sqlstate.startswith("3D"), kind=kind)
+        return self.failed(exc, permanent=sqlstate.startswith(PERMANENT_CLASSES) or not sqlstate)
