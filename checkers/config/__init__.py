@@ -1,0 +1,12 @@
+"""Checks as code: namespaces, datasources, datasets and checkers as a YAML file.
+
+The file format and the ``import_config`` / ``export_config`` commands are a contract
+(DESIGN.md); docs/checks-as-code.md documents both and every extension.
+"""
+
+from checkers.config.document import ConfigError, ConfigInvalid
+from checkers.config.export import export_yaml
+from checkers.config.importer import import_file, import_text
+from checkers.config.plan import Action, Plan
+
+__all__ = ["Action", "ConfigError", "ConfigInvalid", "Plan", "export_yaml", "import_file", "import_text"]

@@ -1,0 +1,326 @@
+"""The ``checkers`` section: schedule, datasets, and exactly one kind of check.
+
+A checker is a ``rule``, ``python`` source, ``wat`` text, or a compiled module: ``wasm`` (a
+path relative to the file) or ``wasm_base64`` (the module inline, which is how an export
+carries it). Each kind is one function in ``KINDS`` returning the model fields it sets;
+every other kind's fields are blanked, so switching kinds leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from typing import Any
+
+import wasmtime
+
+from checkers import schedules
+from checkers.config.context import Context, Scope
+from checkers.config.document import Path
+from checkers.config.plan import Action
+from checkers.config.schema import (
+    BOOLEAN,
+    INTEGER,
+    MAPPING,
+    NUMBER,
+    SCHEDULE,
+    TEXT,
+    TEXTS,
+    Schema,
+    choice,
+    read,
+)
+from checkers.config.section import Section
+from checkers.config.store import default, upsert
+from checkers.models import Checker, CheckerKind, Dataset, Severity
+from checkers.rules import Metric, Operator
+from checkers.sandbox.engine import get_engine
+
+# Model field → the file's key, for the fields that are plainly one key.
+CHECKER_KEYS = {
+    "name": "name",
+    "description": "description",
+    "enabled": "enabled",
+    "severity": "severity",
+    "params": "params",
+    "timezone": "timezone",
+    "timeout_s": "timeout",
+    "memory_mb": "memory_mb",
+    "fuel": "fuel",
+}
+RULE_KEYS = {
+    "rule_dataset": "rule.dataset",
+    "rule_metric": "rule.metric",
+    "rule_op": "rule.op",
+    "rule_value": "rule.value",
+    "rule_value_high": "rule.high",
+    "rule_column": "rule.column",
+    "rule_message": "rule.message",
+}
+# What a checker of no particular kind holds: the base every kind writes over.
+BLANK = {
+    "rule_dataset": None,
+    "rule_metric": "",
+    "rule_op": "",
+    "rule_value": None,
+    "rule_value_high": None,
+    "rule_column": "",
+    "rule_message": "",
+    "source": "",
+    "wasm_module": None,
+}
+
+RULE = Schema(
+    "a rule",
+    {
+        "dataset": TEXT,
+        "metric": choice(Metric.values),
+        "op": choice(Operator.values),
+        "value": NUMBER,
+        "high": NUMBER,
+        "column": TEXT,
+        "message": TEXT,
+    },
+    required=("dataset", "op"),
+)
+EVERY = Schema("an interval", {"every": INTEGER}, required=("every",))
+ALARM = Schema(
+    "an alarm policy",
+    {
+        "enabled": BOOLEAN,
+        "on_error": choice(["alarm", "ignore", "keep"]),
+        "after_failures": INTEGER,
+        "repeat_every": INTEGER,
+    },
+    required=(),
+)
+
+WASM_MAGIC = b"\0asm"
+
+
+def _rule(ctx: Context, path: Path, value: dict[str, Any]) -> dict[str, Any]:
+    rule = read(ctx, path, value, RULE) or {}
+    return {
+        "kind": CheckerKind.RULE,
+        "rule_metric": rule.get("metric", Metric.ROW_COUNT),
+        "rule_op": rule.get("op", ""),
+        "rule_value": rule.get("value"),
+        "rule_value_high": rule.get("high"),
+        "rule_column": rule.get("column", ""),
+        "rule_message": rule.get("message", ""),
+    }
+
+
+def _python(ctx: Context, path: Path, value: str) -> dict[str, Any]:
+    return {"kind": CheckerKind.PYTHON, "source": value}
+
+
+def _wat(ctx: Context, path: Path, value: str) -> dict[str, Any]:
+    try:
+        _validate_module(wasmtime.wat2wasm(value))
+    except wasmtime.WasmtimeError as exc:
+        ctx.error(path, f"the WAT is not a valid module: {_brief(exc)}")
+    return {"kind": CheckerKind.WASM, "source": value}
+
+
+def _wasm_file(ctx: Context, path: Path, value: str) -> dict[str, Any]:
+    try:
+        module = (ctx.base_dir / value).read_bytes()
+    except OSError as exc:
+        ctx.error(path, f"cannot read {value} (relative to the file's folder): {exc.strerror or exc}")
+        return {"kind": CheckerKind.WASM}
+    return _wasm(ctx, path, module, value)
+
+
+def _wasm_base64(ctx: Context, path: Path, value: str) -> dict[str, Any]:
+    try:
+        module = base64.b64decode("".join(value.split()), validate=True)
+    except binascii.Error as exc:
+        ctx.error(path, f"not base64: {exc}")
+        return {"kind": CheckerKind.WASM}
+    return _wasm(ctx, path, module, "the module")
+
+
+def _wasm(ctx: Context, path: Path, module: bytes, name: str) -> dict[str, Any]:
+    if not module.startswith(WASM_MAGIC):
+        ctx.error(path, f"{name} is not a WebAssembly module: it does not start with \\0asm")
+    else:
+        try:
+            _validate_module(module)
+        except wasmtime.WasmtimeError as exc:
+            ctx.error(path, f"{name} is not a valid WebAssembly module: {_brief(exc)}")
+    return {"kind": CheckerKind.WASM, "wasm_module": module}
+
+
+def _validate_module(module: bytes) -> None:
+    """Validate with the sandbox's own engine, so what passes here also compiles there."""
+    wasmtime.Module.validate(get_engine(), module)
+
+
+def _brief(exc: Exception) -> str:
+    """wasmtime's first line, and where in the WAT text it points (``--> <anon>:2:26``)."""
+    text = str(exc)
+    where = re.search(r"<anon>:(\d+):(\d+)", text)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"{first} (line {where[1]}, column {where[2]} of the WAT)" if where else first
+
+
+KINDS: dict[str, Callable[[Context, Path, Any], dict[str, Any]]] = {
+    "rule": _rule,
+    "python": _python,
+    "wat": _wat,
+    "wasm": _wasm_file,
+    "wasm_base64": _wasm_base64,
+}
+
+
+def _refuse(feature: str, key: str, schema: Schema | None = None) -> Callable[[Context, Path, Any], dict]:
+    """A key of the contract whose models are not here yet: shape-checked, then refused."""
+
+    def handle(ctx: Context, path: Path, value: Any) -> dict[str, Any]:
+        if schema is not None:
+            read(ctx, path, value, schema)
+        ctx.error(
+            path,
+            f"{feature} are not supported by this version of Malleable yet: remove the `{key}` key",
+            key=True,
+        )
+        return {}
+
+    return handle
+
+
+# Keys a later version stores: each handler returns the model fields it sets.
+EXTRAS: dict[str, Callable[[Context, Path, Any], dict[str, Any]]] = {
+    "runbook": _refuse("runbooks", "runbook"),
+    "alarm": _refuse("alarms", "alarm", ALARM),
+}
+
+
+def _schedule(ctx: Context, path: Path, value: str | dict[str, Any]) -> dict[str, Any]:
+    checkpoint = ctx.checkpoint()
+    if isinstance(value, str):
+        cron, every = value, None
+    else:
+        cron, every = "", (read(ctx, path, value, EVERY) or {}).get("every")
+    try:
+        if schedules.parse(cron, every) is None and not ctx.failed_since(checkpoint):
+            ctx.error(
+                path, 'the schedule is empty: write a cron string such as "*/5 * * * *" or {every: SECONDS}'
+            )
+    except ValueError as exc:
+        ctx.error(path, str(exc))
+    return {"schedule_cron": cron, "schedule_every": every}
+
+
+class Checkers(Section):
+    key = "checkers"
+    schema = Schema(
+        "a checker",
+        {
+            "slug": TEXT,
+            "name": TEXT,
+            "description": TEXT,
+            "schedule": SCHEDULE,
+            "datasets": TEXTS,
+            **dict.fromkeys(KINDS, TEXT),
+            "rule": MAPPING,
+            "runbook": TEXT,
+            "alarm": MAPPING,
+            "enabled": BOOLEAN,
+            "severity": choice(Severity.values),
+            "params": MAPPING,
+            "timezone": TEXT,
+            "timeout": NUMBER,
+            "memory_mb": INTEGER,
+            "fuel": INTEGER,
+        },
+        required=("slug", "schedule"),
+    )
+
+    def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
+        values = {field: fields.get(key, default(Checker, field)) for field, key in CHECKER_KEYS.items()}
+        values["name"] = fields.get("name", fields.get("slug", ""))
+        if "schedule" in fields:
+            values |= _schedule(ctx, (*path, "schedule"), fields["schedule"])
+        for key, handle in EXTRAS.items():
+            if key in fields:
+                values |= handle(ctx, (*path, key), fields[key])
+        kind = self._kind(ctx, path, fields)
+        if kind:
+            values |= BLANK | KINDS[kind](ctx, (*path, kind), fields[kind])
+        self._check_duplicates(ctx, path, fields.get("datasets", []))
+        return values
+
+    def _kind(self, ctx: Context, path: Path, fields: dict[str, Any]) -> str | None:
+        present = [key for key in KINDS if key in fields]
+        if len(present) == 1:
+            return present[0]
+        kinds = "rule, python, wat or wasm"
+        if not present:
+            ctx.error(path, f"missing: a checker needs one of {kinds}")
+        else:
+            ctx.error(
+                (*path, present[1]),
+                f"a checker is exactly one of {kinds}: this one also has `{present[0]}`",
+                key=True,
+            )
+        return None
+
+    def _check_duplicates(self, ctx: Context, path: Path, slugs: list[str]) -> None:
+        for index, slug in enumerate(slugs):
+            if slug in slugs[:index]:
+                ctx.error((*path, "datasets", index), f"`{slug}` is listed twice")
+
+    def apply(
+        self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        checkpoint = ctx.checkpoint()
+        if values["kind"] == CheckerKind.RULE:
+            slug = fields["rule"]["dataset"]
+            values["rule_dataset"] = scope.resolve(ctx, "datasets", Dataset, slug, (*path, "rule", "dataset"))
+        datasets = [
+            scope.resolve(ctx, "datasets", Dataset, slug, (*path, "datasets", index))
+            for index, slug in enumerate(fields.get("datasets", []))
+        ]
+        if (
+            ctx.failed_since(checkpoint)
+            or None in datasets
+            or (values["kind"] == CheckerKind.RULE and values["rule_dataset"] is None)
+        ):
+            return
+        kind_key = next(key for key in KINDS if key in fields)
+        keys = (
+            CHECKER_KEYS
+            | RULE_KEYS
+            | {
+                "slug": "slug",
+                "schedule_cron": "schedule",
+                "schedule_every": "schedule",
+                "kind": kind_key,
+                "source": kind_key,
+                "wasm_module": kind_key,
+            }
+        )
+        lookup = {"namespace": scope.namespace, "slug": fields["slug"]}
+        result = upsert(ctx, path, Checker, lookup, values, keys)
+        if result:
+            checker, action, changed = result
+            action, changed = _set_datasets(checker, datasets, action, changed)
+            ctx.plan.add("checker", f"{scope.slug}/{fields['slug']}", action, changed)
+
+
+def _set_datasets(
+    checker: Checker, datasets: list[Dataset], action: Action, changed: tuple[str, ...]
+) -> tuple[Action, tuple[str, ...]]:
+    """The datasets a code checker reads; a change to them alone is an update of the checker."""
+    if set(checker.datasets.values_list("pk", flat=True)) == {dataset.pk for dataset in datasets}:
+        return action, changed
+    checker.datasets.set(datasets)
+    if action == Action.CREATED:
+        return action, changed
+    if action == Action.UNCHANGED:
+        checker.save()
+    return Action.UPDATED, (*changed, "datasets")

@@ -1,0 +1,166 @@
+"""Export namespaces as checks-as-code YAML that ``import_config`` reads back to the same state.
+
+Stable by construction: objects sorted by slug, keys in the contract's order, values left
+out when they equal the model's default (an import fills them back in), and no timestamp.
+Passwords never appear: each is the ``${VAR}`` reference it was imported from, or a
+generated variable name, and the header lists the variables an import of the file needs.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any
+
+import yaml
+from django.db import models
+
+from checkers import schedules
+from checkers.config import credentials
+from checkers.config.checks import CHECKER_KEYS
+from checkers.config.namespaces import NAMESPACE_KEYS
+from checkers.config.sources import DATASET_KEYS, DATASOURCE_KEYS
+from checkers.config.store import current, default
+from checkers.models import Checker, CheckerKind, Dataset, Datasource
+from checkers.rules import number
+from namespaces.models import Namespace
+
+
+class Dumper(yaml.SafeDumper):
+    """Block style, lists indented under their key, multi-line text as ``|`` blocks, no aliases."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+Dumper.add_representer(str, _represent_str)
+
+
+@dataclass
+class Exporter:
+    """``modules_dir``: write compiled modules there as files instead of inline base64."""
+
+    modules_dir: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def dump(self, namespaces: Iterable[Namespace]) -> str:
+        data = {"namespaces": [self.namespace(namespace) for namespace in namespaces]}
+        body = yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
+        return self.header() + body
+
+    def header(self) -> str:
+        lines = [
+            "# Malleable checks as code, from `manage.py export_config`; `manage.py import_config` reads it."
+        ]
+        if self.variables:
+            lines.append(
+                "# Passwords are not in this file. Set these environment variables before importing:"
+            )
+            width = max(len(name) for name in self.variables)
+            lines += [f"#   {name:<{width}}  {what}" for name, what in self.variables.items()]
+        else:
+            lines.append("# No passwords: the import needs no environment variables.")
+        return "\n".join(lines) + "\n"
+
+    def namespace(self, namespace: Namespace) -> dict[str, Any]:
+        data = {"slug": namespace.slug, "name": namespace.name}
+        data |= _non_default(namespace, {k: v for k, v in NAMESPACE_KEYS.items() if k != "name"})
+        members = namespace.memberships.select_related("user").order_by("user__username")
+        sections = {
+            "members": [{"user": m.user.get_username(), "role": m.role} for m in members],
+            "datasources": [self.datasource(d) for d in namespace.datasources.order_by("slug")],
+            "datasets": [
+                self.dataset(d) for d in namespace.datasets.select_related("datasource").order_by("slug")
+            ],
+            "checkers": [
+                self.checker(c) for c in namespace.checkers.select_related("rule_dataset").order_by("slug")
+            ],
+        }
+        return data | {key: items for key, items in sections.items() if items}
+
+    def datasource(self, datasource: Datasource) -> dict[str, Any]:
+        data = {"slug": datasource.slug}
+        data |= _non_default(datasource, {"name": "name"})
+        data |= {"engine": datasource.engine, "url": credentials.without_password(datasource.url)}
+        if datasource.password or credentials.has_password(datasource.url):
+            name = datasource.password_env or credentials.env_name(datasource.namespace.slug, datasource.slug)
+            self.variables.setdefault(
+                name, f"password of datasource {datasource.namespace.slug}/{datasource.slug}"
+            )
+            data["password"] = f"${{{name}}}"
+        return data | _non_default(datasource, _except(DATASOURCE_KEYS, "name", "engine", "url"))
+
+    def dataset(self, dataset: Dataset) -> dict[str, Any]:
+        data = {"slug": dataset.slug, "datasource": dataset.datasource.slug, "sql": dataset.sql}
+        return data | _non_default(dataset, _except(DATASET_KEYS, "sql"))
+
+    def checker(self, checker: Checker) -> dict[str, Any]:
+        data: dict[str, Any] = {"slug": checker.slug}
+        if checker.name != checker.slug:
+            data["name"] = checker.name
+        data |= _non_default(checker, {"description": "description"})
+        data["schedule"] = schedules.Schedule(checker.schedule_cron, checker.schedule_every).as_config()
+        datasets = sorted(checker.datasets.values_list("slug", flat=True))
+        if datasets:
+            data["datasets"] = datasets
+        data |= self.kind(checker)
+        return data | _non_default(checker, _except(CHECKER_KEYS, "name", "description"))
+
+    def kind(self, checker: Checker) -> dict[str, Any]:
+        if checker.kind == CheckerKind.RULE:
+            return {"rule": _rule(checker)}
+        if checker.kind == CheckerKind.PYTHON:
+            return {"python": checker.source}
+        if not checker.wasm_module:
+            return {"wat": checker.source}
+        module = bytes(checker.wasm_module)
+        if self.modules_dir is None:
+            return {"wasm_base64": base64.encodebytes(module).decode("ascii")}
+        relative = PurePath(self.modules_dir, checker.namespace.slug, f"{checker.slug}.wasm")
+        Path(relative).parent.mkdir(parents=True, exist_ok=True)
+        Path(relative).write_bytes(module)
+        return {"wasm": relative.as_posix()}
+
+
+def _rule(checker: Checker) -> dict[str, Any]:
+    rule: dict[str, Any] = {"dataset": checker.rule_dataset.slug, "metric": checker.rule_metric}
+    if checker.rule_column:
+        rule["column"] = checker.rule_column
+    rule |= {"op": checker.rule_op, "value": number(checker.rule_value)}
+    if checker.rule_value_high is not None:
+        rule["high"] = number(checker.rule_value_high)
+    if checker.rule_message:
+        rule["message"] = checker.rule_message
+    return rule
+
+
+def _non_default(obj: models.Model, keys: Mapping[str, str]) -> dict[str, Any]:
+    """The file's keys for the fields that differ from the model's default."""
+    model = type(obj)
+    return {
+        key: current(obj, field)
+        for field, key in keys.items()
+        if current(obj, field) != default(model, field)
+    }
+
+
+def _except(keys: Mapping[str, str], *fields: str) -> dict[str, str]:
+    return {field: key for field, key in keys.items() if field not in fields}
+
+
+def export_yaml(namespaces: Iterable[Namespace] | None = None, *, modules_dir: str | None = None) -> str:
+    """The YAML for ``namespaces`` (all of them by default), sorted by slug."""
+    if namespaces is None:
+        namespaces = Namespace.objects.all()
+    ordered = sorted(namespaces, key=lambda namespace: namespace.slug)
+    return Exporter(modules_dir=modules_dir).dump(ordered)

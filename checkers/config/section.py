@@ -1,0 +1,60 @@
+"""A namespace-level list of the file (``datasources``, ``checkers``, ...) and how it imports.
+
+Each section is one small class in the importer's registry. A feature whose models do not
+exist yet is a section that validates its shape and then refuses (``Unsupported``); giving
+it a real ``apply`` is the whole change when it lands.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from checkers.config.context import Context, Scope
+from checkers.config.document import Path
+from checkers.config.schema import Schema, read
+
+
+class Section:
+    key: ClassVar[str]
+    schema: ClassVar[Schema]
+
+    def process(self, ctx: Context, scope: Scope, path: Path, entries: list[Any]) -> None:
+        for index, entry in enumerate(entries):
+            self.process_one(ctx, scope, (*path, index), entry)
+
+    def process_one(self, ctx: Context, scope: Scope, path: Path, entry: Any) -> None:
+        """Check the entry's shape and values, then write it when it and its namespace are sound."""
+        checkpoint = ctx.checkpoint()
+        fields = read(ctx, path, entry, self.schema)
+        if fields is None:
+            return
+        if isinstance(fields.get("slug"), str):
+            scope.declare(ctx, self.key, fields["slug"], path)
+        values = self.values(ctx, path, fields)
+        if not ctx.failed_since(checkpoint) and scope.namespace is not None:
+            self.apply(ctx, scope, path, fields, values)
+
+    def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
+        """Model values from the entry, checking what needs no database (types are checked)."""
+        raise NotImplementedError
+
+    def apply(
+        self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        """Resolve references, validate with the model and write."""
+        raise NotImplementedError
+
+
+class Unsupported(Section):
+    """A section of the contract this version cannot store yet: checked, then refused."""
+
+    feature: ClassVar[str]
+
+    def process(self, ctx: Context, scope: Scope, path: Path, entries: list[Any]) -> None:
+        for index, entry in enumerate(entries):
+            read(ctx, (*path, index), entry, self.schema)
+        ctx.error(
+            path,
+            f"{self.feature} are not supported by this version of Malleable yet: remove the `{self.key}` key",
+            key=True,
+        )

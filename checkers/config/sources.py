@@ -1,0 +1,93 @@
+"""The ``datasources`` and ``datasets`` sections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checkers.config import credentials
+from checkers.config.context import Context, Scope
+from checkers.config.document import Path
+from checkers.config.schema import INTEGER, NUMBER, TEXT, Schema, choice
+from checkers.config.section import Section
+from checkers.config.store import default, upsert
+from checkers.models import Dataset, Datasource, Engine
+
+# Model field → the file's key, for the fields that are plainly one key.
+DATASOURCE_KEYS = {
+    "name": "name",
+    "engine": "engine",
+    "url": "url",
+    "statement_timeout": "statement_timeout",
+    "row_cap": "row_cap",
+    "max_concurrency": "max_concurrency",
+}
+DATASET_KEYS = {"sql": "sql", "description": "description"}
+
+
+class Datasources(Section):
+    key = "datasources"
+    schema = Schema(
+        "a datasource",
+        {
+            "slug": TEXT,
+            "name": TEXT,
+            "engine": choice(Engine.values),
+            "url": TEXT,
+            "password": TEXT,
+            "statement_timeout": NUMBER,
+            "row_cap": INTEGER,
+            "max_concurrency": INTEGER,
+        },
+        required=("slug", "engine", "url"),
+        secret=("password",),
+    )
+
+    def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
+        owner = f"datasource `{fields.get('slug', '?')}`"
+        values = {
+            field: fields.get(key, default(Datasource, field)) for field, key in DATASOURCE_KEYS.items()
+        }
+        values["url"] = credentials.expand(ctx, (*path, "url"), fields.get("url", ""), owner)
+        if credentials.has_password(values["url"]):
+            ctx.error(
+                (*path, "url"),
+                "the URL carries a password: take it out and write password: ${ENV_VAR} instead",
+            )
+        return values | credentials.password(ctx, (*path, "password"), fields.get("password"), owner)
+
+    def apply(
+        self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        keys = DATASOURCE_KEYS | {"slug": "slug", "password": "password", "password_env": "password"}
+        lookup = {"namespace": scope.namespace, "slug": fields["slug"]}
+        result = upsert(ctx, path, Datasource, lookup, values, keys)
+        if result:
+            scope.save(self.key, fields["slug"], result[0])
+            ctx.plan.add("datasource", f"{scope.slug}/{fields['slug']}", result[1], result[2])
+
+
+class Datasets(Section):
+    key = "datasets"
+    schema = Schema(
+        "a dataset",
+        {"slug": TEXT, "datasource": TEXT, "sql": TEXT, "description": TEXT},
+        required=("slug", "datasource", "sql"),
+    )
+
+    def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
+        return {field: fields.get(key, default(Dataset, field)) for field, key in DATASET_KEYS.items()}
+
+    def apply(
+        self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        datasource = scope.resolve(
+            ctx, "datasources", Datasource, fields["datasource"], (*path, "datasource")
+        )
+        if datasource is None:
+            return
+        keys = DATASET_KEYS | {"slug": "slug", "datasource": "datasource"}
+        lookup = {"namespace": scope.namespace, "slug": fields["slug"]}
+        result = upsert(ctx, path, Dataset, lookup, values | {"datasource": datasource}, keys)
+        if result:
+            scope.save(self.key, fields["slug"], result[0])
+            ctx.plan.add("dataset", f"{scope.slug}/{fields['slug']}", result[1], result[2])
