@@ -33,7 +33,7 @@ from checkers.config.schema import (
     read,
 )
 from checkers.config.section import Section
-from checkers.config.store import default, upsert
+from checkers.config.store import default
 from checkers.models import Checker, CheckerKind, Dataset, Severity
 from checkers.rules import Metric, Operator
 from checkers.sandbox.engine import get_engine
@@ -59,6 +59,7 @@ RULE_KEYS = {
     "rule_column": "rule.column",
     "rule_message": "rule.message",
 }
+SCHEDULE_KEYS = {"schedule_cron": "schedule", "schedule_every": "schedule"}
 # What a checker of no particular kind holds: the base every kind writes over.
 BLANK = {
     "rule_dataset": None,
@@ -217,6 +218,7 @@ def _schedule(ctx: Context, path: Path, value: str | dict[str, Any]) -> dict[str
 
 class Checkers(Section):
     key = "checkers"
+    kind = "checker"
     schema = Schema(
         "a checker",
         {
@@ -277,39 +279,37 @@ class Checkers(Section):
     def apply(
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
     ) -> None:
-        checkpoint = ctx.checkpoint()
-        if values["kind"] == CheckerKind.RULE:
-            slug = fields["rule"]["dataset"]
-            values["rule_dataset"] = scope.resolve(ctx, "datasets", Dataset, slug, (*path, "rule", "dataset"))
-        datasets = [
-            scope.resolve(ctx, "datasets", Dataset, slug, (*path, "datasets", index))
-            for index, slug in enumerate(fields.get("datasets", []))
-        ]
-        if (
-            ctx.failed_since(checkpoint)
-            or None in datasets
-            or (values["kind"] == CheckerKind.RULE and values["rule_dataset"] is None)
-        ):
+        references = self._references(ctx, scope, path, fields, values["kind"])
+        if references is None:
             return
+        values["rule_dataset"], datasets = references
         kind_key = next(key for key in KINDS if key in fields)
         keys = (
             CHECKER_KEYS
             | RULE_KEYS
-            | {
-                "slug": "slug",
-                "schedule_cron": "schedule",
-                "schedule_every": "schedule",
-                "kind": kind_key,
-                "source": kind_key,
-                "wasm_module": kind_key,
-            }
+            | SCHEDULE_KEYS
+            | dict.fromkeys(("kind", "source", "wasm_module"), kind_key)
         )
-        lookup = {"namespace": scope.namespace, "slug": fields["slug"]}
-        result = upsert(ctx, path, Checker, lookup, values, keys)
+        result = self.write(ctx, scope, path, Checker, fields["slug"], values, keys)
         if result:
             checker, action, changed = result
-            action, changed = _set_datasets(checker, datasets, action, changed)
-            ctx.plan.add("checker", f"{scope.slug}/{fields['slug']}", action, changed)
+            self.record(ctx, scope, fields["slug"], *_set_datasets(checker, datasets, action, changed))
+
+    def _references(
+        self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], kind: str
+    ) -> tuple[Dataset | None, list[Dataset]] | None:
+        """The rule's dataset and the datasets read, from the file or the database; None if one dangles."""
+        rule_dataset = None
+        if kind == CheckerKind.RULE:
+            where = (*path, "rule", "dataset")
+            rule_dataset = scope.resolve(ctx, "datasets", Dataset, fields["rule"]["dataset"], where)
+        datasets = [
+            scope.resolve(ctx, "datasets", Dataset, slug, (*path, "datasets", index))
+            for index, slug in enumerate(fields.get("datasets", []))
+        ]
+        if None in datasets or (kind == CheckerKind.RULE and rule_dataset is None):
+            return None
+        return rule_dataset, datasets
 
 
 def _set_datasets(

@@ -64,16 +64,15 @@ class Scope:
         self.saved.setdefault(section, {})[slug] = obj
 
     def resolve(self, ctx: Context, section: str, model: type[models.Model], slug: str, path: Path):
+        """The object ``slug`` names, or None (with an error unless the file declares it)."""
         if slug in self.saved.get(section, {}):
             return self.saved[section][slug]
-        if slug in self.declared.get(section, set()) or self.namespace is None:
+        if slug in self.declared.get(section, set()):
             return None
-        found = model.objects.filter(namespace=self.namespace, slug=slug).first()
+        stored = model.objects.filter(namespace=self.namespace) if self.namespace else model.objects.none()
+        found = stored.filter(slug=slug).first()
         if found is None:
-            known = sorted(
-                self.declared.get(section, set())
-                | set(model.objects.filter(namespace=self.namespace).values_list("slug", flat=True))
-            )
+            known = sorted(self.declared.get(section, set()) | set(stored.values_list("slug", flat=True)))
             close = difflib.get_close_matches(slug, known, n=1)
             hint = (
                 f": did you mean `{close[0]}`?"

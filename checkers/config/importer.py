@@ -28,12 +28,14 @@ from namespaces.models import Namespace
 
 class Runbooks(Unsupported):
     key = "runbooks"
+    kind = "runbook"
     feature = "runbooks"
     schema = Schema("a runbook", {"slug": TEXT, "title": TEXT, "body": TEXT}, required=("slug", "title"))
 
 
 class Channels(Unsupported):
     key = "channels"
+    kind = "channel"
     feature = "channels"
     schema = Schema(
         "a channel",

@@ -7,15 +7,23 @@ it a real ``apply`` is the whole change when it lands.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+from django.db import models
 
 from checkers.config.context import Context, Scope
 from checkers.config.document import Path
+from checkers.config.plan import Action
 from checkers.config.schema import Schema, read
+from checkers.config.store import upsert
+
+M = TypeVar("M", bound=models.Model)
 
 
 class Section:
     key: ClassVar[str]
+    kind: ClassVar[str]
     schema: ClassVar[Schema]
 
     def process(self, ctx: Context, scope: Scope, path: Path, entries: list[Any]) -> None:
@@ -23,7 +31,7 @@ class Section:
             self.process_one(ctx, scope, (*path, index), entry)
 
     def process_one(self, ctx: Context, scope: Scope, path: Path, entry: Any) -> None:
-        """Check the entry's shape and values, then write it when it and its namespace are sound."""
+        """Check the entry's shape and values; resolve and write it when they are sound."""
         checkpoint = ctx.checkpoint()
         fields = read(ctx, path, entry, self.schema)
         if fields is None:
@@ -31,7 +39,7 @@ class Section:
         if isinstance(fields.get("slug"), str):
             scope.declare(ctx, self.key, fields["slug"], path)
         values = self.values(ctx, path, fields)
-        if not ctx.failed_since(checkpoint) and scope.namespace is not None:
+        if not ctx.failed_since(checkpoint):
             self.apply(ctx, scope, path, fields, values)
 
     def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
@@ -41,8 +49,30 @@ class Section:
     def apply(
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
     ) -> None:
-        """Resolve references, validate with the model and write."""
+        """Resolve references (reporting dangling ones), then ``write``."""
         raise NotImplementedError
+
+    def write(
+        self,
+        ctx: Context,
+        scope: Scope,
+        path: Path,
+        model: type[M],
+        slug: str,
+        values: Mapping[str, Any],
+        keys: Mapping[str, str],
+    ) -> tuple[M, Action, tuple[str, ...]] | None:
+        """Upsert by slug in the namespace; nothing is written into a namespace that failed."""
+        if scope.namespace is None:
+            return None
+        lookup = {"namespace": scope.namespace, "slug": slug}
+        result = upsert(ctx, path, model, lookup, values, {"slug": "slug", **keys})
+        if result:
+            scope.save(self.key, slug, result[0])
+        return result
+
+    def record(self, ctx: Context, scope: Scope, slug: str, action: Action, keys: tuple[str, ...]) -> None:
+        ctx.plan.add(self.kind, f"{scope.slug}/{slug}", action, keys)
 
 
 class Unsupported(Section):

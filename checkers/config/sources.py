@@ -9,7 +9,7 @@ from checkers.config.context import Context, Scope
 from checkers.config.document import Path
 from checkers.config.schema import INTEGER, NUMBER, TEXT, Schema, choice
 from checkers.config.section import Section
-from checkers.config.store import default, upsert
+from checkers.config.store import default
 from checkers.models import Dataset, Datasource, Engine
 
 # Model field → the file's key, for the fields that are plainly one key.
@@ -26,6 +26,7 @@ DATASET_KEYS = {"sql": "sql", "description": "description"}
 
 class Datasources(Section):
     key = "datasources"
+    kind = "datasource"
     schema = Schema(
         "a datasource",
         {
@@ -58,16 +59,15 @@ class Datasources(Section):
     def apply(
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
     ) -> None:
-        keys = DATASOURCE_KEYS | {"slug": "slug", "password": "password", "password_env": "password"}
-        lookup = {"namespace": scope.namespace, "slug": fields["slug"]}
-        result = upsert(ctx, path, Datasource, lookup, values, keys)
+        keys = DATASOURCE_KEYS | {"password": "password", "password_env": "password"}
+        result = self.write(ctx, scope, path, Datasource, fields["slug"], values, keys)
         if result:
-            scope.save(self.key, fields["slug"], result[0])
-            ctx.plan.add("datasource", f"{scope.slug}/{fields['slug']}", result[1], result[2])
+            self.record(ctx, scope, fields["slug"], result[1], result[2])
 
 
 class Datasets(Section):
     key = "datasets"
+    kind = "dataset"
     schema = Schema(
         "a dataset",
         {"slug": TEXT, "datasource": TEXT, "sql": TEXT, "description": TEXT},
@@ -85,9 +85,9 @@ class Datasets(Section):
         )
         if datasource is None:
             return
-        keys = DATASET_KEYS | {"slug": "slug", "datasource": "datasource"}
-        lookup = {"namespace": scope.namespace, "slug": fields["slug"]}
-        result = upsert(ctx, path, Dataset, lookup, values | {"datasource": datasource}, keys)
+        keys = DATASET_KEYS | {"datasource": "datasource"}
+        result = self.write(
+            ctx, scope, path, Dataset, fields["slug"], values | {"datasource": datasource}, keys
+        )
         if result:
-            scope.save(self.key, fields["slug"], result[0])
-            ctx.plan.add("dataset", f"{scope.slug}/{fields['slug']}", result[1], result[2])
+            self.record(ctx, scope, fields["slug"], result[1], result[2])
