@@ -150,9 +150,8 @@ def validate_sql(sql: str, engine: str) -> str:
     the read-only session is what protects the database.
     """
     engine_class = _engine(engine)
-    statement = check_statement(sql, engine_class.dialect, allow_show=engine_class.allow_show)
-    engine_class.screen(statement)
-    return statement
+    engine_class.screen(sql)
+    return check_statement(sql, engine_class.dialect, allow_show=engine_class.allow_show)
 
 
 def check_target(

@@ -180,11 +180,11 @@ class MySQL(Engine):
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         if code in TIMEOUT_CODES:
             return self.timed_out(exc)
-        if code in DENIED_CODES:
-            return self.failed(exc, permanent=True, kind=AuthenticationFailed)
         if connecting or code == UNKNOWN_DATABASE:
+            if code in DENIED_CODES:
+                return self.failed(exc, permanent=True, kind=AuthenticationFailed)
             return self.failed(exc, permanent=code == UNKNOWN_DATABASE, kind=ConnectFailed)
-        permanent = isinstance(exc, pymysql.ProgrammingError) or code in PERMANENT_CODES
+        permanent = isinstance(exc, pymysql.ProgrammingError) or code in PERMANENT_CODES | DENIED_CODES
         return self.failed(exc, permanent=permanent)
 
 

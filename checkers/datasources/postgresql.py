@@ -1,12 +1,12 @@
 """PostgreSQL datasources (psycopg 3).
 
-The session is a READ ONLY transaction with ``statement_timeout``, ``lock_timeout`` and
-``idle_in_transaction_session_timeout`` set inside it, always rolled back. The query runs
-through a server-side cursor (``DECLARE ... CURSOR FOR``), which PostgreSQL accepts only for
-one SELECT or VALUES without data-modifying WITH clauses: that refuses ``COPY ... TO
-PROGRAM`` and other statements a read-only transaction alone would let a superuser run.
-Rows are fetched with one ``FETCH`` of the cap plus one, so a huge result never crosses the
-network.
+The session is a READ ONLY transaction with ``statement_timeout``, ``lock_timeout`` (half of
+it, so a blocked query says so) and ``idle_in_transaction_session_timeout`` set inside it,
+always rolled back. The query runs through a server-side cursor (``DECLARE ... CURSOR
+FOR``), which PostgreSQL accepts only for one SELECT or VALUES without data-modifying WITH
+clauses: that refuses ``COPY ... TO PROGRAM`` and other statements a read-only transaction
+alone would let a superuser run. Rows are fetched with one ``FETCH`` of the cap plus one,
+so a huge result never crosses the network.
 """
 
 from __future__ import annotations
@@ -74,12 +74,13 @@ class PostgreSQL(Engine):
         try:
             with self.translating():
                 connection.read_only = True
-                timeout_ms = str(max(1, round(self.timeout_s * 1000)))
+                # A lock wait gives up at half the budget, so it is reported as one.
+                timeout_ms = max(2, round(self.timeout_s * 1000))
                 connection.execute(
                     "SELECT set_config('statement_timeout', %(ms)s, true),"
-                    " set_config('lock_timeout', %(ms)s, true),"
+                    " set_config('lock_timeout', %(lock_ms)s, true),"
                     " set_config('idle_in_transaction_session_timeout', %(ms)s, true)",
-                    {"ms": timeout_ms},
+                    {"ms": str(timeout_ms), "lock_ms": str(timeout_ms // 2)},
                 )
             yield connection
         finally:
