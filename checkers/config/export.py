@@ -38,12 +38,28 @@ class Dumper(yaml.SafeDumper):
         return True
 
 
+class Inline(dict):
+    """A small mapping written on one line, as the contract writes members and intervals."""
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _represent_inline(dumper: yaml.SafeDumper, value: Inline) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value.items(), flow_style=True)
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list) -> yaml.SequenceNode:
+    """Lists of slugs on one line (``datasets: [a, b]``); lists of objects in block style."""
+    flow = all(isinstance(item, str) and "\n" not in item for item in value)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
+
+
 Dumper.add_representer(str, _represent_str)
+Dumper.add_representer(Inline, _represent_inline)
+Dumper.add_representer(list, _represent_list)
 
 
 @dataclass
@@ -77,7 +93,7 @@ class Exporter:
         data |= _non_default(namespace, {k: v for k, v in NAMESPACE_KEYS.items() if k != "name"})
         members = namespace.memberships.select_related("user").order_by("user__username")
         sections = {
-            "members": [{"user": m.user.get_username(), "role": m.role} for m in members],
+            "members": [Inline(user=m.user.get_username(), role=m.role) for m in members],
             "datasources": [self.datasource(d) for d in namespace.datasources.order_by("slug")],
             "datasets": [
                 self.dataset(d) for d in namespace.datasets.select_related("datasource").order_by("slug")
@@ -109,7 +125,8 @@ class Exporter:
         if checker.name != checker.slug:
             data["name"] = checker.name
         data |= _non_default(checker, {"description": "description"})
-        data["schedule"] = schedules.Schedule(checker.schedule_cron, checker.schedule_every).as_config()
+        schedule = schedules.Schedule(checker.schedule_cron, checker.schedule_every).as_config()
+        data["schedule"] = Inline(schedule) if isinstance(schedule, dict) else schedule
         datasets = sorted(checker.datasets.values_list("slug", flat=True))
         if datasets:
             data["datasets"] = datasets
