@@ -72,9 +72,10 @@ def test_fuel_flag_limits_instructions(sandbox_run):
 
 def test_memory_flag_limits_memory(sandbox_run, tmp_path):
     big = tmp_path / "big.wat"
-    big.write_text('(module (memory (export "memory") 32) (func (export "check")))')
-    assert sandbox_run(big, "--memory", "4", "--json").returncode == 2
-    assert sandbox_run(big, "--memory", "4", "--json").stdout.count('"memory_limit"') == 1
+    big.write_text('(module (memory (export "memory") 100) (func (export "check")))')  # 6.25 MB
+    refused = sandbox_run(big, "--memory", "4", "--json")
+    assert refused.returncode == 2
+    assert json.loads(refused.stdout)["error"]["kind"] == "memory_limit"
     assert sandbox_run(big, "--memory", "8").returncode == 0
 
 
