@@ -109,7 +109,7 @@ class ConnectionSpec:
     def location(self) -> Location:
         """The URL taken apart, or ``InvalidSpec`` saying what is wrong with it."""
         engine = _engine(self.engine)
-        location = parse_url(self.url, engine)
+        location = parse_url(self.url, engine, secrets=[self.password])
         engine.validate_location(location)
         return location
 

@@ -58,23 +58,31 @@ class FetchResult:
         return {"columns": self.columns, "rows": self.rows}
 
 
-def parse_url(url: str, engine: type[Engine]) -> Location:
-    """Split a datasource URL, refusing anything the engine does not understand."""
+def parse_url(url: str, engine: type[Engine], secrets: Sequence[str] = ()) -> Location:
+    """Split a datasource URL, refusing anything the engine does not understand.
+
+    A URL that does not parse is not quoted back: its password cannot be told apart then
+    (an unencoded ``/`` or ``@`` in it is the usual cause, and the parser's message would
+    show part of it).
+    """
     try:
         parts = urlsplit(url.strip())
         port = parts.port
-    except ValueError as exc:
-        raise InvalidSpec(f"the URL is malformed: {exc}", secrets=[url]) from None
+    except ValueError:
+        raise InvalidSpec(
+            "the URL is malformed: check the host and port, and percent-encode any '/', '@', ':' or '#' "
+            "in the user or password (or give the password separately)"
+        ) from None
     if parts.scheme.lower() not in engine.schemes:
         raise InvalidSpec(
             f"a {engine.label} URL starts with {engine.schemes[0]}://, not {parts.scheme or '(nothing)'}://",
-            secrets=[url],
+            secrets=secrets,
         )
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
     unknown = sorted(set(params) - engine.params)
     if unknown:
         allowed = ", ".join(sorted(engine.params)) or "none"
-        raise InvalidSpec(f"unsupported URL parameter {unknown[0]!r} (allowed: {allowed})", secrets=[url])
+        raise InvalidSpec(f"unsupported URL parameter {unknown[0]!r} (allowed: {allowed})", secrets=secrets)
     return Location(
         scheme=parts.scheme.lower(),
         host=(parts.hostname or "").rstrip("."),

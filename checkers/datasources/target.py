@@ -107,7 +107,7 @@ def _is_own_server(
     if own_port != port:
         return False
     # An empty HOST or a socket directory is this machine.
-    own = _resolve(host) if host and not host.startswith("/") else [ipaddress.ip_address("127.0.0.1")]
+    own = _resolve_quietly(host) if host and not host.startswith("/") else [ipaddress.ip_address("127.0.0.1")]
     if any(_is_this_machine(a) for a in addresses) and any(_is_this_machine(a) for a in own):
         return True
     return bool(set(addresses) & set(own))
@@ -156,16 +156,20 @@ def _normal(address: IPAddress) -> IPAddress:
     return address
 
 
+def _resolve_quietly(host: str) -> list[IPAddress]:
+    """For names Malleable itself uses: one that does not resolve here matches nothing."""
+    try:
+        return _resolve(host)
+    except ConnectFailed:
+        return []
+
+
 @functools.cache
 def _machine_addresses() -> frozenset[IPAddress]:
     """The addresses this machine's own names resolve to (besides loopback)."""
-    found: set[IPAddress] = set()
-    for name in {socket.gethostname(), socket.getfqdn()}:
-        try:
-            found.update(_resolve(name))
-        except ConnectFailed:
-            continue
-    return frozenset(found)
+    return frozenset(
+        address for name in {socket.gethostname(), socket.getfqdn()} for address in _resolve_quietly(name)
+    )
 
 
 def _is_this_machine(address: IPAddress) -> bool:
