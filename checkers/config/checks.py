@@ -52,7 +52,7 @@ CHECKER_KEYS = {
 }
 RULE_KEYS = {
     "rule_dataset": "rule.dataset",
-    "rule_metric": "rule.metric",
+    "rule_metric": "rule",  # where the model reports what the rule as a whole lacks
     "rule_op": "rule.op",
     "rule_value": "rule.value",
     "rule_value_high": "rule.high",

@@ -63,7 +63,9 @@ class Scope:
     def save(self, section: str, slug: str, obj: models.Model) -> None:
         self.saved.setdefault(section, {})[slug] = obj
 
-    def resolve(self, ctx: Context, section: str, model: type[models.Model], slug: str, path: Path):
+    def resolve(
+        self, ctx: Context, section: str, model: type[models.Model], slug: str, path: Path
+    ) -> models.Model | None:
         """The object ``slug`` names, or None (with an error unless the file declares it)."""
         if slug in self.saved.get(section, {}):
             return self.saved[section][slug]

@@ -12,7 +12,7 @@ import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from django.db import models
@@ -26,6 +26,8 @@ from checkers.config.store import current, default
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
 from checkers.rules import number
 from namespaces.models import Namespace
+
+M = TypeVar("M", bound=models.Model)
 
 
 class Dumper(yaml.SafeDumper):
@@ -90,16 +92,14 @@ class Exporter:
 
     def namespace(self, namespace: Namespace) -> dict[str, Any]:
         data = {"slug": namespace.slug, "name": namespace.name}
-        data |= _non_default(namespace, {k: v for k, v in NAMESPACE_KEYS.items() if k != "name"})
-        members = namespace.memberships.select_related("user").order_by("user__username")
+        data |= _non_default(namespace, _except(NAMESPACE_KEYS, "name"))
+        members = sorted(namespace.memberships.select_related("user"), key=lambda m: m.user.get_username())
         sections = {
             "members": [Inline(user=m.user.get_username(), role=m.role) for m in members],
-            "datasources": [self.datasource(d) for d in namespace.datasources.order_by("slug")],
-            "datasets": [
-                self.dataset(d) for d in namespace.datasets.select_related("datasource").order_by("slug")
-            ],
+            "datasources": [self.datasource(d) for d in _by_slug(namespace.datasources.all())],
+            "datasets": [self.dataset(d) for d in _by_slug(namespace.datasets.select_related("datasource"))],
             "checkers": [
-                self.checker(c) for c in namespace.checkers.select_related("rule_dataset").order_by("slug")
+                self.checker(c) for c in _by_slug(namespace.checkers.select_related("rule_dataset"))
             ],
         }
         return data | {key: items for key, items in sections.items() if items}
@@ -108,7 +108,7 @@ class Exporter:
         data = {"slug": datasource.slug}
         data |= _non_default(datasource, {"name": "name"})
         data |= {"engine": datasource.engine, "url": credentials.without_password(datasource.url)}
-        if datasource.password or credentials.has_password(datasource.url):
+        if datasource.password or datasource.password_env or credentials.has_password(datasource.url):
             name = datasource.password_env or credentials.env_name(datasource.namespace.slug, datasource.slug)
             self.variables.setdefault(
                 name, f"password of datasource {datasource.namespace.slug}/{datasource.slug}"
@@ -171,6 +171,11 @@ def _non_default(obj: models.Model, keys: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _by_slug(objects: Iterable[M]) -> list[M]:
+    """Sorted in Python: database collations disagree on where ``-`` and ``_`` go."""
+    return sorted(objects, key=lambda obj: obj.slug)
+
+
 def _except(keys: Mapping[str, str], *fields: str) -> dict[str, str]:
     return {field: key for field, key in keys.items() if field not in fields}
 
@@ -179,5 +184,4 @@ def export_yaml(namespaces: Iterable[Namespace] | None = None, *, modules_dir: s
     """The YAML for ``namespaces`` (all of them by default), sorted by slug."""
     if namespaces is None:
         namespaces = Namespace.objects.all()
-    ordered = sorted(namespaces, key=lambda namespace: namespace.slug)
-    return Exporter(modules_dir=modules_dir).dump(ordered)
+    return Exporter(modules_dir=modules_dir).dump(_by_slug(namespaces))
