@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint setup install migrate examples clean
+.PHONY: run test lint setup install guest migrate examples clean
 
+# Web, worker and beat together (Procfile), on embedded defaults unless the environment says otherwise.
 run: setup
 	$(PY) manage.py load_demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PATH="$(abspath $(VENV))/bin:$$PATH" MALLEABLE_HOST=$(HOST) MALLEABLE_PORT=$(PORT) $(VENV)/bin/honcho start
 
 test: setup
 	$(VENV)/bin/pytest

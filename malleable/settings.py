@@ -15,12 +15,23 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from checkers.sandbox.outcome import Limits as SandboxLimits
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
-BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+BOOLEANS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 def _typed(name: str, cast, default):
@@ -153,7 +164,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     import pymysql
 
     pymysql.install_as_MySQLdb()
-DATABASES["default"].setdefault("TEST", {})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share the file: wait for a lock rather than fail, and take the
+    # write lock up front so two writers never deadlock upgrading a read lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -182,8 +196,20 @@ WHITENOISE_AUTOREFRESH = DEBUG
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# Celery: embedded mode keeps the broker in SQLite so nothing external is needed.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}")
+# Celery. Embedded mode: kombu's filesystem transport under var/broker, so `make run` needs
+# no broker; production sets amqp:// (RabbitMQ) or redis://.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    BROKER_DIR = VAR_DIR / "broker"
+    for folder in ("queue", "processed"):
+        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -192,10 +218,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
 # The checker sandbox.
-SANDBOX_CACHE_DIR = env.path("MALLEABLE_SANDBOX_CACHE_DIR", default=VAR_DIR / "wasm-cache")
-SANDBOX_TIMEOUT_S = _typed("MALLEABLE_SANDBOX_TIMEOUT", float, 5.0)
-SANDBOX_MEMORY_MB = _typed("MALLEABLE_SANDBOX_MEMORY_MB", int, 256)
-SANDBOX_FUEL = _typed("MALLEABLE_SANDBOX_FUEL", int, 2_000_000_000)
+SANDBOX_CACHE_DIR = Path(env.path("MALLEABLE_SANDBOX_CACHE_DIR", default=VAR_DIR / "wasm-cache"))
+# The sandbox's own defaults (checkers/sandbox/outcome.py Limits) unless the operator lowers them.
+SANDBOX_TIMEOUT_S = _typed("MALLEABLE_SANDBOX_TIMEOUT", float, SandboxLimits.timeout_s)
+SANDBOX_MEMORY_MB = _typed("MALLEABLE_SANDBOX_MEMORY_MB", int, SandboxLimits.memory_bytes // 2**20)
+SANDBOX_FUEL = _typed("MALLEABLE_SANDBOX_FUEL", int, SandboxLimits.fuel)
 
 # Tests that need PostgreSQL, MariaDB, RabbitMQ or Redis fail instead of skipping when set.
 REQUIRE_SERVICES = _typed("MALLEABLE_REQUIRE_SERVICES", bool, False)
@@ -209,3 +236,17 @@ LOGGING = {
 
 # `make run` signs this password onto the demo owner; it only ever guards local demo data.
 DEMO_PASSWORD = env.str("MALLEABLE_DEMO_PASSWORD", default="malleable-demo")
+
+# Datasources: where checkers may read. Never Malleable's own database.
+DATASOURCE_ALLOWED_HOSTS = env.list("MALLEABLE_DATASOURCE_ALLOWED_HOSTS", default=[])
+DATASOURCE_SQLITE_DIR = Path(env.path("MALLEABLE_DATASOURCE_SQLITE_DIR", default=VAR_DIR / "datasources"))
+
+# Scheduling: one beat entry claims the due checkers every few seconds.
+DISPATCH_INTERVAL_S = _typed("MALLEABLE_DISPATCH_INTERVAL", float, 10.0)
+DISPATCH_BATCH = _typed("MALLEABLE_DISPATCH_BATCH", int, 500)
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-checkers": {
+        "task": "checkers.tasks.dispatch_due_checkers",
+        "schedule": DISPATCH_INTERVAL_S,
+    },
+}

@@ -70,10 +70,11 @@ class TenantAdminMixin:
     """Scope a ModelAdmin to the requesting user's namespaces and roles.
 
     ``edit_role`` is the role needed to add, change or delete; viewers of a namespace can
-    always look.
+    always look. ``read_only`` admins show history that only the application writes.
     """
 
     edit_role: Role = Role.EDITOR
+    read_only: bool = False
     form = SameNamespaceForm
 
     def _namespaces(self, request: HttpRequest, role: Role):
@@ -115,9 +116,11 @@ class TenantAdminMixin:
         return self._role_in(request, obj) is not None
 
     def has_add_permission(self, request, obj=None):
-        return self._namespaces(request, self.edit_role).exists()
+        return not self.read_only and self._namespaces(request, self.edit_role).exists()
 
     def has_change_permission(self, request, obj=None):
+        if self.read_only:
+            return False
         if obj is None:
             return self._namespaces(request, self.edit_role).exists()
         role = self._role_in(request, obj)

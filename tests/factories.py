@@ -9,8 +9,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import models
 
+from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
 from namespaces.models import Membership, Namespace, Role
 from tests.personas import make_user
 
@@ -42,3 +44,45 @@ def _namespace(namespace: Namespace) -> Namespace:
 def _membership(namespace: Namespace) -> Membership:
     user = make_user(f"member{next(_serial)}")
     return Membership.objects.create(namespace=namespace, user=user, role=Role.VIEWER)
+
+
+@factory(Datasource)
+def _datasource(namespace: Namespace) -> Datasource:
+    return Datasource.objects.create(
+        namespace=namespace,
+        slug=f"shop{next(_serial)}",
+        engine="sqlite",
+        url=f"sqlite:///{settings.DATASOURCE_SQLITE_DIR / 'shop.sqlite3'}",
+        password="s3cret-password",
+    )
+
+
+@factory(Dataset)
+def _dataset(namespace: Namespace) -> Dataset:
+    return Dataset.objects.create(
+        namespace=namespace,
+        slug=f"users_with_email_null{next(_serial)}",
+        datasource=_datasource(namespace),
+        sql="SELECT username FROM users WHERE email IS NULL",
+    )
+
+
+@factory(Checker)
+def _checker(namespace: Namespace) -> Checker:
+    return Checker.objects.create(
+        namespace=namespace,
+        slug=f"few-null-emails{next(_serial)}",
+        name="Few users without an e-mail",
+        kind=CheckerKind.RULE,
+        rule_dataset=_dataset(namespace),
+        rule_metric="row_count",
+        rule_op="<",
+        rule_value=42,
+        rule_message="There should be less than 42 users in that state",
+        schedule_cron="*/5 * * * *",
+    )
+
+
+@factory(CheckRun)
+def _run(namespace: Namespace) -> CheckRun:
+    return CheckRun.objects.create(checker=_checker(namespace), trigger="manual", status="green")

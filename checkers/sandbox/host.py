@@ -59,9 +59,7 @@ class RunState:
     host function can let it propagate as it is.
     """
 
-    def __init__(
-        self, datasets: Mapping[str, Mapping[str, Any]], limits: Limits, params: Any = None
-    ) -> None:
+    def __init__(self, datasets: Mapping[str, Mapping[str, Any]], limits: Limits, params: Any = None) -> None:
         self.datasets = datasets
         self.limits = limits
         self.params = params

@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import hashlib
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from malleable.encryption import SecretInput
+
+from checkers import datasources, runs
+from checkers.models import Checker, CheckRun, Dataset, Datasource, Trigger
+from namespaces.access import namespace_of
+from namespaces.models import Role
+from namespaces.tenant_admin import SameNamespaceForm, TenantAdminMixin
+
+
+class DatasourceForm(SameNamespaceForm):
+    """The URL and password are write-only: left blank on edit, the stored ones are kept."""
+
+    class Meta:
+        model = Datasource
+        fields = [
+            "namespace",
+            "slug",
+            "name",
+            "engine",
+            "url",
+            "password",
+            "statement_timeout",
+            "row_cap",
+            "max_concurrency",
+        ]
+        widgets = {"url": SecretInput(), "password": SecretInput()}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "url" in self.fields:
+            self.fields["url"].required = False
+            self.fields[
+                "url"
+            ].help_text = "A URL is set. Leave blank to keep it; type a new one to replace it."
+            if self.instance.password:
+                self.fields["password"].help_text = "A password is set. Leave blank to keep it."
+
+    def clean_url(self) -> str:
+        return self.cleaned_data["url"] or self.instance.url
+
+    def clean_password(self) -> str:
+        return self.cleaned_data["password"] or self.instance.password
+
+
+@admin.register(Datasource)
+class DatasourceAdmin(TenantAdminMixin, admin.ModelAdmin):
+    edit_role = Role.OWNER
+    form = DatasourceForm
+    list_display = ["slug", "name", "namespace", "engine", "where", "statement_timeout", "row_cap", "updated"]
+    list_filter = ["engine"]
+    search_fields = ["slug", "name"]
+    actions = ["test_connection"]
+
+    def get_fields(self, request, obj=None):
+        """Read-only views show where a datasource points, never its URL or password."""
+        fields = super().get_fields(request, obj)
+        if self.has_change_permission(request, obj):
+            return fields
+        return ["where" if name == "url" else name for name in fields if name != "password"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["where"] if not self.has_change_permission(request, obj) else []
+
+    @admin.display(description="host / database")
+    def where(self, obj: Datasource) -> str:
+        return datasources.describe_target(obj.url)
+
+    @admin.action(description="Test connection", permissions=["change"])
+    def test_connection(self, request, queryset):
+        for datasource in queryset:
+            if namespace_of(datasource).role_of(request.user) != Role.OWNER:
+                self.message_user(
+                    request, f"{datasource.slug}: only owners test connections.", messages.ERROR
+                )
+                continue
+            try:
+                self.message_user(
+                    request, f"{datasource.slug}: {datasource.test_connection()}", messages.SUCCESS
+                )
+            except datasources.DatasourceError as exc:
+                self.message_user(request, f"{datasource.slug}: {exc}", messages.ERROR)
+
+
+@admin.register(Dataset)
+class DatasetAdmin(TenantAdminMixin, admin.ModelAdmin):
+    list_display = ["slug", "namespace", "datasource", "description"]
+    list_filter = ["datasource"]
+    search_fields = ["slug", "sql", "description"]
+
+
+class CheckerForm(SameNamespaceForm):
+    wasm_upload = forms.FileField(
+        required=False, label="Upload .wasm", help_text="A compiled core module; replaces the stored one."
+    )
+
+    class Meta:
+        model = Checker
+        exclude = ["wasm_module"]
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("wasm_upload")
+        if upload:
+            data = upload.read()
+            if not data.startswith(b"\0asm"):
+                self.add_error(
+                    "wasm_upload", f"{upload.name} is not a WebAssembly module (it lacks the \\0asm header)."
+                )
+            else:
+                self.instance.wasm_module = data
+        return cleaned
+
+
+@admin.register(Checker)
+class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
+    form = CheckerForm
+    list_display = [
+        "slug",
+        "name",
+        "namespace",
+        "kind",
+        "state",
+        "enabled",
+        "severity",
+        "schedule_text",
+        "next_run_at",
+        "last_run_at",
+    ]
+    list_filter = ["kind", "enabled", "severity"]
+    search_fields = ["slug", "name", "description"]
+    filter_horizontal = ["datasets"]
+    readonly_fields = ["module_sha256", "next_run_at", "last_run_at"]
+    actions = ["run_now", "test_run"]
+    fieldsets = [
+        (None, {"fields": ["namespace", "slug", "name", "description", "kind", "enabled", "severity"]}),
+        (
+            "Rule (no code)",
+            {
+                "fields": [
+                    "rule_dataset",
+                    "rule_metric",
+                    "rule_column",
+                    "rule_op",
+                    "rule_value",
+                    "rule_value_high",
+                    "rule_message",
+                ]
+            },
+        ),
+        ("Code", {"fields": ["datasets", "source", "wasm_upload", "module_sha256", "params"]}),
+        (
+            "Schedule",
+            {"fields": ["schedule_cron", "schedule_every", "timezone", "next_run_at", "last_run_at"]},
+        ),
+        ("Limits", {"fields": ["timeout_s", "memory_mb", "fuel"], "classes": ["collapse"]}),
+    ]
+
+    @admin.display(description="schedule")
+    def schedule_text(self, obj: Checker) -> str:
+        return obj.schedule_cron or f"every {obj.schedule_every} s"
+
+    @admin.display(description="state")
+    def state(self, obj: Checker) -> str:
+        state = obj.current_state()
+        colour = {"green": "success", "red": "danger", "error": "warning"}.get(state, "secondary")
+        return format_html('<span class="badge text-bg-{}">{}</span>', colour, state)
+
+    @admin.display(description="module sha256")
+    def module_sha256(self, obj: Checker) -> str:
+        return obj.wasm_sha256 or (hashlib.sha256(obj.source.encode()).hexdigest() if obj.source else "-")
+
+    def _editable(self, request, queryset):
+        return [c for c in queryset if self.has_change_permission(request, c)]
+
+    @admin.action(description="Run now", permissions=["change"])
+    def run_now(self, request, queryset):
+        for checker in self._editable(request, queryset):
+            run = runs.execute(checker, Trigger.MANUAL)
+            level = messages.SUCCESS if run.status == "green" else messages.WARNING
+            self.message_user(request, f"{checker.slug}: {run.status} {_first_message(run.messages)}", level)
+
+    @admin.action(description="Test run (records nothing)", permissions=["change"])
+    def test_run(self, request, queryset):
+        for checker in self._editable(request, queryset):
+            outcome = runs.evaluate(checker).outcome
+            detail = (
+                outcome.error.detail
+                if outcome.error
+                else _first_message([m.to_dict() for m in outcome.messages])
+            )
+            self.message_user(request, f"{checker.slug} (test run): {outcome.status} {detail}", messages.INFO)
+
+
+def _first_message(messages_: list[dict]) -> str:
+    failing = [m["text"] for m in messages_ if m["level"] == "fail"]
+    return (failing or [m["text"] for m in messages_] or [""])[0]
+
+
+@admin.register(CheckRun)
+class CheckRunAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """Runs are history: readable by every member, written only by the pipeline."""
+
+    read_only = True
+    list_display = ["checker", "status", "trigger", "finished", "duration_ms", "error_kind"]
+    list_filter = ["status", "trigger", "checker"]
+    search_fields = ["checker__slug", "error_detail"]
+    date_hierarchy = "finished"

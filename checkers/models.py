@@ -1,0 +1,477 @@
+"""Datasources, datasets, checkers and their runs: what a team checks and what happened."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+import zoneinfo
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import connections, models, transaction
+from django.urls import reverse
+from django.utils import timezone
+from malleable.encryption import EncryptedTextField
+
+from checkers import datasources, schedules
+from checkers.rules import Metric, Operator, Rule
+from checkers.sandbox import Limits, Program
+from namespaces.models import Namespace, validate_timezone
+
+
+class Engine(models.TextChoices):
+    POSTGRESQL = "postgresql", "PostgreSQL"
+    MYSQL = "mysql", "MySQL / MariaDB"
+    SQLITE = "sqlite", "SQLite"
+
+
+URL_SCHEMES = {
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+}
+
+
+class Datasource(models.Model):
+    """A read-only connection to a team's database. The URL and password are encrypted at rest."""
+
+    NAMESPACE_PATH = "namespace"
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="datasources")
+    slug = models.SlugField()
+    name = models.CharField(max_length=200, blank=True)
+    engine = models.CharField(max_length=16, choices=Engine.choices)
+    url = EncryptedTextField(
+        help_text="For example postgresql://reader@db.internal:5432/shop or sqlite:///srv/data/shop.sqlite3",
+    )
+    password = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown again.")
+    password_env = models.CharField(
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text="The environment variable checks-as-code took the password from, for export.",
+    )
+    statement_timeout = models.FloatField(
+        default=10.0,
+        validators=[MinValueValidator(0.1), MaxValueValidator(600)],
+        help_text="Seconds one dataset query may run before the database cancels it.",
+    )
+    row_cap = models.PositiveIntegerField(
+        default=10_000,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Rows fetched per dataset at most; a run records when it was cut.",
+    )
+    max_concurrency = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(64)],
+        help_text="Dataset queries that may run on this database at the same time.",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "slug"], name="datasource_slug_per_namespace")
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.slug
+
+    def connection_spec(self) -> datasources.ConnectionSpec:
+        return datasources.ConnectionSpec(
+            engine=self.engine,
+            url=self.url,
+            password=self.password,
+            statement_timeout_s=self.statement_timeout,
+            row_cap=self.row_cap,
+        )
+
+    def policy(self) -> datasources.TargetPolicy:
+        """The operator's rules: never Malleable's own databases, only allowed hosts and files."""
+        return datasources.TargetPolicy(
+            own_databases=[connection.settings_dict for connection in connections.all()],
+            allowed_hosts=settings.DATASOURCE_ALLOWED_HOSTS or None,
+            sqlite_dir=settings.DATASOURCE_SQLITE_DIR,
+        )
+
+    def clean(self) -> None:
+        if self.url and self.engine:
+            scheme = urlsplit(self.url).scheme.split("+", 1)[0]
+            if URL_SCHEMES.get(scheme) != self.engine:
+                raise ValidationError(
+                    {"url": f"A {self.get_engine_display()} datasource needs a {self.engine}:// URL."}
+                )
+            try:
+                policy = self.policy()
+                datasources.check_target(
+                    self.connection_spec(), policy.own_databases, policy.allowed_hosts, policy.sqlite_dir
+                )
+            except datasources.DatasourceError as exc:
+                raise ValidationError({"url": str(exc)}) from None
+
+    def fetch(self, sql: str) -> datasources.FetchResult:
+        """Run one dataset query, at most ``max_concurrency`` at a time across all workers."""
+        with DatasourceLease.hold(self):
+            return datasources.fetch(self.connection_spec(), sql, policy=self.policy())
+
+    def test_connection(self) -> str:
+        return datasources.test_connection(self.connection_spec(), policy=self.policy())
+
+
+class DatasourceBusy(datasources.DatasourceError):
+    permanent = False
+
+
+class DatasourceLease(models.Model):
+    """A slot held by a running query; expired leases are ignored, so a crash frees its slot."""
+
+    datasource = models.ForeignKey(Datasource, on_delete=models.CASCADE, related_name="leases")
+    expires = models.DateTimeField()
+
+    WAIT_S = 30
+
+    def __str__(self) -> str:
+        return f"lease on {self.datasource} until {self.expires:%H:%M:%S}"
+
+    @classmethod
+    def hold(cls, datasource: Datasource) -> _LeaseContext:
+        return _LeaseContext(cls, datasource)
+
+    @classmethod
+    def try_acquire(cls, datasource: Datasource) -> DatasourceLease | None:
+        now = timezone.now()
+        with transaction.atomic():
+            Datasource.objects.select_for_update().filter(pk=datasource.pk).first()
+            active = cls.objects.filter(datasource=datasource, expires__gt=now).count()
+            if active >= datasource.max_concurrency:
+                return None
+            cls.objects.filter(datasource=datasource, expires__lte=now).delete()
+            ttl = timedelta(seconds=datasource.statement_timeout + 30)
+            return cls.objects.create(datasource=datasource, expires=now + ttl)
+
+
+class _LeaseContext:
+    def __init__(self, model: type[DatasourceLease], datasource: Datasource) -> None:
+        self.model, self.datasource, self.lease = model, datasource, None
+
+    def __enter__(self) -> DatasourceLease:
+        deadline = time.monotonic() + self.model.WAIT_S
+        while (lease := self.model.try_acquire(self.datasource)) is None:
+            if time.monotonic() > deadline:
+                raise DatasourceBusy(
+                    f"datasource {self.datasource.slug} is busy: {self.datasource.max_concurrency} "
+                    f"queries already running for {self.model.WAIT_S} s"
+                )
+            time.sleep(0.05)
+        self.lease = lease
+        return lease
+
+    def __exit__(self, *exc_info) -> None:
+        self.model.objects.filter(pk=self.lease.pk).delete()
+
+
+class Dataset(models.Model):
+    """A named query: what a checker sees as ``datasets["slug"]``."""
+
+    NAMESPACE_PATH = "namespace"
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="datasets")
+    slug = models.SlugField(help_text="The name checkers use: datasets['this_slug'].")
+    datasource = models.ForeignKey(Datasource, on_delete=models.PROTECT, related_name="datasets")
+    sql = models.TextField(
+        help_text="One read-only statement, for example SELECT username FROM users WHERE email IS NULL"
+    )
+    description = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "slug"], name="dataset_slug_per_namespace")
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def clean(self) -> None:
+        if self.datasource_id and self.namespace_id and self.datasource.namespace_id != self.namespace_id:
+            raise ValidationError({"datasource": "Pick a datasource of this dataset's namespace."})
+        if self.sql and self.datasource_id:
+            try:
+                self.sql = datasources.validate_sql(self.sql, self.datasource.engine)
+            except datasources.DatasourceError as exc:
+                raise ValidationError({"sql": str(exc)}) from None
+
+    def fetch(self) -> datasources.FetchResult:
+        return self.datasource.fetch(self.sql)
+
+
+class CheckerKind(models.TextChoices):
+    RULE = "rule", "Rule (no code)"
+    PYTHON = "python", "Python"
+    WASM = "wasm", "WebAssembly (WAT or .wasm)"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+SCHEDULE_FIELDS = {"schedule_cron", "schedule_every", "timezone", "enabled"}
+
+
+class CheckerQuerySet(models.QuerySet):
+    def due(self, now: datetime | None = None) -> CheckerQuerySet:
+        return self.filter(enabled=True, next_run_at__lte=now or timezone.now())
+
+
+class Checker(models.Model):
+    """What must hold true of a team's data, how to check it, and when."""
+
+    NAMESPACE_PATH = "namespace"
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="checkers")
+    slug = models.SlugField()
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=8, choices=CheckerKind.choices, default=CheckerKind.RULE)
+    datasets = models.ManyToManyField(Dataset, blank=True, related_name="checkers")
+
+    rule_dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="rule_checkers"
+    )
+    rule_metric = models.CharField(max_length=16, choices=Metric.choices, blank=True)
+    rule_column = models.CharField(max_length=200, blank=True, help_text="For column aggregates.")
+    rule_op = models.CharField("operator", max_length=8, choices=Operator.choices, blank=True)
+    rule_value = models.FloatField(null=True, blank=True)
+    rule_value_high = models.FloatField(null=True, blank=True, help_text="Upper bound, for between.")
+    rule_message = models.CharField(max_length=500, blank=True)
+
+    source = models.TextField(blank=True, help_text="Python source, or WAT text for a wasm checker.")
+    wasm_module = models.BinaryField(null=True, blank=True, editable=True)
+    wasm_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+
+    schedule_cron = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Cron, for example */5 * * * *. Or leave blank and set an interval.",
+    )
+    schedule_every = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(10)], help_text="Seconds between runs."
+    )
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="Blank: the namespace's time zone.",
+    )
+    enabled = models.BooleanField(default=True)
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.WARNING)
+    params = models.JSONField(default=dict, blank=True, help_text="Passed to code checkers as params.")
+
+    timeout_s = models.FloatField(null=True, blank=True, help_text="Blank: the operator's default.")
+    memory_mb = models.PositiveIntegerField(null=True, blank=True)
+    fuel = models.PositiveBigIntegerField(null=True, blank=True)
+
+    next_run_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = CheckerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["namespace", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "slug"], name="checker_slug_per_namespace")
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.slug
+
+    def save(self, *args, **kwargs) -> None:
+        if self.wasm_module:
+            self.wasm_sha256 = hashlib.sha256(bytes(self.wasm_module)).hexdigest()
+        else:
+            self.wasm_sha256 = ""
+        if not self.enabled:
+            self.next_run_at = None
+        elif self.next_run_at is None or self._schedule_key() != self._loaded_schedule:
+            self.next_run_at = self.compute_next_run()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "next_run_at", "wasm_sha256"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:checkers_checker_change", args=[self.pk])
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """Remember the stored schedule, so saving other fields does not postpone the next run."""
+        checker = super().from_db(db, field_names, values)
+        if SCHEDULE_FIELDS <= set(field_names):
+            checker._loaded_schedule = checker._schedule_key()
+        return checker
+
+    _loaded_schedule: tuple | None = None
+
+    def _schedule_key(self) -> tuple:
+        return (self.schedule_cron, self.schedule_every, self.timezone, self.enabled)
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone or self.namespace.timezone)
+
+    @property
+    def schedule(self) -> schedules.Schedule | None:
+        return schedules.parse(self.schedule_cron, self.schedule_every)
+
+    def rule(self) -> Rule:
+        return Rule(
+            dataset=self.rule_dataset.slug if self.rule_dataset else "",
+            metric=Metric(self.rule_metric),
+            column=self.rule_column,
+            op=Operator(self.rule_op),
+            value=self.rule_value,
+            high=self.rule_value_high,
+            message=self.rule_message,
+        )
+
+    def program(self) -> Program:
+        if self.kind == CheckerKind.PYTHON:
+            return Program.from_python(self.source)
+        if self.wasm_module:
+            return Program.from_wasm(bytes(self.wasm_module))
+        return Program.from_wat(self.source)
+
+    def limits(self) -> Limits:
+        """The operator's defaults, lowered (never raised) by the checker's own limits."""
+        ceiling = Limits(
+            timeout_s=settings.SANDBOX_TIMEOUT_S,
+            memory_bytes=settings.SANDBOX_MEMORY_MB * 1024 * 1024,
+            fuel=settings.SANDBOX_FUEL,
+        )
+        return Limits(
+            timeout_s=min(self.timeout_s or ceiling.timeout_s, ceiling.timeout_s),
+            memory_bytes=min(
+                (self.memory_mb or settings.SANDBOX_MEMORY_MB) * 1024 * 1024, ceiling.memory_bytes
+            ),
+            fuel=min(self.fuel or ceiling.fuel, ceiling.fuel),
+        )
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if bool(self.schedule_cron) == bool(self.schedule_every):
+            errors["schedule_cron"] = "Set either a cron schedule or an interval in seconds, not both."
+        else:
+            try:
+                schedules.parse(self.schedule_cron, self.schedule_every)
+            except ValueError as exc:
+                errors["schedule_cron" if self.schedule_cron else "schedule_every"] = str(exc)
+        errors.update(self._kind_errors())
+        errors.update(self._limit_errors())
+        if errors:
+            raise ValidationError(errors)
+
+    def _kind_errors(self) -> dict[str, str]:
+        if self.kind == CheckerKind.RULE:
+            try:
+                self.rule().validate()
+            except ValueError as exc:
+                return {"rule_metric": str(exc)}
+            if self.rule_dataset_id is None:
+                return {"rule_dataset": "A rule checks one dataset: pick it."}
+            return {}
+        if self.kind == CheckerKind.PYTHON and not self.source.strip():
+            return {"source": "Write the Python checker's source."}
+        if self.kind == CheckerKind.WASM and not (self.source.strip() or self.wasm_module):
+            return {"source": "Write WAT text here or upload a .wasm module."}
+        return {}
+
+    def _limit_errors(self) -> dict[str, str]:
+        maxima = {
+            "timeout_s": (self.timeout_s, settings.SANDBOX_TIMEOUT_S, "s"),
+            "memory_mb": (self.memory_mb, settings.SANDBOX_MEMORY_MB, "MB"),
+            "fuel": (self.fuel, settings.SANDBOX_FUEL, ""),
+        }
+        return {
+            name: f"At most {ceiling:g}{unit}, the operator's limit."
+            for name, (value, ceiling, unit) in maxima.items()
+            if value is not None and value > ceiling
+        }
+
+    def compute_next_run(self, after: datetime | None = None) -> datetime | None:
+        schedule = self.schedule
+        if schedule is None:
+            return None
+        return schedule.next_after(after or timezone.now(), self.zone)
+
+    def current_state(self) -> str:
+        """green, red or error as of the last finished run; unknown before the first."""
+        last = self.runs.exclude(finished=None).order_by("-finished").values_list("status", flat=True).first()
+        return last or "unknown"
+
+    def dataset_slugs(self) -> list[str]:
+        """The datasets a run fetches: the rule's one, or those the code checker declared."""
+        if self.kind == CheckerKind.RULE:
+            return [self.rule_dataset.slug] if self.rule_dataset else []
+        return sorted(self.datasets.values_list("slug", flat=True))
+
+
+class Trigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    MANUAL = "manual", "Manual"
+    API = "api", "API"
+    DRY_RUN = "dry-run", "Dry run"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    GREEN = "green", "Green"
+    RED = "red", "Red"
+    ERROR = "error", "Error"
+
+
+class CheckRun(models.Model):
+    """One evaluation of a checker. Append-only: a run is written once it has an outcome."""
+
+    NAMESPACE_PATH = "checker__namespace"
+    LOG_CAP = 64 * 1024
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    checker = models.ForeignKey(Checker, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    status = models.CharField(
+        max_length=8, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    queued = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True, db_index=True)
+    messages = models.JSONField(default=list, blank=True)
+    error_kind = models.CharField(max_length=32, blank=True)
+    error_detail = models.TextField(blank=True)
+    logs = models.TextField(blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    fetch_ms = models.FloatField(null=True, blank=True)
+    sandbox_ms = models.FloatField(null=True, blank=True)
+    fuel_used = models.BigIntegerField(null=True, blank=True)
+    dataset_stats = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-queued"]
+        indexes = [models.Index(fields=["checker", "-finished"])]
+
+    def __str__(self) -> str:
+        at = self.finished or self.queued
+        return f"{self.checker} {self.get_status_display().lower()} at {at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,11 @@
+from django.dispatch import Signal
+
+# Sent inside the transaction that records a run, with ``checker`` and ``run``: whatever a
+# receiver writes (alarm state, transitions, the notification outbox) commits or rolls back
+# together with the run.
+run_recorded = Signal()
+
+# Sent after a run committed by a process that has no worker behind it (``run_checker``):
+# receivers deliver what the run queued before the process exits, instead of leaving it to
+# the periodic sweep.
+deliveries_requested = Signal()

@@ -1,0 +1,106 @@
+"""The checkers' admin: secrets stay write-only, actions respect roles, uploads are checked."""
+
+import pytest
+from django.urls import reverse
+
+from checkers.models import Checker, CheckRun, Datasource
+
+PASSWORD = "hunter2-very-secret"
+
+
+@pytest.fixture
+def datasource(personas, shop):
+    return Datasource.objects.create(
+        namespace=personas.a, slug="shop", engine="sqlite", url=shop.url, password=PASSWORD
+    )
+
+
+def change_url(obj) -> str:
+    return reverse(f"admin:checkers_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+@pytest.mark.parametrize("role", ["owner", "editor", "viewer", "superuser"])
+def test_datasource_secrets_are_never_rendered(personas, login, datasource, shop, role):
+    content = login(personas[role]).get(change_url(datasource)).content.decode()
+    assert PASSWORD not in content
+    assert str(shop.path) not in content
+    assert "shop.sqlite3" in content or role in {"owner", "superuser"}
+
+
+def test_blank_secrets_on_edit_keep_the_stored_ones(personas, login, datasource):
+    form = {
+        "namespace": personas.a.pk,
+        "slug": "shop",
+        "name": "Shop",
+        "engine": "sqlite",
+        "url": "",
+        "password": "",
+        "statement_timeout": 5,
+        "row_cap": 100,
+        "max_concurrency": 2,
+    }
+    response = login(personas.owner).post(change_url(datasource), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    datasource.refresh_from_db()
+    assert datasource.password == PASSWORD
+    assert datasource.url.startswith("sqlite:///")
+    assert datasource.name == "Shop"
+
+
+def test_datasource_outside_the_sqlite_directory_is_refused(personas, login):
+    form = {
+        "namespace": personas.a.pk,
+        "slug": "etc",
+        "engine": "sqlite",
+        "url": "sqlite:////etc/passwd",
+        "statement_timeout": 5,
+        "row_cap": 100,
+        "max_concurrency": 2,
+    }
+    response = login(personas.owner).post(reverse("admin:checkers_datasource_add"), form)
+    assert response.status_code == 200
+    assert not Datasource.objects.filter(slug="etc").exists()
+    assert "errorlist" in response.content.decode()
+
+
+def test_only_owners_test_connections(personas, login, datasource):
+    data = {"action": "test_connection", "_selected_action": [datasource.pk]}
+    url = reverse("admin:checkers_datasource_changelist")
+    viewer = login(personas.viewer).post(url, data, follow=True)
+    assert "Connected" not in viewer.content.decode()
+    owner = login(personas.owner).post(url, data, follow=True)
+    assert "SQLite" in owner.content.decode()
+
+
+def test_viewer_cannot_run_a_checker(personas, login, seed):
+    data = {"action": "run_now", "_selected_action": [seed[0].pk]}
+    login(personas.viewer).post(reverse("admin:checkers_checker_changelist"), data, follow=True)
+    assert not CheckRun.objects.exists()
+
+
+def test_editor_runs_a_checker_from_the_admin(personas, login, seed, shop):
+    shop.set_null_emails(50)
+    data = {"action": "run_now", "_selected_action": [seed[0].pk]}
+    response = login(personas.editor).post(reverse("admin:checkers_checker_changelist"), data, follow=True)
+    assert CheckRun.objects.get().status == "red"
+    assert "few-null-emails: red" in [str(m) for m in response.context["messages"]][0]
+
+
+def test_a_non_wasm_upload_is_refused(personas, login, seed):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    checker = seed[1]
+    form = {
+        "namespace": personas.a.pk,
+        "slug": checker.slug,
+        "name": checker.name,
+        "kind": "wasm",
+        "severity": "warning",
+        "schedule_every": 300,
+        "params": "{}",
+        "enabled": "on",
+        "wasm_upload": SimpleUploadedFile("evil.wasm", b"MZ\x90\x00not wasm"),
+    }
+    response = login(personas.editor).post(change_url(checker), form)
+    assert "is not a WebAssembly module" in response.content.decode()
+    assert Checker.objects.get(pk=checker.pk).kind == "python"
