@@ -5,10 +5,10 @@ import hashlib
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
-from malleable.encryption import SecretInput
 
 from checkers import datasources, runs
 from checkers.models import Checker, CheckRun, Dataset, Datasource, Trigger
+from malleable.encryption import SecretInput
 from namespaces.access import namespace_of
 from namespaces.models import Role
 from namespaces.tenant_admin import SameNamespaceForm, TenantAdminMixin

@@ -15,11 +15,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models, transaction
 from django.urls import reverse
 from django.utils import timezone
-from malleable.encryption import EncryptedTextField
 
 from checkers import datasources, schedules
 from checkers.rules import Metric, Operator, Rule
 from checkers.sandbox import Limits, Program
+from malleable.encryption import EncryptedTextField
 from namespaces.models import Namespace, validate_timezone
 
 
@@ -318,7 +318,7 @@ class Checker(models.Model):
     def from_db(cls, db, field_names, values):
         """Remember the stored schedule, so saving other fields does not postpone the next run."""
         checker = super().from_db(db, field_names, values)
-        if SCHEDULE_FIELDS <= set(field_names):
+        if set(field_names) >= SCHEDULE_FIELDS:
             checker._loaded_schedule = checker._schedule_key()
         return checker
 
