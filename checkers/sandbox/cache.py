@@ -52,7 +52,9 @@ class ArtifactCache:
     def module(self, wasm: bytes, digest: str | None = None) -> wasmtime.Module:
         """A compiled core module; raises ``WasmtimeError`` when ``wasm`` is not valid wasm."""
         return self._load(
-            "module", wasm, digest,
+            "module",
+            wasm,
+            digest,
             compile=lambda: wasmtime.Module(self.engine, wasm),
             deserialize=lambda path: wasmtime.Module.deserialize_file(self.engine, path),
         )
@@ -60,7 +62,9 @@ class ArtifactCache:
     def component(self, wasm: bytes, digest: str | None = None) -> Component:
         """A compiled component (the Python runtime), cached like a module."""
         return self._load(
-            "component", wasm, digest,
+            "component",
+            wasm,
+            digest,
             compile=lambda: Component(self.engine, wasm),
             deserialize=lambda path: Component.deserialize_file(self.engine, path),
         )

@@ -87,7 +87,11 @@ class CoreRunner:
             elapsed = time.perf_counter() - started
             if error is not None:
                 error = classify(
-                    error, store, limits, elapsed, state=state,
+                    error,
+                    store,
+                    limits,
+                    elapsed,
+                    state=state,
                     memory_exhausted=_memory_exhausted(exports, store, limits),
                 )
             return state.outcome(elapsed * 1000, fuel_used(store, limits), error)

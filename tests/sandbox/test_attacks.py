@@ -16,12 +16,13 @@ INFINITE_LOOP = checker("(loop br 0)")
 
 LOOP_IN_START = checker("", extra="(func $spin (loop br 0)) (start $spin)")
 
-BUSY_LOOP = checker(
-    "(local $i i32) (loop (local.set $i (i32.add (local.get $i) (i32.const 1))) (br 0))"
-)
+BUSY_LOOP = checker("(local $i i32) (loop (local.set $i (i32.add (local.get $i) (i32.const 1))) (br 0))")
 
-DEEP_RECURSION = checker("(call $down (i32.const 0))", extra="""
- (func $down (param i32) (call $down (i32.add (local.get 0) (i32.const 1))))""")
+DEEP_RECURSION = checker(
+    "(call $down (i32.const 0))",
+    extra="""
+ (func $down (param i32) (call $down (i32.add (local.get 0) (i32.const 1))))""",
+)
 
 # Grows one page at a time, touching each, until refused; then does what C's abort would.
 GROW_UNTIL_REFUSED = checker("""
@@ -39,9 +40,12 @@ HUGE_MEMORY = checker("", memory='(memory (export "memory") 65536)')
 
 HUGE_TABLE = checker("", extra="(table 50000000 funcref)")
 
-TABLE_GROW_BOMB = checker("""
+TABLE_GROW_BOMB = checker(
+    """
  (loop (br_if 0 (i32.ne (table.grow $t (ref.null func) (i32.const 100000)) (i32.const -1))))
- unreachable""", extra="(table $t 1 funcref)")
+ unreachable""",
+    extra="(table $t 1 funcref)",
+)
 
 SHARED_MEMORY_WAIT = """(module
  (memory (export "memory") 1 1 shared)
@@ -89,9 +93,7 @@ def _message(ptr: str, length: str) -> str:
     return checker(f"(call $ok (i32.const {ptr}) (i32.const {length}))")
 
 
-FLOOD = checker(
-    "(loop (call $ok (i32.const 0) (i32.const 4)) (br 0))", data=strings(m=(0, "spam"))
-)
+FLOOD = checker("(loop (call $ok (i32.const 0) (i32.const 4)) (br 0))", data=strings(m=(0, "spam")))
 
 SIXTY_MB_MESSAGE = checker(
     "(call $fail (i32.const 0) (i32.const 62914560))", memory='(memory (export "memory") 1000)'
@@ -119,10 +121,17 @@ ATTACKS = {
     "memory.grow ignoring refusals": (GROW_FOREVER, QUICK, ErrorKind.MEMORY_LIMIT),
     "huge initial memory": (HUGE_MEMORY, QUICK, ErrorKind.MEMORY_LIMIT),
     "huge table": (HUGE_TABLE, QUICK, ErrorKind.MEMORY_LIMIT),
-    "a second memory": ('(module (memory 1) (memory 1) (func (export "check")))', QUICK,
-                        ErrorKind.MEMORY_LIMIT),
-    "many tables": ('(module (table 1 funcref) (table 1 funcref) (table 1 funcref) (table 1 funcref) '
-                    '(table 1 funcref) (func (export "check")))', QUICK, ErrorKind.MEMORY_LIMIT),
+    "a second memory": (
+        '(module (memory 1) (memory 1) (func (export "check")))',
+        QUICK,
+        ErrorKind.MEMORY_LIMIT,
+    ),
+    "many tables": (
+        "(module (table 1 funcref) (table 1 funcref) (table 1 funcref) (table 1 funcref) "
+        '(table 1 funcref) (func (export "check")))',
+        QUICK,
+        ErrorKind.MEMORY_LIMIT,
+    ),
     "table.grow bomb": (TABLE_GROW_BOMB, QUICK, ErrorKind.TRAP),
     "shared memory with atomic wait": (SHARED_MEMORY_WAIT, QUICK, ErrorKind.INVALID_MODULE),
     "WASI sleep": (WASI_SLEEP, QUICK, ErrorKind.TRAP),
@@ -139,29 +148,53 @@ ATTACKS = {
     "alloc traps": (_alloc_returning("unreachable"), QUICK, ErrorKind.TRAP),
     "alloc loops": (_alloc_returning("(loop br 0) (i32.const 0)"), QUICK, ErrorKind.TIMEOUT),
     "alloc calls dataset again": (
-        _alloc_returning("(drop (call $dataset (i32.const 0) (i32.const 5))) (i32.const 0)"), QUICK,
-        ErrorKind.TRAP),
+        _alloc_returning("(drop (call $dataset (i32.const 0) (i32.const 5))) (i32.const 0)"),
+        QUICK,
+        ErrorKind.TRAP,
+    ),
     "flood of messages": (FLOOD, QUICK, ErrorKind.OUTPUT_LIMIT),
     "one 60 MB message": (SIXTY_MB_MESSAGE, QUICK, ErrorKind.OUTPUT_LIMIT),
-    "unknown dataset": (_dataset_name("0", "5").replace("(module", '(module (data (i32.const 0) "nopes")'),
-                        QUICK, ErrorKind.UNKNOWN_DATASET),
+    "unknown dataset": (
+        _dataset_name("0", "5").replace("(module", '(module (data (i32.const 0) "nopes")'),
+        QUICK,
+        ErrorKind.UNKNOWN_DATASET,
+    ),
     "missing check export": ('(module (func (export "run")))', QUICK, ErrorKind.MISSING_EXPORT),
-    "check with the wrong type": ('(module (func (export "check") (param i32)))', QUICK,
-                                  ErrorKind.MISSING_EXPORT),
-    "dataset without alloc": (_alloc_returning("(i32.const 0)").replace('(export "alloc")', ""), QUICK,
-                              ErrorKind.MISSING_EXPORT),
-    "unknown import module": ('(module (import "env" "system" (func)) (func (export "check")))', QUICK,
-                              ErrorKind.UNKNOWN_IMPORT),
-    "unknown ABI function": ('(module (import "malleable" "exec" (func)) (func (export "check")))', QUICK,
-                             ErrorKind.UNKNOWN_IMPORT),
+    "check with the wrong type": (
+        '(module (func (export "check") (param i32)))',
+        QUICK,
+        ErrorKind.MISSING_EXPORT,
+    ),
+    "dataset without alloc": (
+        _alloc_returning("(i32.const 0)").replace('(export "alloc")', ""),
+        QUICK,
+        ErrorKind.MISSING_EXPORT,
+    ),
+    "unknown import module": (
+        '(module (import "env" "system" (func)) (func (export "check")))',
+        QUICK,
+        ErrorKind.UNKNOWN_IMPORT,
+    ),
+    "unknown ABI function": (
+        '(module (import "malleable" "exec" (func)) (func (export "check")))',
+        QUICK,
+        ErrorKind.UNKNOWN_IMPORT,
+    ),
     "ABI function with the wrong type": (
-        '(module (import "malleable" "ok" (func (param i64))) (func (export "check")))', QUICK,
-        ErrorKind.UNKNOWN_IMPORT),
+        '(module (import "malleable" "ok" (func (param i64))) (func (export "check")))',
+        QUICK,
+        ErrorKind.UNKNOWN_IMPORT,
+    ),
     "unknown WASI function": (
-        f'(module (import {WASI} "sock_open_everything" (func)) (func (export "check")))', QUICK,
-        ErrorKind.UNKNOWN_IMPORT),
-    "imported memory": ('(module (import "env" "memory" (memory 1)) (func (export "check")))', QUICK,
-                        ErrorKind.UNKNOWN_IMPORT),
+        f'(module (import {WASI} "sock_open_everything" (func)) (func (export "check")))',
+        QUICK,
+        ErrorKind.UNKNOWN_IMPORT,
+    ),
+    "imported memory": (
+        '(module (import "env" "memory" (memory 1)) (func (export "check")))',
+        QUICK,
+        ErrorKind.UNKNOWN_IMPORT,
+    ),
 }
 
 
@@ -198,7 +231,7 @@ def test_wat_text_sent_as_wasm_stays_invalid_after_running_as_wat(sandbox):
 
 
 def test_unparseable_wat_is_an_invalid_module(run_wat):
-    outcome = run_wat("(module (func (export \"check\") (i32.add)")
+    outcome = run_wat('(module (func (export "check") (i32.add)')
     assert outcome.error.kind == ErrorKind.INVALID_MODULE
     assert "WAT" in outcome.error.detail
 

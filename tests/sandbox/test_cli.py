@@ -27,7 +27,11 @@ def sandbox_run(tmp_path):
         env = {**os.environ, "MALLEABLE_SANDBOX_CACHE_DIR": str(tmp_path / "cache")}
         return subprocess.run(
             [sys.executable, "manage.py", "sandbox_run", *map(str, args)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     return run

@@ -136,10 +136,16 @@ def _wasmtime_error(cause: str) -> wasmtime.WasmtimeError:
         ("wasm trap: interrupt", ErrorKind.TIMEOUT, "timeout: the checker ran past its 5 s limit"),
         ("wasm trap: all fuel consumed by WebAssembly", ErrorKind.FUEL_EXHAUSTED, "fuel_exhausted: the"),
         ("wasm trap: call stack exhausted", ErrorKind.STACK_OVERFLOW, "stack_overflow: the checker's"),
-        ("memory minimum size of 9000 pages exceeds memory limits", ErrorKind.MEMORY_LIMIT,
-         "memory_limit: the checker needs more than its 256 MB memory limit"),
-        ("wasm trap: wasm `unreachable` instruction executed", ErrorKind.TRAP,
-         "trap: wasm `unreachable` instruction executed"),
+        (
+            "memory minimum size of 9000 pages exceeds memory limits",
+            ErrorKind.MEMORY_LIMIT,
+            "memory_limit: the checker needs more than its 256 MB memory limit",
+        ),
+        (
+            "wasm trap: wasm `unreachable` instruction executed",
+            ErrorKind.TRAP,
+            "trap: wasm `unreachable` instruction executed",
+        ),
     ],
 )
 def test_classify_reads_component_errors(cause, kind, detail):
@@ -167,7 +173,10 @@ def test_classify_calls_a_late_unexplained_trap_a_timeout():
 
 def test_classify_names_memory_when_grow_was_refused():
     error = classify(
-        _wasmtime_error("wasm trap: wasm `unreachable` instruction executed"), None, Limits(), 0.1,
+        _wasmtime_error("wasm trap: wasm `unreachable` instruction executed"),
+        None,
+        Limits(),
+        0.1,
         memory_exhausted=True,
     )
     assert error.kind == ErrorKind.MEMORY_LIMIT

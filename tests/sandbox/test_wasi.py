@@ -25,7 +25,8 @@ def test_stdout_and_stderr_are_captured_into_logs(run_wat):
         _wasi_module(
             """(drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
                (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))""",
-            imports=FD_WRITE, data=HELLO,
+            imports=FD_WRITE,
+            data=HELLO,
         )
     )
     assert outcome.status == Status.GREEN, outcome.to_dict()
@@ -40,7 +41,8 @@ def test_stdout_flood_is_truncated_not_fatal(run_wat):
                      (local.set $i (i32.add (local.get $i) (i32.const 1)))
                      (br_if 0 (i32.lt_u (local.get $i) (i32.const 10000))))
                (call $ok (i32.const 16) (i32.const 5))""",
-            imports=FD_WRITE, data=HELLO,
+            imports=FD_WRITE,
+            data=HELLO,
         ),
         limits=Limits(timeout_s=5, output_bytes=1000),
     )

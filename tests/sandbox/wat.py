@@ -34,7 +34,7 @@ def checker(
     body: str, *, data: str = "", memory: str = MEMORY, alloc: str = BUMP_ALLOC, extra: str = ""
 ) -> str:
     """A module with the whole ABI imported, ``body`` as ``check`` and ``data`` segments."""
-    return f"(module {IMPORTS} {extra} {memory} {alloc} {data} (func (export \"check\") {body}))"
+    return f'(module {IMPORTS} {extra} {memory} {alloc} {data} (func (export "check") {body}))'
 
 
 def strings(**at: tuple[int, str]) -> str:

@@ -43,7 +43,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="the checker: a .wasm, .wat or .py file")
         parser.add_argument(
-            "--dataset", action="append", default=[], metavar="NAME=FILE.json",
+            "--dataset",
+            action="append",
+            default=[],
+            metavar="NAME=FILE.json",
             help='a dataset the checker can read; FILE holds {"columns": [...], "rows": [[...], ...]}',
         )
         parser.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit")
@@ -125,9 +128,7 @@ def _limits(options: dict[str, Any]) -> Limits:
 
 
 def _summary(path: str, outcome: Outcome) -> str:
-    lines = [
-        f"{outcome.status.upper()}  {path}  ({outcome.duration_ms:.1f} ms, fuel {outcome.fuel_used:,})"
-    ]
+    lines = [f"{outcome.status.upper()}  {path}  ({outcome.duration_ms:.1f} ms, fuel {outcome.fuel_used:,})"]
     lines += [f"  {m.level:<4}  {m.text}" for m in outcome.messages]
     if outcome.error:
         lines.append(f"error: {outcome.error.detail}")
