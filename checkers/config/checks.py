@@ -32,7 +32,7 @@ from checkers.config.schema import (
     choice,
     read,
 )
-from checkers.config.section import Section
+from checkers.config.section import Section, refusal
 from checkers.config.store import default
 from checkers.models import Checker, CheckerKind, Dataset, Severity
 from checkers.rules import Metric, Operator
@@ -183,11 +183,7 @@ def _refuse(feature: str, key: str, schema: Schema | None = None) -> Callable[[C
     def handle(ctx: Context, path: Path, value: Any) -> dict[str, Any]:
         if schema is not None:
             read(ctx, path, value, schema)
-        ctx.error(
-            path,
-            f"{feature} are not supported by this version of Malleable yet: remove the `{key}` key",
-            key=True,
-        )
+        ctx.error(path, refusal(feature, key), key=True)
         return {}
 
     return handle

@@ -21,6 +21,10 @@ from checkers.config.store import upsert
 M = TypeVar("M", bound=models.Model)
 
 
+def refusal(feature: str, key: str) -> str:
+    return f"{feature} are not supported by this version of Malleable yet: remove the `{key}` key"
+
+
 class Section:
     key: ClassVar[str]
     kind: ClassVar[str]
@@ -36,7 +40,7 @@ class Section:
         fields = read(ctx, path, entry, self.schema)
         if fields is None:
             return
-        if isinstance(fields.get("slug"), str):
+        if "slug" in fields:
             scope.declare(ctx, self.key, fields["slug"], path)
         values = self.values(ctx, path, fields)
         if not ctx.failed_since(checkpoint):
@@ -83,8 +87,4 @@ class Unsupported(Section):
     def process(self, ctx: Context, scope: Scope, path: Path, entries: list[Any]) -> None:
         for index, entry in enumerate(entries):
             read(ctx, (*path, index), entry, self.schema)
-        ctx.error(
-            path,
-            f"{self.feature} are not supported by this version of Malleable yet: remove the `{self.key}` key",
-            key=True,
-        )
+        ctx.error(path, refusal(self.feature, self.key), key=True)
