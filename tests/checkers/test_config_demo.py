@@ -1,8 +1,8 @@
 """examples/demo.yaml imports, and on the demo shop's data four checkers are green and two red.
 
 ``make_demo_shop`` is the data ``load_demo`` is asked to write (see the file's header). The
-verdicts are computed from the datasource layer and the sandbox directly, so they say
-whether the demo file and its data agree, whatever the state of the run pipeline.
+verdicts come from the run pipeline (``runs.evaluate``, what ``run_checker`` does), recording
+nothing.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from checkers import config, datasources
+from checkers import config, runs
 from checkers.models import Checker, CheckerKind
-from checkers.rules import Rule
-from checkers.sandbox import Limits, Status, get_sandbox
-from checkers.sandbox.host import RunState
+from checkers.sandbox import Status
 from tests.personas import make_user
 
 pytestmark = pytest.mark.django_db
@@ -73,29 +71,8 @@ def demo(settings, tmp_path):
     return config.import_file(DEMO, environ={"MALLEABLE_DEMO_SHOP_DB": str(shop)})
 
 
-def fetch(checker: Checker) -> dict[str, dict]:
-    policy = datasources.TargetPolicy(
-        own_databases=list(settings.DATABASES.values()),
-        allowed_hosts=None,
-        sqlite_dir=settings.DATASOURCE_SQLITE_DIR,
-    )
-    wanted = [checker.rule_dataset] if checker.kind == CheckerKind.RULE else list(checker.datasets.all())
-    return {
-        dataset.slug: datasources.fetch(
-            dataset.datasource.connection_spec(), dataset.sql, policy=policy
-        ).to_dataset()
-        for dataset in wanted
-    }
-
-
 def verdict(checker: Checker) -> tuple[Status, list[str]]:
-    data = fetch(checker)
-    if checker.kind == CheckerKind.RULE:
-        state = RunState(data, Limits())
-        Rule.evaluate(checker.rule(), state)
-        outcome = state.outcome(0, 0)
-    else:
-        outcome = get_sandbox().run(checker.program(), data, Limits(timeout_s=10))
+    outcome = runs.evaluate(checker).outcome
     return outcome.status, [message.text for message in outcome.messages if message.level != "log"]
 
 
