@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint setup install guest migrate examples clean
+.PHONY: run test lint setup install guest migrate examples bench clean
 
 # Web, worker and beat together (Procfile), on embedded defaults unless the environment says otherwise.
 run: setup
@@ -31,8 +31,14 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 # The Python checker runtime: CPython compiled to a wasm component (not committed).
+# Compiling it takes ~10 s once; a first run here fills the on-disk cache so workers never pay it.
 guest: install
 	$(PY) -m checkers.sandbox.python.build
+	@mkdir -p var && printf 'ok("warm")\n' > var/warm.py
+	$(PY) manage.py sandbox_run var/warm.py --json > /dev/null
+
+bench: setup
+	$(PY) bench/sandbox.py
 
 migrate: install
 	$(PY) manage.py migrate --no-input

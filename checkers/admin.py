@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from checkers import datasources, runs
 from checkers.models import Checker, CheckRun, Dataset, Datasource, Trigger
+from checkers.sandbox.core import MAX_MODULE_BYTES
 from malleable.encryption import SecretInput
 from namespaces.access import namespace_of
 from namespaces.models import Role
@@ -108,11 +109,14 @@ class CheckerForm(SameNamespaceForm):
         cleaned = super().clean()
         upload = cleaned.get("wasm_upload")
         if upload:
-            data = upload.read()
-            if not data.startswith(b"\0asm"):
+            data = upload.read(MAX_MODULE_BYTES + 1)
+            if len(data) > MAX_MODULE_BYTES:
                 self.add_error(
-                    "wasm_upload", f"{upload.name} is not a WebAssembly module (it lacks the \\0asm header)."
+                    "wasm_upload", f"{upload.name} is over {MAX_MODULE_BYTES // 2**20} MB, the limit."
                 )
+            elif not data.startswith(b"\0asm"):
+                header = "it does not start with the \\0asm header"
+                self.add_error("wasm_upload", f"{upload.name} is not a WebAssembly module: {header}.")
             else:
                 self.instance.wasm_module = data
         return cleaned
@@ -139,7 +143,21 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
     readonly_fields = ["module_sha256", "next_run_at", "last_run_at"]
     actions = ["run_now", "test_run"]
     fieldsets = [
-        (None, {"fields": ["namespace", "slug", "name", "description", "kind", "enabled", "severity"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "namespace",
+                    "slug",
+                    "name",
+                    "description",
+                    "kind",
+                    "enabled",
+                    "severity",
+                    "runbook",
+                ]
+            },
+        ),
         (
             "Rule (no code)",
             {

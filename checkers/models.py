@@ -274,6 +274,14 @@ class Checker(models.Model):
         validators=[validate_timezone],
         help_text="Blank: the namespace's time zone.",
     )
+    runbook = models.ForeignKey(
+        "runbooks.Runbook",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="checkers",
+        help_text="What to do when this checker alarms; linked from every alarm.",
+    )
     enabled = models.BooleanField(default=True)
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.WARNING)
     params = models.JSONField(default=dict, blank=True, help_text="Passed to code checkers as params.")

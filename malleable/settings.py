@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "namespaces",
     "checkers",
+    "runbooks",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -64,6 +65,14 @@ class SameNamespaceForm(forms.ModelForm):
         if value is None:
             return None
         return value if isinstance(value, Namespace) else namespace_of(value)
+
+
+def fellow_members(user):
+    """Users who share a namespace with ``user``: the only accounts a member may pick or see."""
+    users = get_user_model()._default_manager.filter(is_active=True)
+    if user.is_superuser:
+        return users
+    return users.filter(memberships__namespace__in=Namespace.objects.for_user(user)).distinct()
 
 
 class TenantAdminMixin:
@@ -143,6 +152,8 @@ class TenantAdminMixin:
             kwargs["queryset"] = self._namespaces(request, self.edit_role)
         elif is_tenant_owned(related):
             kwargs["queryset"] = scope(related._default_manager.all(), request.user, self.edit_role)
+        elif related is get_user_model():
+            kwargs["queryset"] = fellow_members(request.user)
 
 
 class SuperuserOnlyMixin:

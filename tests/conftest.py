@@ -1,6 +1,8 @@
 import pytest
 
+from checkers.models import Checker, CheckerKind, Dataset, Datasource
 from tests.personas import Personas, make_personas
+from tests.shop import SEED_MESSAGE, SEED_PYTHON, Shop
 
 
 @pytest.fixture(autouse=True)
@@ -22,3 +24,43 @@ def login(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def shop(tmp_path, settings) -> Shop:
+    settings.DATASOURCE_SQLITE_DIR = tmp_path
+    return Shop(tmp_path / "shop.sqlite3")
+
+
+@pytest.fixture
+def seed(personas, shop):
+    """The seed's example in namespace A: a dataset, a rule checker and a Python checker."""
+    source = Datasource.objects.create(namespace=personas.a, slug="shop", engine="sqlite", url=shop.url)
+    dataset = Dataset.objects.create(
+        namespace=personas.a,
+        slug="users_with_email_null",
+        datasource=source,
+        sql="SELECT username FROM users WHERE email IS NULL",
+    )
+    rule = Checker.objects.create(
+        namespace=personas.a,
+        slug="few-null-emails",
+        name="Few null e-mails",
+        kind=CheckerKind.RULE,
+        rule_dataset=dataset,
+        rule_metric="row_count",
+        rule_op="<",
+        rule_value=42,
+        rule_message=SEED_MESSAGE,
+        schedule_cron="*/5 * * * *",
+    )
+    python = Checker.objects.create(
+        namespace=personas.a,
+        slug="few-null-emails-py",
+        name="Few null e-mails (Python)",
+        kind=CheckerKind.PYTHON,
+        source=SEED_PYTHON,
+        schedule_every=300,
+    )
+    python.datasets.add(dataset)
+    return rule, python

@@ -14,6 +14,7 @@ from django.db import models
 
 from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
 from namespaces.models import Membership, Namespace, Role
+from runbooks.models import Runbook
 from tests.personas import make_user
 
 _serial = itertools.count(1)
@@ -86,3 +87,13 @@ def _checker(namespace: Namespace) -> Checker:
 @factory(CheckRun)
 def _run(namespace: Namespace) -> CheckRun:
     return CheckRun.objects.create(checker=_checker(namespace), trigger="manual", status="green")
+
+
+@factory(Runbook)
+def _runbook(namespace: Namespace) -> Runbook:
+    return Runbook.objects.create(
+        namespace=namespace,
+        slug=f"null-emails{next(_serial)}",
+        title="Users without an e-mail",
+        body="# Who to call\n\nThe **growth** on-call.",
+    )

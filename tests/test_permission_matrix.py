@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from namespaces.access import is_tenant_owned, namespace_of
 from namespaces.models import Namespace, Role
 from namespaces.tenant_admin import TenantAdminMixin
+from runbooks.models import Runbook
 from tests.factories import make
 
 TENANT_ADMINS = sorted(
@@ -165,7 +166,10 @@ def _app_patterns(resolver: URLResolver | None = None, prefix: str = ""):
 
 NAMESPACED_PAGES = sorted(name for _, name, kwargs in _app_patterns() if name and "namespace" in kwargs)
 # Values for every URL argument a namespaced page may take, for objects of namespace A.
-URL_ARGUMENTS = {"namespace": lambda personas: personas.a.slug}
+URL_ARGUMENTS = {
+    "namespace": lambda personas: personas.a.slug,
+    "runbook": lambda personas: make(Runbook, personas.a).slug,
+}
 
 
 def page_url(personas, name: str) -> str:

@@ -1,0 +1,86 @@
+"""Runbooks: what to do when an alarm fires, linked from every alarm on every channel."""
+
+from __future__ import annotations
+
+import markdown
+import nh3
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+
+from namespaces.models import Namespace
+
+MARKDOWN_EXTENSIONS = ["extra", "sane_lists", "toc"]
+# Links may leave the page but never run script: nh3 drops javascript: URLs and event handlers.
+ALLOWED_TAGS = nh3.ALLOWED_TAGS | {
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "code",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+    "del",
+}
+
+
+def render_markdown(text: str) -> SafeString:
+    html = markdown.markdown(text, extensions=MARKDOWN_EXTENSIONS, output_format="html")
+    return mark_safe(nh3.clean(html, tags=ALLOWED_TAGS, link_rel="noopener noreferrer nofollow"))  # noqa: S308
+
+
+class Runbook(models.Model):
+    NAMESPACE_PATH = "namespace"
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="runbooks")
+    slug = models.SlugField()
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="Markdown: who to call, what to look at, what to run.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who keeps this runbook true.",
+    )
+    updated = models.DateTimeField(auto_now=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["namespace", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "slug"], name="runbook_slug_per_namespace")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("runbooks:detail", args=[self.namespace.slug, self.slug])
+
+    def absolute_url(self) -> str:
+        """For alarms: a link that works from a phone, a chat message or an e-mail."""
+        return settings.SITE_URL + self.get_absolute_url()
+
+    def html(self) -> SafeString:
+        return render_markdown(self.body)
+
+    def recent_runs(self, limit: int = 10):
+        """The latest red and error runs of the checkers that link here: what sent people here."""
+        from checkers.models import CheckRun
+
+        return (
+            CheckRun.objects.filter(checker__runbook=self, status__in=["red", "error"])
+            .select_related("checker")
+            .order_by("-finished")[:limit]
+        )
