@@ -211,6 +211,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Installations (or test runs) sharing one broker keep apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env.str("MALLEABLE_TASK_QUEUE", default="malleable")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,3 +1,5 @@
+pytest_plugins = ["tests.services"]
+
 import pytest
 
 from checkers.models import Checker, CheckerKind, Dataset, Datasource

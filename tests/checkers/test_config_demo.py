@@ -1,26 +1,23 @@
 """examples/demo.yaml imports, and on the demo shop's data four checkers are green and two red.
 
-``make_demo_shop`` is the data ``load_demo`` is asked to write (see the file's header). The
+``checkers.demo.make_demo_shop`` is the data ``load_demo`` writes (see the file's header). The
 verdicts come from the run pipeline (``runs.evaluate``, what ``run_checker`` does), recording
 nothing.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 
 from checkers import config, runs
+from checkers.demo import DEMO_CONFIG, make_demo_shop
 from checkers.models import Checker, CheckerKind
 from checkers.sandbox import Status
 from tests.personas import make_user
 
 pytestmark = pytest.mark.django_db
 
-DEMO = Path(settings.BASE_DIR) / "examples" / "demo.yaml"
+DEMO = DEMO_CONFIG
 VERDICTS = {
     "few-null-emails": Status.GREEN,
     "few-null-emails-rule": Status.GREEN,
@@ -29,37 +26,6 @@ VERDICTS = {
     "largest-order": Status.RED,
     "no-orphan-orders": Status.RED,
 }
-
-
-def make_demo_shop(path: Path) -> None:
-    """200 users (10 without an e-mail); 500 orders, one of 1500.00, two of unknown users."""
-    with sqlite3.connect(path) as db:
-        db.executescript(
-            "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL, email TEXT, created TEXT);"
-            "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER, amount REAL, status TEXT,"
-            " created TEXT);"
-        )
-        db.executemany(
-            "INSERT INTO users VALUES (?, ?, ?, ?)",
-            [
-                (i, f"user{i:03d}", None if i > 190 else f"user{i:03d}@example.com", "2026-01-01")
-                for i in range(1, 201)
-            ],
-        )
-        db.executemany(
-            "INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
-            [
-                (
-                    i,
-                    9000 + i if i > 498 else i % 200 + 1,
-                    1500.0 if i == 250 else round(5 + i * 37 % 100 + 0.99, 2),
-                    ("paid", "shipped", "delivered", "failed")[i % 4],
-                    "2026-01-02",
-                )
-                for i in range(1, 501)
-            ],
-        )
-    db.close()
 
 
 @pytest.fixture

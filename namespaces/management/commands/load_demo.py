@@ -1,34 +1,35 @@
-"""Create (or refresh) the demo namespace and its demo login; safe to run on every start."""
+"""Create (or refresh) the demo namespace, its shop database and its checkers; safe on every start."""
+
+import os
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from namespaces.models import Membership, Namespace, Role
+from checkers import config
+from checkers.demo import DEMO_CONFIG, demo_shop_path, make_demo_shop
 
 DEMO_USERNAME = "demo"
 
 
 class Command(BaseCommand):
-    help = "Create the demo namespace with a demo owner login, and print the login."
+    help = "Load the demo namespace (examples/demo.yaml) over a freshly generated shop database."
 
     @transaction.atomic
     def handle(self, *args, **options):
-        namespace, _ = Namespace.objects.update_or_create(
-            slug="demo",
-            defaults={
-                "name": "Demo shop",
-                "description": "A demo team guarding the data of a small online shop.",
-            },
-        )
+        shop = demo_shop_path()
+        shop.parent.mkdir(parents=True, exist_ok=True)
+        shop.unlink(missing_ok=True)
+        make_demo_shop(shop)
         user, _ = get_user_model().objects.get_or_create(username=DEMO_USERNAME)
         user.set_password(settings.DEMO_PASSWORD)
         user.save(update_fields=["password"])
-        Membership.objects.update_or_create(user=user, namespace=namespace, defaults={"role": Role.OWNER})
+        plan = config.import_file(DEMO_CONFIG, environ={**os.environ, "MALLEABLE_DEMO_SHOP_DB": str(shop)})
+        self.stdout.write(plan.summary())
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo namespace '{namespace.slug}' is ready. "
-                f"Sign in at {settings.SITE_URL}/ as {DEMO_USERNAME} / {settings.DEMO_PASSWORD}"
+                f"Demo namespace 'demo' is ready. Sign in at {settings.SITE_URL}/ "
+                f"as {DEMO_USERNAME} / {settings.DEMO_PASSWORD}"
             )
         )
