@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from checkers.datasources.errors import DatasourceError, InvalidSpec, QueryFailed, QueryTimeout
+from checkers.datasources.errors import DatasourceError, InvalidSpec, QueryFailed, QueryTimeout, TargetRefused
 from checkers.datasources.values import JsonValue, to_json_row
 
 # Column names and raw driver rows, before encoding.
@@ -154,6 +154,13 @@ class Engine:
     @property
     def port(self) -> int | None:
         return self.location.port or self.default_port
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """The vetted IPs; never none, which drivers would read as "the local socket"."""
+        if not self.target.addresses:
+            raise TargetRefused(f"a {self.label} session connects only to addresses the policy vetted")
+        return self.target.addresses
 
     def fetch(self, sql: str) -> FetchResult:
         """Run one already-validated read statement and keep at most ``row_cap`` rows."""

@@ -105,7 +105,7 @@ class MySQL(Engine):
             **self._tls(),
         )
         error: OSError | None = None
-        for address in self.target.addresses:
+        for address in self.addresses:
             try:
                 sock = socket.create_connection((address, self.port), timeout=seconds)
             except OSError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,11 @@ NO_PASSFILE = "/dev/null/malleable-no-passfile"
 # SQLSTATE classes that will fail the same way next time: authorization, syntax and
 # access, invalid transaction state (read-only), unsupported feature, data exception.
 PERMANENT_CLASSES = ("28", "3D", "42", "25", "0A", "22")
+_DENIED = re.compile(
+    r'authentication failed|role ".*" does not exist|no pg_hba\.conf entry|permission denied for database|'
+    r"authentication method requirement",
+)
+_NO_DATABASE = re.compile(r'database ".*" does not exist')
 
 
 class PostgreSQL(Engine):
@@ -48,10 +54,10 @@ class PostgreSQL(Engine):
 
     def conninfo(self) -> dict[str, Any]:
         """libpq parameters that reach only the vetted addresses and nothing of the worker's."""
-        hosts = len(self.target.addresses)
+        addresses = self.addresses
         info: dict[str, Any] = {
-            "host": ",".join([self.location.host] * hosts),
-            "hostaddr": ",".join(self.target.addresses),
+            "host": ",".join([self.location.host] * len(addresses)),
+            "hostaddr": ",".join(addresses),
             "port": self.port,
             "dbname": self.location.database,
             "user": self.location.user,
@@ -113,7 +119,9 @@ class PostgreSQL(Engine):
         if isinstance(exc, errors.QueryCanceled | errors.LockNotAvailable):
             return self.timed_out(exc, f"cancelled after {self.timeout_s:g} s")
         if connecting or (isinstance(exc, psycopg.OperationalError) and not sqlstate):
-            denied = sqlstate.startswith("28") or "authentication failed" in str(exc)
-            kind = AuthenticationFailed if denied else ConnectFailed
-            return self.failed(exc, permanent=denied or sqlstate.startswith("3D"), kind=kind)
+            # libpq reports start-up failures without a SQLSTATE: read the server's words.
+            if sqlstate.startswith("28") or _DENIED.search(str(exc)):
+                return self.failed(exc, permanent=True, kind=AuthenticationFailed)
+            missing = sqlstate.startswith("3D") or _NO_DATABASE.search(str(exc)) is not None
+            return self.failed(exc, permanent=missing, kind=ConnectFailed)
         return self.failed(exc, permanent=sqlstate.startswith(PERMANENT_CLASSES) or not sqlstate)

@@ -1,42 +1,34 @@
 """How database values become JSON, so every checker language sees the same dataset.
 
 A dataset is ``{"columns": [...], "rows": [[...], ...]}`` and must survive ``json.dumps``
-with no ``default=`` and no ``NaN``. Each value is encoded by its Python type as the driver
-returns it:
+with no ``default=`` and no NaN. Each value is encoded by the Python type its driver
+returns (written as Markdown, to copy into docs/):
 
-===============================  ===========================================================
-Database value (Python type)     JSON
-===============================  ===========================================================
-NULL (``None``)                  ``null``
-boolean (``bool``)               ``true`` / ``false``
-integer (``int``)                number (64-bit from every engine; JavaScript and some JSON
-                                 parsers lose precision past 2**53)
-float (``float``)                number; NaN, +Infinity, -Infinity become the *strings*
-                                 ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (valid JSON, and
-                                 ``float("Infinity")`` reads them back)
-numeric/decimal (``Decimal``)    integral and below 10**18 in magnitude: integer
-                                 (``SUM(int)`` on PostgreSQL gives ``42``, not ``"42"``);
-                                 otherwise a number when the float's shortest form is the same
-                                 value (``12.50`` → ``12.5``); otherwise the exact decimal as a
-                                 string (``"12345678901234567890.123"``); NaN/±Infinity as for
-                                 floats
-timestamp with time zone         ISO 8601 with its offset: ``"2025-01-31T23:59:59.5+00:00"``
-timestamp without time zone      ISO 8601 without an offset, as stored:
-                                 ``"2025-01-31T23:59:59"`` (MySQL DATETIME and TIMESTAMP both
-                                 arrive naive)
-date                             ``"2025-01-31"``
-time (``time``)                  ``"23:59:59"``; with its offset when it has one
-interval (``timedelta``)         seconds as a number: ``interval '1 day'`` → ``86400.0``.
-                                 MySQL TIME columns arrive as durations too (``'12:30'`` →
-                                 ``45000.0``); PostgreSQL counts a month as 30 days
-uuid (``UUID``)                  canonical string ``"2f1c...-..."``
-bytea/blob/binary/bit (``bytes``) standard base64 with padding: ``"AAH/"``
-array (``list``/``tuple``)       list, each element encoded by this table
-json/jsonb (``dict``/``list``)   the same JSON (keys as strings, values by this table);
-                                 MySQL/MariaDB JSON columns arrive as text and stay strings
-anything else (inet, ranges,     its text form, ``str(value)``: ``"10.0.0.1"``, ``"[1, 5)"``
-money, ...)
-===============================  ===========================================================
+- **NULL** (`None`) → `null`.
+- **boolean** (`bool`) → `true` / `false`. MySQL's BOOLEAN is TINYINT and arrives as `0`/`1`.
+- **integer** (`int`) → a number. JavaScript and some JSON parsers lose precision past 2**53.
+- **float** (`float`) → a number; NaN, +Infinity and -Infinity become the strings `"NaN"`,
+  `"Infinity"` and `"-Infinity"` (valid JSON, and Python's `float()` reads them back).
+- **numeric/decimal** (`Decimal`) → an integer when integral and below 10**18 in magnitude
+  (`SUM(int)` on PostgreSQL gives `42`, not `"42"`); else a number when the float's shortest
+  form is the same value (`12.50` → `12.5`, `0.1` → `0.1`); else the exact decimal as a
+  string (`"12345678901234567890.123"`). NaN and ±Infinity as for floats.
+- **timestamp with time zone** (aware `datetime`) → ISO 8601 with its offset,
+  `"2025-01-31T21:59:59.500000+00:00"` (PostgreSQL gives it in the session's time zone).
+- **timestamp without time zone** (naive `datetime`) → ISO 8601 without an offset, as
+  stored: `"2025-01-31T23:59:59"`. MySQL DATETIME and TIMESTAMP both arrive naive.
+- **date** → `"2025-01-31"`.
+- **time** (`time`) → `"23:59:59"`, with its offset when it has one (`"12:00:00+02:00"`).
+- **interval** (`timedelta`) → seconds as a number: `interval '1 day'` → `86400.0`. MySQL
+  TIME columns arrive as durations too (`'12:30:00'` → `45000.0`); PostgreSQL counts a
+  month as 30 days.
+- **uuid** (`UUID`) → the canonical string `"2f1c7a4e-8d3b-4c5a-9e6f-0a1b2c3d4e5f"`.
+- **bytea/blob/binary/bit** (`bytes`) → standard base64 with padding: `"AAH/"`.
+- **array** (`list`) → a list, each element encoded by these rules.
+- **json/jsonb** (`dict`, `list`) → the same JSON (keys as strings, values by these rules).
+  MySQL/MariaDB JSON columns arrive as text and stay strings.
+- **anything else** (inet, ranges, money, ...) → its text form, `str(value)`: `"10.0.0.1"`,
+  `"[1, 5)"`.
 """
 
 from __future__ import annotations

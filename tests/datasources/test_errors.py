@@ -120,6 +120,7 @@ def test_postgresql_echoing_the_password_is_scrubbed(pg_shop):
     with pytest.raises(DatasourceError) as caught:
         fetch(ConnectionSpec("postgresql", url, password=SECRET), "SELECT 1", policy=pg_shop.policy)
     assert 'database "***" does not exist' in str(caught.value)
+    assert caught.value.permanent
     assert _leaks(caught.value, SECRET) == []
 
 
@@ -148,3 +149,11 @@ def test_the_original_driver_exception_is_not_chained(mariadb_shop):
         fetch(spec, "SELECT 1", policy=mariadb_shop.policy)
     assert caught.value.__cause__ is None
     assert caught.value.__suppress_context__
+
+
+def test_a_postgresql_role_that_does_not_exist_is_an_authentication_failure(pg_shop):
+    url = pg_shop.url("reader").replace(pg_shop.reader, "malleable_nobody")
+    with pytest.raises(AuthenticationFailed, match='role "malleable_nobody" does not exist') as caught:
+        test_connection(ConnectionSpec("postgresql", url, password=SECRET), policy=pg_shop.policy)
+    assert caught.value.permanent
+    assert _leaks(caught.value, SECRET) == []

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection
 
 from checkers.datasources import (
+    ENGINES,
     ConnectFailed,
     ConnectionSpec,
     TargetPolicy,
@@ -17,6 +18,7 @@ from checkers.datasources import (
     engine_for,
     fetch,
 )
+from checkers.datasources.base import Target
 
 PG_OWN = {"ENGINE": "django.db.backends.postgresql", "HOST": "", "PORT": "", "NAME": "malleable", "TEST": {}}
 MYSQL_OWN = {"ENGINE": "django.db.backends.mysql", "HOST": "localhost", "PORT": "3306", "NAME": "malleable"}
@@ -127,3 +129,11 @@ def test_the_session_connects_to_the_addresses_that_were_checked():
     assert info["hostaddr"] == ",".join(engine.target.addresses)
     assert set(info["host"].split(",")) == {"localhost"}
     assert info["passfile"].startswith("/dev/null/")
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_an_engine_that_was_not_vetted_never_falls_back_to_the_local_socket(engine):
+    spec = ConnectionSpec(engine, f"{engine}://reader@127.0.0.1/shop")
+    unvetted = ENGINES[engine](spec.location, Target(), password="", timeout_s=1, row_cap=1)
+    with pytest.raises(TargetRefused, match="only to addresses the policy vetted"), unvetted.session():
+        pass
