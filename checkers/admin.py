@@ -9,14 +9,13 @@ from django.utils.html import format_html
 from checkers import datasources, runs
 from checkers.models import Checker, CheckRun, Dataset, Datasource, Trigger
 from checkers.sandbox.core import MAX_MODULE_BYTES
-from malleable.encryption import SecretInput
 from namespaces.access import namespace_of
 from namespaces.models import Role
 from namespaces.tenant_admin import SameNamespaceForm, TenantAdminMixin
 
 
 class DatasourceForm(SameNamespaceForm):
-    """The URL and password are write-only: left blank on edit, the stored ones are kept."""
+    """The URL and password are write-only (``SecretInput``): blank on edit keeps the stored ones."""
 
     class Meta:
         model = Datasource
@@ -31,23 +30,20 @@ class DatasourceForm(SameNamespaceForm):
             "row_cap",
             "max_concurrency",
         ]
-        widgets = {"url": SecretInput(), "password": SecretInput()}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk and "url" in self.fields:
             self.fields["url"].required = False
-            self.fields[
-                "url"
-            ].help_text = "A URL is set. Leave blank to keep it; type a new one to replace it."
-            if self.instance.password:
-                self.fields["password"].help_text = "A password is set. Leave blank to keep it."
 
     def clean_url(self) -> str:
+        """A URL is required, but on edit a blank box means the stored one."""
         return self.cleaned_data["url"] or self.instance.url
 
-    def clean_password(self) -> str:
-        return self.cleaned_data["password"] or self.instance.password
+    def save(self, commit=True):
+        if "password" in self.changed_data:
+            self.instance.password_env = ""
+        return super().save(commit)
 
 
 @admin.register(Datasource)

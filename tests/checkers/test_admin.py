@@ -104,3 +104,20 @@ def test_a_non_wasm_upload_is_refused(personas, login, seed):
     response = login(personas.editor).post(change_url(checker), form)
     assert "is not a WebAssembly module" in response.content.decode()
     assert Checker.objects.get(pk=checker.pk).kind == "python"
+
+
+def test_a_new_password_forgets_its_environment_variable(personas, login, datasource):
+    Datasource.objects.filter(pk=datasource.pk).update(password_env="SHOP_DB_PASSWORD")
+    form = {
+        "namespace": personas.a.pk,
+        "slug": "shop",
+        "engine": "sqlite",
+        "url": "",
+        "password": "new-one",
+        "statement_timeout": 5,
+        "row_cap": 100,
+        "max_concurrency": 2,
+    }
+    assert login(personas.owner).post(change_url(datasource), form).status_code == 302
+    datasource.refresh_from_db()
+    assert (datasource.password, datasource.password_env) == ("new-one", "")

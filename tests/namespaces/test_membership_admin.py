@@ -19,7 +19,9 @@ def test_owner_adds_a_member_by_username(personas, login):
 
 
 def test_unknown_username_is_refused_and_named(personas, login):
-    response = login(personas.owner).post(ADD, {"namespace": personas.a.pk, "username": "nobody", "role": "viewer"})
+    response = login(personas.owner).post(
+        ADD, {"namespace": personas.a.pk, "username": "nobody", "role": "viewer"}
+    )
     assert response.status_code == 200
     assert "There is no active account named &#x27;nobody&#x27;" in response.content.decode()
     assert personas.a.memberships.count() == 3
@@ -46,7 +48,8 @@ def test_owner_cannot_add_members_to_another_namespace(personas, login):
 def test_the_last_owner_cannot_be_demoted(personas, login):
     membership = personas.a.memberships.get(user=personas.owner)
     response = login(personas.owner).post(
-        change_url(membership), {"namespace": personas.a.pk, "username": personas.owner.username, "role": "viewer"}
+        change_url(membership),
+        {"namespace": personas.a.pk, "username": personas.owner.username, "role": "viewer"},
     )
     assert response.status_code == 200
     assert "keeps at least one owner" in response.content.decode()
@@ -63,7 +66,10 @@ def test_the_last_owner_cannot_be_deleted(personas, login):
 def test_an_owner_can_hand_over_and_step_down(personas, login):
     client = login(personas.owner)
     editor = personas.a.memberships.get(user=personas.editor)
-    client.post(change_url(editor), {"namespace": personas.a.pk, "username": personas.editor.username, "role": "owner"})
+    client.post(
+        change_url(editor),
+        {"namespace": personas.a.pk, "username": personas.editor.username, "role": "owner"},
+    )
     me = personas.a.memberships.get(user=personas.owner)
     response = client.post(
         change_url(me), {"namespace": personas.a.pk, "username": personas.owner.username, "role": "viewer"}
@@ -81,7 +87,8 @@ def test_only_superusers_create_namespaces(personas, login, role):
 def test_member_without_staff_flag_signs_in_to_the_admin(personas, client):
     assert not personas.viewer.is_staff
     response = client.post(
-        reverse("admin:login"), {"username": personas.viewer.username, "password": "correct horse battery staple"}
+        reverse("admin:login"),
+        {"username": personas.viewer.username, "password": "correct horse battery staple"},
     )
     assert response.status_code == 302
     assert client.get(reverse("admin:index")).status_code == 200
