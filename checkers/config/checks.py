@@ -20,6 +20,7 @@ from checkers import schedules
 from checkers.config.context import Context, Scope
 from checkers.config.document import Path
 from checkers.config.plan import Action
+from checkers.config.runbooks import RunbookKey
 from checkers.config.schema import (
     BOOLEAN,
     INTEGER,
@@ -32,7 +33,7 @@ from checkers.config.schema import (
     choice,
     read,
 )
-from checkers.config.section import Section, refusal
+from checkers.config.section import CheckerKey, Section, refusal
 from checkers.config.store import default
 from checkers.models import Checker, CheckerKind, Dataset, Severity
 from checkers.rules import Metric, Operator
@@ -177,23 +178,20 @@ KINDS: dict[str, Callable[[Context, Path, Any], dict[str, Any]]] = {
 }
 
 
-def _refuse(feature: str, key: str, schema: Schema | None = None) -> Callable[[Context, Path, Any], dict]:
+class _Refused(CheckerKey):
     """A key of the contract whose models are not here yet: shape-checked, then refused."""
 
-    def handle(ctx: Context, path: Path, value: Any) -> dict[str, Any]:
-        if schema is not None:
-            read(ctx, path, value, schema)
-        ctx.error(path, refusal(feature, key), key=True)
+    def __init__(self, key: str, feature: str, schema: Schema) -> None:
+        self.key, self.feature, self.schema, self.type = key, feature, schema, MAPPING
+
+    def values(self, ctx: Context, path: Path, value: Any) -> dict[str, Any]:
+        read(ctx, path, value, self.schema)
+        ctx.error(path, refusal(self.feature, self.key), key=True)
         return {}
 
-    return handle
 
-
-# Keys a later version stores: each handler returns the model fields it sets.
-EXTRAS: dict[str, Callable[[Context, Path, Any], dict[str, Any]]] = {
-    "runbook": _refuse("runbooks", "runbook"),
-    "alarm": _refuse("alarms", "alarm", ALARM),
-}
+# Keys stored beside the check itself, in the order an export writes them.
+EXTRAS: tuple[CheckerKey, ...] = (RunbookKey(), _Refused("alarm", "alarms", ALARM))
 
 
 def _schedule(ctx: Context, path: Path, value: str | dict[str, Any]) -> dict[str, Any]:
@@ -225,8 +223,7 @@ class Checkers(Section):
             "datasets": TEXTS,
             **dict.fromkeys(KINDS, TEXT),
             "rule": MAPPING,
-            "runbook": TEXT,
-            "alarm": MAPPING,
+            **{extra.key: extra.type for extra in EXTRAS},
             "enabled": BOOLEAN,
             "severity": choice(Severity.values),
             "params": MAPPING,
@@ -243,9 +240,9 @@ class Checkers(Section):
         values["name"] = fields.get("name", fields.get("slug", ""))
         if "schedule" in fields:
             values |= _schedule(ctx, (*path, "schedule"), fields["schedule"])
-        for key, handle in EXTRAS.items():
-            if key in fields:
-                values |= handle(ctx, (*path, key), fields[key])
+        for extra in EXTRAS:
+            if extra.key in fields:
+                values |= extra.values(ctx, (*path, extra.key), fields[extra.key])
         kind = self._kind(ctx, path, fields)
         if kind:
             values |= BLANK | KINDS[kind](ctx, (*path, kind), fields[kind])
@@ -276,20 +273,28 @@ class Checkers(Section):
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
     ) -> None:
         references = self._references(ctx, scope, path, fields, values["kind"])
-        if references is None:
+        extras = [extra.resolve(ctx, scope, (*path, extra.key), fields.get(extra.key)) for extra in EXTRAS]
+        if references is None or None in extras:
             return
         values["rule_dataset"], datasets = references
+        for resolved in extras:
+            values |= resolved
         kind_key = next(key for key in KINDS if key in fields)
         keys = (
             CHECKER_KEYS
             | RULE_KEYS
             | SCHEDULE_KEYS
             | dict.fromkeys(("kind", "source", "wasm_module"), kind_key)
+            | {field: extra.key for extra in EXTRAS for field in extra.fields}
         )
         result = self.write(ctx, scope, path, Checker, fields["slug"], values, keys)
         if result:
             checker, action, changed = result
-            self.record(ctx, scope, fields["slug"], *_set_datasets(checker, datasets, action, changed))
+            action, changed = _set_datasets(checker, datasets, action, changed)
+            for extra in EXTRAS:
+                here = (*path, extra.key)
+                changed = (*changed, *extra.save(ctx, scope, here, checker, fields.get(extra.key)))
+            self.record(ctx, scope, fields["slug"], *_updated(checker, action, changed))
 
     def _references(
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], kind: str
@@ -315,8 +320,14 @@ def _set_datasets(
     if set(checker.datasets.values_list("pk", flat=True)) == {dataset.pk for dataset in datasets}:
         return action, changed
     checker.datasets.set(datasets)
+    return action, (*changed, "datasets")
+
+
+def _updated(checker: Checker, action: Action, changed: tuple[str, ...]) -> tuple[Action, tuple[str, ...]]:
+    """A change to related objects alone (datasets, ...) is an update of the checker too."""
     if action == Action.CREATED:
-        return action, changed
-    if action == Action.UNCHANGED:
+        return action, ()
+    if action == Action.UNCHANGED and changed:
         checker.save()
-    return Action.UPDATED, (*changed, "datasets")
+        return Action.UPDATED, changed
+    return action, changed

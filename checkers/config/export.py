@@ -26,6 +26,7 @@ from checkers.config.store import current, default
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
 from checkers.rules import number
 from namespaces.models import Namespace
+from runbooks.models import Runbook
 
 M = TypeVar("M", bound=models.Model)
 
@@ -98,8 +99,10 @@ class Exporter:
             "members": [Inline(user=m.user.get_username(), role=m.role) for m in members],
             "datasources": [self.datasource(d) for d in _by_slug(namespace.datasources.all())],
             "datasets": [self.dataset(d) for d in _by_slug(namespace.datasets.select_related("datasource"))],
+            "runbooks": [self.runbook(r) for r in _by_slug(namespace.runbooks.select_related("owner"))],
             "checkers": [
-                self.checker(c) for c in _by_slug(namespace.checkers.select_related("rule_dataset"))
+                self.checker(c)
+                for c in _by_slug(namespace.checkers.select_related("rule_dataset", "runbook"))
             ],
         }
         return data | {key: items for key, items in sections.items() if items}
@@ -120,6 +123,13 @@ class Exporter:
         data = {"slug": dataset.slug, "datasource": dataset.datasource.slug, "sql": dataset.sql}
         return data | _non_default(dataset, _except(DATASET_KEYS, "sql"))
 
+    def runbook(self, runbook: Runbook) -> dict[str, Any]:
+        """The owner only while a member: an import refuses anyone else, as the admin does."""
+        data = {"slug": runbook.slug, "title": runbook.title, "body": runbook.body}
+        if runbook.owner and runbook.namespace.memberships.filter(user=runbook.owner).exists():
+            data["owner"] = runbook.owner.get_username()
+        return data
+
     def checker(self, checker: Checker) -> dict[str, Any]:
         data: dict[str, Any] = {"slug": checker.slug}
         if checker.name != checker.slug:
@@ -127,6 +137,8 @@ class Exporter:
         data |= _non_default(checker, {"description": "description"})
         schedule = schedules.Schedule(checker.schedule_cron, checker.schedule_every).as_config()
         data["schedule"] = Inline(schedule) if isinstance(schedule, dict) else schedule
+        if checker.runbook:
+            data["runbook"] = checker.runbook.slug
         datasets = sorted(checker.datasets.values_list("slug", flat=True))
         if datasets:
             data["datasets"] = datasets

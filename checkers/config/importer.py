@@ -20,17 +20,11 @@ from checkers.config.context import Context, Scope
 from checkers.config.document import ConfigInvalid, Path, load
 from checkers.config.namespaces import apply_members, apply_namespace, namespace_schema
 from checkers.config.plan import Plan
+from checkers.config.runbooks import Runbooks
 from checkers.config.schema import LIST, TEXT, Schema, choice, read
 from checkers.config.section import Section, Unsupported
 from checkers.config.sources import Datasets, Datasources
 from namespaces.models import Namespace
-
-
-class Runbooks(Unsupported):
-    key = "runbooks"
-    kind = "runbook"
-    feature = "runbooks"
-    schema = Schema("a runbook", {"slug": TEXT, "title": TEXT, "body": TEXT}, required=("slug", "title"))
 
 
 class Channels(Unsupported):

@@ -2,21 +2,25 @@
 
 Each section is one small class in the importer's registry. A feature whose models do not
 exist yet is a section that validates its shape and then refuses (``Unsupported``); giving
-it a real ``apply`` is the whole change when it lands.
+it a real ``apply`` is the whole change when it lands. A checker key stored beside the check
+itself (a runbook, an alarm policy) is a ``CheckerKey`` in the checkers section's registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django.db import models
 
 from checkers.config.context import Context, Scope
 from checkers.config.document import Path
 from checkers.config.plan import Action
-from checkers.config.schema import Schema, read
+from checkers.config.schema import Schema, Type, read
 from checkers.config.store import upsert
+
+if TYPE_CHECKING:
+    from checkers.models import Checker
 
 M = TypeVar("M", bound=models.Model)
 
@@ -77,6 +81,29 @@ class Section:
 
     def record(self, ctx: Context, scope: Scope, slug: str, action: Action, keys: tuple[str, ...]) -> None:
         ctx.plan.add(self.kind, f"{scope.slug}/{slug}", action, keys)
+
+
+class CheckerKey:
+    """A checker key beyond the check itself, in three steps: its shape, its references
+    (before the checker is written), and related objects (after). ``value`` is None when the
+    checker leaves the key out, which, as for every key, means the default."""
+
+    key: ClassVar[str]
+    type: ClassVar[Type]
+    # Model fields of Checker this key sets, for errors and the keys an update names.
+    fields: ClassVar[tuple[str, ...]] = ()
+
+    def values(self, ctx: Context, path: Path, value: Any) -> dict[str, Any]:
+        """Checker fields from the value, checking what needs no database (the type is checked)."""
+        return {}
+
+    def resolve(self, ctx: Context, scope: Scope, path: Path, value: Any) -> dict[str, Any] | None:
+        """Checker fields that refer to other objects; None when a reference dangles."""
+        return {}
+
+    def save(self, ctx: Context, scope: Scope, path: Path, checker: Checker, value: Any) -> tuple[str, ...]:
+        """Write objects that hang off the saved checker; the keys that changed."""
+        return ()
 
 
 class Unsupported(Section):

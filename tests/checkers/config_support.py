@@ -10,6 +10,7 @@ from django.db import models
 
 from checkers.models import Checker, Dataset, Datasource
 from namespaces.models import Membership, Namespace
+from runbooks.models import Runbook
 
 PASSWORD = "s3cret-password-plaintext"
 ENVIRON = {"SHOP_DB_PASSWORD": PASSWORD}
@@ -88,9 +89,21 @@ namespaces:
       - slug: orders
         datasource: shop
         sql: SELECT id, amount FROM orders
+    runbooks:
+      - slug: null-emails
+        title: Users without an e-mail address
+        body: |
+          # Who to call
+
+          The growth on-call. Then run `SELECT count(*) FROM users WHERE email IS NULL`.
+        owner: alice
+      - slug: orders
+        title: Orders look wrong
+        body: "Look at the payment provider's status page first."
     checkers:
       - slug: few-null-emails
         schedule: "*/5 * * * *"
+        runbook: null-emails
         datasets: [users_with_email_null]
         rule: {dataset: users_with_email_null, metric: row_count, op: "<", value: 42,
                message: "There should be less than 42 users in that state"}
@@ -98,6 +111,7 @@ namespaces:
         name: Order amounts
         description: The average order is plausible.
         schedule: {every: 300}
+        runbook: orders
         rule: {dataset: orders, metric: avg, column: amount, op: between, value: 10, high: 200.5}
         severity: critical
         enabled: false
@@ -176,12 +190,19 @@ def model_state() -> dict[str, Any]:
         for c in Checker.objects.all()
     }
     return {
-        model.__name__: _rows(model) for model in (Namespace, Membership, Datasource, Dataset, Checker)
+        model.__name__: _rows(model)
+        for model in (Namespace, Membership, Datasource, Dataset, Runbook, Checker)
     } | {"checker datasets": checkers}
+
+
+def wipe() -> None:
+    """Delete everything an import writes, in the order PROTECT allows."""
+    for model in (Checker, Dataset, Datasource, Runbook, Membership, Namespace):
+        model.objects.all().delete()
 
 
 def timestamps() -> dict[str, Any]:
     return {
         model.__name__: sorted(model.objects.values_list("slug", "updated"))
-        for model in (Datasource, Dataset, Checker)
+        for model in (Datasource, Dataset, Runbook, Checker)
     } | {"next runs": sorted(Checker.objects.values_list("slug", "next_run_at"))}

@@ -13,6 +13,7 @@ from checkers import config, runs
 from checkers.demo import DEMO_CONFIG, make_demo_shop
 from checkers.models import Checker, CheckerKind
 from checkers.sandbox import Status
+from runbooks.models import Runbook
 from tests.personas import make_user
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +52,13 @@ def test_demo_imports_with_a_checker_of_each_kind(demo):
         (checker.schedule_cron, checker.schedule_every) in {("* * * * *", None), ("", 60)}
         for checker in Checker.objects.all()
     )
+
+
+def test_demo_red_checkers_link_to_their_runbooks(demo):
+    links = dict(Checker.objects.exclude(runbook=None).values_list("slug", "runbook__slug"))
+
+    assert links == {"largest-order": "large-orders", "no-orphan-orders": "orphan-orders"}
+    assert set(Runbook.objects.values_list("owner__username", flat=True)) == {"demo"}
 
 
 def test_demo_checkers_are_some_green_some_red(demo):

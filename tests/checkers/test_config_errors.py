@@ -361,10 +361,11 @@ def test_all_errors_are_reported_at_once_in_file_order(tmp_path):
 
 def test_refused_alarm_keys_give_their_line(tmp_path):
     text = BASE.replace(
-        '        schedule: "*/5 * * * *"\n', '        schedule: "*/5 * * * *"\n        runbook: null-emails\n'
+        '        schedule: "*/5 * * * *"\n',
+        '        schedule: "*/5 * * * *"\n        alarm: {enabled: true}\n',
     )
     text, errors = refused(tmp_path, text)
 
     assert [(e.path, (e.line, e.column)) for e in errors] == [
-        (f"{RULE_CHECKER}.runbook", locate(text, "runbook:"))
+        (f"{RULE_CHECKER}.alarm", locate(text, "alarm:"))
     ]

@@ -9,8 +9,8 @@ import yaml
 from django.conf import settings
 
 from checkers import config
-from checkers.models import Checker, CheckerKind, Dataset, Datasource
-from namespaces.models import Membership, Namespace
+from checkers.models import Checker, CheckerKind, Datasource
+from namespaces.models import Namespace
 from tests.checkers.config_support import (
     DESIGN_EXAMPLE_CORE,
     EMPTY_MODULE,
@@ -18,6 +18,7 @@ from tests.checkers.config_support import (
     PASSWORD,
     model_state,
     rich_file,
+    wipe,
     write,
 )
 from tests.personas import make_user
@@ -42,12 +43,6 @@ def people(db):
 @pytest.fixture
 def imported(tmp_path, people, sqlite_dir):
     config.import_file(rich_file(tmp_path, sqlite_dir), environ=ENVIRON)
-
-
-def wipe() -> None:
-    """In the order PROTECT allows: checkers, then datasets, then their datasources."""
-    for model in (Checker, Dataset, Datasource, Membership, Namespace):
-        model.objects.all().delete()
 
 
 def test_the_design_example_exports_in_the_contract_shape(tmp_path, people):
