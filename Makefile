@@ -13,7 +13,8 @@ run: setup
 	$(PY) manage.py load_demo
 	PATH="$(abspath $(VENV))/bin:$$PATH" MALLEABLE_HOST=$(HOST) MALLEABLE_PORT=$(PORT) $(VENV)/bin/honcho start
 
-test: setup
+# Tests build their own databases, so they need no migrate of yours.
+test: install guest
 	$(VENV)/bin/pytest
 
 lint: install
@@ -37,8 +38,9 @@ guest: install
 	@mkdir -p var && printf 'ok("warm")\n' > var/warm.py
 	$(PY) manage.py sandbox_run var/warm.py --json > /dev/null
 
-bench: setup
+bench: install guest
 	$(PY) bench/sandbox.py
+	$(PY) bench/pipeline.py
 
 migrate: install
 	$(PY) manage.py migrate --no-input

@@ -1,0 +1,166 @@
+"""Pipeline benchmark: rule checkers over a PostgreSQL dataset, in process and through RabbitMQ.
+
+    .venv/bin/python bench/pipeline.py [--checkers 1000] [--rows 1000]
+
+Makes two throwaway PostgreSQL databases on 127.0.0.1:5432 (user postgres): one is
+Malleable's own, the other the "shop" the dataset reads. Then:
+
+1. in process, every checker once through ``runs.execute``: the medians of SQL (fetch),
+   sandbox (evaluation) and recording, and what the pipeline adds beyond the SQL;
+2. through RabbitMQ, a Celery worker with 1 and then 2 processes drains one queued run per
+   checker: runs per second, from the first run started to the last one finished.
+
+Prints medians and ratios measured in one run; the machine is shared, so compare figures
+from the same run rather than across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+OWN_DB = "malleable_bench"
+SHOP_DB = "malleable_bench_shop"
+BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+QUEUE = f"bench-{uuid.uuid4().hex[:8]}"
+
+
+def recreate(name: str) -> None:
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def make_shop(rows: int) -> None:
+    recreate(SHOP_DB)
+    with psycopg.connect(f"{SERVER}/{SHOP_DB}") as shop:
+        shop.execute("CREATE TABLE users (id int PRIMARY KEY, username text, email text, created timestamptz)")
+        shop.execute(
+            "INSERT INTO users SELECT i, 'user' || i, CASE WHEN i %% 10 = 0 THEN NULL ELSE 'u' || i || '@x.io' END,"
+            " now() - i * interval '1 minute' FROM generate_series(1, %s) AS i",
+            (rows,),
+        )
+
+
+def setup_django() -> None:
+    os.environ.update(
+        DATABASE_URL=f"{SERVER}/{OWN_DB}", CELERY_BROKER_URL=BROKER, MALLEABLE_TASK_QUEUE=QUEUE, LOG_LEVEL="WARNING"
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "malleable.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    recreate(OWN_DB)
+    call_command("migrate", verbosity=0)
+
+
+def make_checkers(count: int) -> list:
+    from checkers.models import Checker, CheckerKind, Dataset, Datasource
+    from namespaces.models import Namespace
+
+    namespace = Namespace.objects.create(slug="bench", name="Bench")
+    source = Datasource.objects.create(
+        namespace=namespace, slug="shop", engine="postgresql", url=f"{SERVER}/{SHOP_DB}", row_cap=100_000
+    )
+    dataset = Dataset.objects.create(namespace=namespace, slug="users", datasource=source, sql="SELECT * FROM users")
+    Checker.objects.bulk_create(
+        Checker(
+            namespace=namespace, slug=f"rule-{i}", name=f"Rule {i}", kind=CheckerKind.RULE, rule_dataset=dataset,
+            rule_metric="null_count", rule_column="email", rule_op="<", rule_value=50, schedule_every=3600,
+            enabled=False,
+        )
+        for i in range(count)
+    )
+    return list(Checker.objects.select_related("namespace", "rule_dataset__datasource"))
+
+
+def in_process(checkers: list) -> dict[str, float]:
+    from checkers import runs
+
+    totals, fetch, sandbox, record = [], [], [], []
+    for checker in checkers:
+        started = time.perf_counter()
+        evaluation = runs.evaluate(checker)
+        evaluated = time.perf_counter()
+        runs.record(checker, evaluation, "manual")
+        done = time.perf_counter()
+        totals.append((done - started) * 1000)
+        fetch.append(evaluation.fetch_ms)
+        sandbox.append(evaluation.sandbox_ms)
+        record.append((done - evaluated) * 1000)
+    overhead = [total - sql for total, sql in zip(totals, fetch, strict=True)]
+    return {
+        "run": statistics.median(totals),
+        "sql": statistics.median(fetch),
+        "sandbox": statistics.median(sandbox),
+        "record": statistics.median(record),
+        "overhead": statistics.median(overhead),
+    }
+
+
+def through_rabbitmq(checkers: list, concurrency: int) -> float:
+    """Runs per second with ``concurrency`` worker processes draining one run per checker."""
+    from django.db.models import Max, Min
+
+    from checkers.models import CheckRun
+    from checkers.tasks import run_checker
+
+    CheckRun.objects.all().delete()
+    queued = CheckRun.objects.bulk_create(CheckRun(checker=c, trigger="schedule") for c in checkers)
+    for run in queued:
+        run_checker.apply_async((run.pk,), time_limit=60)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "--app", "malleable", "worker", "--loglevel", "WARNING",
+         "--concurrency", str(concurrency), "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=os.environ.copy(), start_new_session=True,
+    )
+    try:
+        while CheckRun.objects.exclude(finished=None).count() < len(queued):
+            if worker.poll() is not None:
+                raise RuntimeError("the worker died")
+            time.sleep(0.25)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+    span = CheckRun.objects.aggregate(first=Min("started"), last=Max("finished"))
+    return len(queued) / (span["last"] - span["first"]).total_seconds()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkers", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=1000)
+    args = parser.parse_args()
+    make_shop(args.rows)
+    setup_django()
+    checkers = make_checkers(args.checkers)
+    print(f"{args.checkers} rule checkers (null_count of a column) over a {args.rows}-row PostgreSQL dataset")
+    medians = in_process(checkers)
+    print("\nin process, per run (median ms):")
+    for name in ("run", "sql", "sandbox", "record"):
+        share = medians[name] / medians["run"] * 100
+        print(f"  {name:<8} {medians[name]:8.3f} ms  {'' if name == 'run' else f'{share:5.1f} %'}")
+    print(f"  pipeline beyond the SQL: {medians['overhead']:.3f} ms per run (target <= 5 ms)")
+    print("\nthrough RabbitMQ (runs per second):")
+    rates = {n: through_rabbitmq(checkers, n) for n in (1, 2)}
+    for n, rate in rates.items():
+        print(f"  {n} worker process{'es' if n > 1 else ''}: {rate:7.1f} runs/s")
+    print(f"  2 / 1: {rates[2] / rates[1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
