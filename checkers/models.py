@@ -411,9 +411,12 @@ class Checker(models.Model):
         return schedule.next_after(after or timezone.now(), self.zone)
 
     def current_state(self) -> str:
-        """green, red or error as of the last finished run; unknown before the first."""
-        last = self.runs.exclude(finished=None).order_by("-finished").values_list("status", flat=True).first()
-        return last or "unknown"
+        """The alarm state (green, red, error, unknown): it follows the alarm policy, so with
+        ``on_error: keep`` an error run leaves it as it was."""
+        from alarms.models import AlarmState
+
+        state = AlarmState.objects.filter(checker=self).values_list("state", flat=True).first()
+        return state or "unknown"
 
     def dataset_slugs(self) -> list[str]:
         """The datasets a run fetches: the rule's one, or those the code checker declared."""

@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "namespaces",
     "checkers",
     "runbooks",
+    "alarms",
 ]
 
 MIDDLEWARE = [
@@ -254,3 +255,25 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": DISPATCH_INTERVAL_S,
     },
 }
+
+# --- Alarms (alarms/, docs/alarms.md) -------------------------------------------------------
+# Where `queue` channels without a URL of their own publish; empty: CELERY_BROKER_URL.
+ALARM_BROKER_URL = env.str("MALLEABLE_ALARM_BROKER_URL", default="")
+# Tries a delivery makes at once (the first phase); the rest are the sweep's, with backoff.
+ALARM_QUICK_TRIES = _typed("MALLEABLE_ALARM_QUICK_TRIES", int, 3)
+ALARM_QUICK_DELAY_S = _typed("MALLEABLE_ALARM_QUICK_DELAY", float, 0.5)
+ALARM_RETRY_BASE_S = _typed("MALLEABLE_ALARM_RETRY_BASE", float, 30.0)
+ALARM_RETRY_MAX_S = _typed("MALLEABLE_ALARM_RETRY_MAX", float, 3600.0)
+# Seconds a claimed delivery belongs to one worker; after that the sweep may take it over.
+ALARM_CLAIM_S = _typed("MALLEABLE_ALARM_CLAIM", float, 120.0)
+ALARM_TIMEOUT_S = _typed("MALLEABLE_ALARM_TIMEOUT", float, 10.0)
+ALARM_SWEEP_INTERVAL_S = _typed("MALLEABLE_ALARM_SWEEP_INTERVAL", float, 30.0)
+ALARM_SWEEP_BATCH = _typed("MALLEABLE_ALARM_SWEEP_BATCH", int, 200)
+# E-mail channels: EMAIL_URL such as smtp+tls://user:password@mail.example.com:587.
+globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env.str("MALLEABLE_ALARM_FROM_EMAIL", default="malleable@localhost")
+CELERY_BEAT_SCHEDULE |= {
+    "alarms-sweep": {"task": "alarms.tasks.sweep_notifications", "schedule": ALARM_SWEEP_INTERVAL_S},
+    "alarms-repeat": {"task": "alarms.tasks.announce_due_alarms", "schedule": ALARM_SWEEP_INTERVAL_S},
+}
+# --- end of alarms --------------------------------------------------------------------------

@@ -12,6 +12,17 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import models
 
+from alarms.models import (
+    AlarmDefaults,
+    AlarmEvent,
+    AlarmPolicy,
+    AlarmState,
+    Channel,
+    MaintenanceWindow,
+    Notification,
+    ToggleLog,
+    Transition,
+)
 from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
 from namespaces.models import Membership, Namespace, Role
 from runbooks.models import Runbook
@@ -97,3 +108,62 @@ def _runbook(namespace: Namespace) -> Runbook:
         title="Users without an e-mail",
         body="# Who to call\n\nThe **growth** on-call.",
     )
+
+
+# --- alarms ---
+
+
+@factory(Channel)
+def _channel(namespace: Namespace) -> Channel:
+    return Channel.objects.create(
+        namespace=namespace,
+        slug=f"ops-hook{next(_serial)}",
+        kind="webhook",
+        url="https://hooks.example.com/malleable?token=s3cret-token",
+        secret="s3cret-signing-key",
+    )
+
+
+@factory(AlarmDefaults)
+def _alarm_defaults(namespace: Namespace) -> AlarmDefaults:
+    return AlarmDefaults.objects.get_or_create(namespace=namespace)[0]
+
+
+@factory(AlarmPolicy)
+def _alarm_policy(namespace: Namespace) -> AlarmPolicy:
+    return AlarmPolicy.objects.create(checker=_checker(namespace), after_failures=2)
+
+
+@factory(AlarmState)
+def _alarm_state(namespace: Namespace) -> AlarmState:
+    return AlarmState.objects.get(checker=_checker(namespace))
+
+
+@factory(Transition)
+def _transition(namespace: Namespace) -> Transition:
+    run = CheckRun.objects.create(checker=_checker(namespace), trigger="manual", status="red")
+    return Transition.objects.create(checker=run.checker, old="green", new="red", run=run)
+
+
+@factory(AlarmEvent)
+def _alarm_event(namespace: Namespace) -> AlarmEvent:
+    transition = _transition(namespace)
+    return AlarmEvent.write(transition.checker, "fired", transition, transition.run, transition.created)
+
+
+@factory(Notification)
+def _notification(namespace: Namespace) -> Notification:
+    return Notification.objects.create(event=_alarm_event(namespace), channel=_channel(namespace))
+
+
+@factory(MaintenanceWindow)
+def _maintenance_window(namespace: Namespace) -> MaintenanceWindow:
+    return MaintenanceWindow.objects.create(
+        namespace=namespace, name=f"Sunday upgrades {next(_serial)}", cron="0 2 * * 0", duration_minutes=60
+    )
+
+
+@factory(ToggleLog)
+def _toggle_log(namespace: Namespace) -> ToggleLog:
+    state = _alarm_state(namespace)
+    return ToggleLog.record(namespace, ToggleLog.Action.MUTED, None, "deploying", checker=state.checker)
