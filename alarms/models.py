@@ -477,7 +477,9 @@ class AlarmState(models.Model):
         """React to a recorded run, in its transaction; recording the same run twice does nothing."""
         cls.objects.get_or_create(checker=checker)
         state = (
-            cls.objects.select_for_update().select_related("alarm", "last_transition").get(checker=checker)
+            cls.objects.select_for_update(of=("self",))
+            .select_related("alarm", "last_transition")
+            .get(checker=checker)
         )
         if state.last_run_id == run.pk:
             return None
@@ -750,7 +752,7 @@ class AlarmEvent(models.Model):
             Notification.objects.create(
                 event=self,
                 channel=channel,
-                due=self.created,
+                due=timezone.now(),
                 status=Notification.Status.PENDING if channel.enabled else Notification.Status.HELD,
             )
             for channel in takers
@@ -811,14 +813,13 @@ class Notification(models.Model):
 
     @classmethod
     def sweep(cls, now: datetime | None = None, limit: int | None = None) -> int:
-        """Deliver what is due, oldest first, one try each; returns how many were delivered."""
+        """Deliver what is due, oldest first (a fired before its resolved), one try each;
+        returns how many were delivered."""
         now = now or timezone.now()
-        due = cls.objects.filter(cls.due_q(now), channel__enabled=True).order_by("due")
+        due = cls.objects.filter(cls.due_q(now), channel__enabled=True).order_by("due", "pk")
         ids = list(due.values_list("pk", flat=True)[: limit or settings.ALARM_SWEEP_BATCH])
-        delivered = 0
-        for notification in cls.objects.filter(pk__in=ids).select_related("event", "channel__namespace"):
-            delivered += notification.deliver(tries=1, now=now) == cls.Status.DELIVERED
-        return delivered
+        rows = cls.objects.select_related("event", "channel__namespace").in_bulk(ids)
+        return sum(rows[pk].deliver(tries=1, now=now) == cls.Status.DELIVERED for pk in ids)
 
     def claim_for_delivery(self, now: datetime) -> bool:
         """A conditional UPDATE on the row's own columns: of two workers (or a retried task and

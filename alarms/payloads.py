@@ -48,13 +48,14 @@ def _cap(text: str) -> str:
 
 
 def run_messages(run: CheckRun | None) -> list[dict[str, str]]:
-    """The run's messages, failures first, capped so one noisy checker cannot flood a channel."""
+    """The run's messages, failures first, capped so one noisy checker cannot flood a channel.
+    An error run leads with its detail, which starts with the error kind ("timeout: …")."""
     if run is None:
         return []
     messages = [{"level": m["level"], "text": _cap(m["text"])} for m in run.messages]
     messages.sort(key=lambda m: m["level"] != "fail")
     if run.error_kind:
-        messages.insert(0, {"level": "error", "text": _cap(f"{run.error_kind}: {run.error_detail}")})
+        messages.insert(0, {"level": "error", "text": _cap(run.error_detail)})
     if len(messages) > MESSAGES_CAP:
         hidden = len(messages) - MESSAGES_CAP + 1
         messages = [*messages[: MESSAGES_CAP - 1], {"level": "note", "text": f"… and {hidden} more"}]
