@@ -116,9 +116,7 @@ def test_email_says_what_failed_and_that_no_runbook_is_linked(checker, run, pers
     assert "There should be less than 42 users in that state" in message.body
     assert NO_RUNBOOK in message.body
     assert "Runbook: none linked" in message.body
-    assert (
-        f"Checker: https://malleable.example.com/admin/checkers/checker/{checker.pk}/change/" in message.body
-    )
+    assert f"Checker: https://malleable.example.com{checker.get_absolute_url()}" in message.body
     assert message.extra_headers["X-Malleable-Dedup-Key"] == event.dedup_key
 
 

@@ -34,7 +34,7 @@ def expected(checker, run, event: str, state: str, previous: str, transition, *,
         "run_id": str(run.uuid),
         "at": (at or run.finished).isoformat(timespec="milliseconds"),
         "runbook_url": f"{SITE}/n/{checker.namespace.slug}/runbooks/{runbook.slug}/" if runbook else None,
-        "checker_url": f"{SITE}/admin/checkers/checker/{checker.pk}/change/",
+        "checker_url": SITE + checker.get_absolute_url(),
         "dedup_key": key,
     }
 
