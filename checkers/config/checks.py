@@ -17,6 +17,7 @@ from typing import Any
 import wasmtime
 
 from checkers import schedules
+from checkers.config.alarms import AlarmKey
 from checkers.config.context import Context, Scope
 from checkers.config.document import Path
 from checkers.config.plan import Action
@@ -33,7 +34,7 @@ from checkers.config.schema import (
     choice,
     read,
 )
-from checkers.config.section import CheckerKey, Section, refusal
+from checkers.config.section import CheckerKey, Section
 from checkers.config.store import default
 from checkers.models import Checker, CheckerKind, Dataset, Severity
 from checkers.rules import Metric, Operator
@@ -88,17 +89,6 @@ RULE = Schema(
     required=("dataset", "op"),
 )
 EVERY = Schema("an interval", {"every": INTEGER}, required=("every",))
-ALARM = Schema(
-    "an alarm policy",
-    {
-        "enabled": BOOLEAN,
-        "on_error": choice(["alarm", "ignore", "keep"]),
-        "after_failures": INTEGER,
-        "repeat_every": INTEGER,
-    },
-    required=(),
-)
-
 WASM_MAGIC = b"\0asm"
 
 
@@ -178,20 +168,8 @@ KINDS: dict[str, Callable[[Context, Path, Any], dict[str, Any]]] = {
 }
 
 
-class _Refused(CheckerKey):
-    """A key of the contract whose models are not here yet: shape-checked, then refused."""
-
-    def __init__(self, key: str, feature: str, schema: Schema) -> None:
-        self.key, self.feature, self.schema, self.type = key, feature, schema, MAPPING
-
-    def values(self, ctx: Context, path: Path, value: Any) -> dict[str, Any]:
-        read(ctx, path, value, self.schema)
-        ctx.error(path, refusal(self.feature, self.key), key=True)
-        return {}
-
-
 # Keys stored beside the check itself, in the order an export writes them.
-EXTRAS: tuple[CheckerKey, ...] = (RunbookKey(), _Refused("alarm", "alarms", ALARM))
+EXTRAS: tuple[CheckerKey, ...] = (RunbookKey(), AlarmKey())
 
 
 def _schedule(ctx: Context, path: Path, value: str | dict[str, Any]) -> dict[str, Any]:
@@ -277,8 +255,8 @@ class Checkers(Section):
         if references is None or None in extras:
             return
         values["rule_dataset"], datasets = references
-        for resolved in extras:
-            values |= resolved
+        for extra, resolved in zip(EXTRAS, extras, strict=True):
+            values |= {field: resolved[field] for field in extra.fields}
         kind_key = next(key for key in KINDS if key in fields)
         keys = (
             CHECKER_KEYS
@@ -291,9 +269,9 @@ class Checkers(Section):
         if result:
             checker, action, changed = result
             action, changed = _set_datasets(checker, datasets, action, changed)
-            for extra in EXTRAS:
-                here = (*path, extra.key)
-                changed = (*changed, *extra.save(ctx, scope, here, checker, fields.get(extra.key)))
+            for extra, resolved in zip(EXTRAS, extras, strict=True):
+                here, value = (*path, extra.key), fields.get(extra.key)
+                changed = (*changed, *extra.save(ctx, scope, here, checker, value, resolved))
             self.record(ctx, scope, fields["slug"], *_updated(checker, action, changed))
 
     def _references(

@@ -1,4 +1,5 @@
-"""Secrets stay out of the file: passwords are ``${ENV_VAR}`` references, URLs carry none."""
+"""Secrets stay out of the file: passwords and secrets are ``${ENV_VAR}`` references, and a
+URL carries none written out: only inside a reference."""
 
 from __future__ import annotations
 
@@ -11,25 +12,34 @@ from checkers.config.document import Path
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Query parameters drivers accept a password in (libpq's password=, some MySQL URLs' passwd=).
 SECRET_PARAMETERS = {"password", "passwd", "pwd"}
+# And those web services put tokens in, for channel URLs (webhooks, queues).
+TOKEN_PARAMETERS = SECRET_PARAMETERS | {"token", "access_token", "secret", "key", "api_key", "apikey"}
 
 
 def password(ctx: Context, path: Path, value: str | None, owner: str) -> dict[str, str]:
     """The datasource's ``password`` and ``password_env``; the literal is never echoed back."""
+    secret, name = reference(ctx, path, value, f"the password of {owner}", "password: ${SHOP_DB_PASSWORD}")
+    return {"password": secret, "password_env": name}
+
+
+def reference(ctx: Context, path: Path, value: str | None, what: str, example: str) -> tuple[str, str]:
+    """A secret written as ``${VAR}``: its value and the variable's name (empty when absent)."""
     if value is None:
-        return {"password": "", "password_env": ""}
+        return "", ""
     match = REFERENCE.fullmatch(value.strip())
     if match is None:
+        noun = example.split(":")[0]
         ctx.error(
             path,
-            "a password is never written in the file: reference an environment variable "
-            "instead, for example password: ${SHOP_DB_PASSWORD}, and set it where you import",
+            f"a {noun} is never written in the file: reference an environment variable "
+            f"instead, for example {example}, and set it where you import",
         )
-        return {"password": "", "password_env": ""}
+        return "", ""
     name = match.group(1)
     if name not in ctx.environ:
-        ctx.error(path, f"environment variable {name} is not set; it holds the password of {owner}")
-        return {"password": "", "password_env": name}
-    return {"password": ctx.environ[name], "password_env": name}
+        ctx.error(path, f"environment variable {name} is not set; it holds {what}")
+        return "", name
+    return ctx.environ[name], name
 
 
 def expand(ctx: Context, path: Path, text: str, owner: str) -> str:
@@ -38,6 +48,23 @@ def expand(ctx: Context, path: Path, text: str, owner: str) -> str:
     for name in dict.fromkeys(missing):
         ctx.error(path, f"environment variable {name} is not set; the URL of {owner} uses it")
     return REFERENCE.sub(lambda m: ctx.environ.get(m.group(1), m.group(0)), text)
+
+
+def written_secret(text: str) -> str | None:
+    """The kind of secret ``text`` (a URL, before its references are expanded) spells out, if
+    any: a password or token that is not wholly inside a ``${VAR}`` reference."""
+    bare = REFERENCE.sub("", text)
+    try:
+        parts = urlsplit(bare)
+        password = parts.password
+    except ValueError:
+        return None
+    if password:
+        return "a password"
+    named = [
+        k for k, v in parse_qsl(parts.query, keep_blank_values=True) if v and k.lower() in TOKEN_PARAMETERS
+    ]
+    return f"a secret ({named[0]}=)" if named else None
 
 
 def has_password(url: str) -> bool:
@@ -68,7 +95,7 @@ def without_password(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def env_name(*parts: str) -> str:
-    """``MALLEABLE_GROWTH_SHOP_PASSWORD``: a variable name for a password the file never named."""
-    words = ["MALLEABLE", *parts, "PASSWORD"]
+def env_name(*parts: str, what: str = "PASSWORD") -> str:
+    """``MALLEABLE_GROWTH_SHOP_PASSWORD``: a variable name for a secret the file never named."""
+    words = ["MALLEABLE", *parts, what]
     return "_".join(re.sub(r"[^A-Za-z0-9]+", "_", word).strip("_").upper() for word in words)

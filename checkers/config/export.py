@@ -2,8 +2,8 @@
 
 Stable by construction: objects sorted by slug, keys in the contract's order, values left
 out when they equal the model's default (an import fills them back in), and no timestamp.
-Passwords never appear: each is the ``${VAR}`` reference it was imported from, or a
-generated variable name, and the header lists the variables an import of the file needs.
+Passwords and other secrets never appear: each is the ``${VAR}`` reference it was imported
+from, or a generated variable name, and the header lists the variables an import needs.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 import yaml
 from django.db import models
 
+from alarms.models import AlarmDefaults, AlarmPolicy, Channel
 from checkers import schedules
 from checkers.config import credentials
+from checkers.config.alarms import CHANNEL_KEYS, POLICY_KEYS, TOKEN_URLS
 from checkers.config.checks import CHECKER_KEYS
 from checkers.config.namespaces import NAMESPACE_KEYS
 from checkers.config.sources import DATASET_KEYS, DATASOURCE_KEYS
@@ -83,17 +85,21 @@ class Exporter:
         ]
         if self.variables:
             lines.append(
-                "# Passwords are not in this file. Set these environment variables before importing:"
+                "# Passwords and secrets are not in this file. "
+                "Set these environment variables before importing:"
             )
             width = max(len(name) for name in self.variables)
             lines += [f"#   {name:<{width}}  {what}" for name, what in self.variables.items()]
         else:
-            lines.append("# No passwords: the import needs no environment variables.")
+            lines.append("# No passwords or secrets: the import needs no environment variables.")
         return "\n".join(lines) + "\n"
 
     def namespace(self, namespace: Namespace) -> dict[str, Any]:
         data = {"slug": namespace.slug, "name": namespace.name}
         data |= _non_default(namespace, _except(NAMESPACE_KEYS, "name"))
+        defaults = AlarmDefaults.objects.filter(namespace=namespace).first()
+        if defaults and _non_default(defaults, POLICY_KEYS):
+            data["alarm_defaults"] = Inline(_non_default(defaults, POLICY_KEYS))
         members = sorted(namespace.memberships.select_related("user"), key=lambda m: m.user.get_username())
         sections = {
             "members": [Inline(user=m.user.get_username(), role=m.role) for m in members],
@@ -104,6 +110,7 @@ class Exporter:
                 self.checker(c)
                 for c in _by_slug(namespace.checkers.select_related("rule_dataset", "runbook"))
             ],
+            "channels": [self.channel(c) for c in _by_slug(namespace.channels.all())],
         }
         return data | {key: items for key, items in sections.items() if items}
 
@@ -143,7 +150,26 @@ class Exporter:
         if datasets:
             data["datasets"] = datasets
         data |= self.kind(checker)
+        alarm = _alarm(checker)
+        if alarm:
+            data["alarm"] = alarm
         return data | _non_default(checker, _except(CHECKER_KEYS, "name", "description"))
+
+    def channel(self, channel: Channel) -> dict[str, Any]:
+        """A URL with a password or token in it, and every slack or apprise URL, as a reference."""
+        label = f"{channel.namespace.slug}/{channel.slug}"
+        data = {"slug": channel.slug} | _non_default(channel, {"name": "name"}) | {"kind": channel.kind}
+        if channel.url:
+            secret = channel.kind in TOKEN_URLS or credentials.written_secret(channel.url)
+            data["url"] = self.variable(channel, "URL", f"URL of channel {label}") if secret else channel.url
+        if channel.secret:
+            data["secret"] = self.variable(channel, "SECRET", f"secret of channel {label}")
+        return data | _non_default(channel, _except(CHANNEL_KEYS, "name", "kind", "url", "secret"))
+
+    def variable(self, obj: models.Model, what: str, description: str) -> str:
+        name = credentials.env_name(obj.namespace.slug, obj.slug, what=what)
+        self.variables.setdefault(name, description)
+        return f"${{{name}}}"
 
     def kind(self, checker: Checker) -> dict[str, Any]:
         if checker.kind == CheckerKind.RULE:
@@ -171,6 +197,19 @@ def _rule(checker: Checker) -> dict[str, Any]:
     if checker.rule_message:
         rule["message"] = checker.rule_message
     return rule
+
+
+def _alarm(checker: Checker) -> Inline | None:
+    """The checker's own policy, as the contract writes it; None when it all follows the defaults."""
+    policy = AlarmPolicy.objects.filter(checker=checker).first()
+    if policy is None:
+        return None
+    alarm = Inline({} if policy.enabled else {"enabled": False})
+    alarm |= _non_default(policy, POLICY_KEYS)
+    channels = sorted(policy.channels.values_list("slug", flat=True))
+    if channels:
+        alarm["channels"] = channels
+    return alarm or None
 
 
 def _non_default(obj: models.Model, keys: Mapping[str, str]) -> dict[str, Any]:

@@ -15,31 +15,20 @@ from typing import Any
 
 from django.db import transaction
 
+from checkers.config.alarms import Channels, read_defaults
 from checkers.config.checks import Checkers
 from checkers.config.context import Context, Scope
 from checkers.config.document import ConfigInvalid, Path, load
 from checkers.config.namespaces import apply_members, apply_namespace, namespace_schema
 from checkers.config.plan import Plan
 from checkers.config.runbooks import Runbooks
-from checkers.config.schema import LIST, TEXT, Schema, choice, read
-from checkers.config.section import Section, Unsupported
+from checkers.config.schema import LIST, Schema, read
+from checkers.config.section import Section
 from checkers.config.sources import Datasets, Datasources
 from namespaces.models import Namespace
 
-
-class Channels(Unsupported):
-    key = "channels"
-    kind = "channel"
-    feature = "channels"
-    schema = Schema(
-        "a channel",
-        {"slug": TEXT, "kind": choice(["queue", "webhook", "email", "slack", "apprise"])},
-        required=("slug", "kind"),
-    )
-
-
 # In the order they import: each may refer to the ones before it.
-SECTIONS: tuple[Section, ...] = (Datasources(), Datasets(), Runbooks(), Checkers(), Channels())
+SECTIONS: tuple[Section, ...] = (Datasources(), Datasets(), Runbooks(), Channels(), Checkers())
 ROOT = Schema("a Malleable configuration", {"namespaces": LIST}, required=("namespaces",))
 NAMESPACE = namespace_schema([section.key for section in SECTIONS])
 
@@ -110,10 +99,11 @@ def _import_namespace(ctx: Context, path: Path, entry: Any, seen: set[str]) -> N
         ctx.error((*path, "slug"), f"namespace `{slug}` is already declared above: merge the two")
         return
     seen.add(slug)
+    alarm_defaults = read_defaults(ctx, path, fields)
     if ctx.failed_since(checkpoint):
         namespace = Namespace.objects.filter(slug=slug).first()
     else:
-        namespace = apply_namespace(ctx, path, fields)
+        namespace = apply_namespace(ctx, path, fields, alarm_defaults)
     scope = Scope(slug, namespace)
     if "members" in fields:
         apply_members(ctx, scope, (*path, "members"), fields["members"])

@@ -7,10 +7,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
+from checkers.config.alarms import apply_defaults
 from checkers.config.context import Context, Scope
 from checkers.config.document import Path
 from checkers.config.plan import Action
-from checkers.config.schema import LIST, TEXT, Schema, choice, read
+from checkers.config.schema import LIST, MAPPING, TEXT, Schema, choice, read
 from checkers.config.store import default, upsert
 from namespaces.models import Membership, Namespace, Role
 
@@ -21,11 +22,20 @@ MEMBER = Schema("a member", {"user": TEXT, "role": choice(Role.values)}, require
 
 
 def namespace_schema(sections: list[str]) -> Schema:
-    keys = {"slug": TEXT, "name": TEXT, "description": TEXT, "timezone": TEXT, "members": LIST}
+    keys = {
+        "slug": TEXT,
+        "name": TEXT,
+        "description": TEXT,
+        "timezone": TEXT,
+        "alarm_defaults": MAPPING,
+        "members": LIST,
+    }
     return Schema("a namespace", keys | dict.fromkeys(sections, LIST))
 
 
-def apply_namespace(ctx: Context, path: Path, fields: dict[str, Any]) -> Namespace | None:
+def apply_namespace(
+    ctx: Context, path: Path, fields: dict[str, Any], alarm_defaults: dict[str, Any]
+) -> Namespace | None:
     """The saved namespace; when the file's version is invalid, the stored one (if any), so
     its datasets and checkers are still checked and their errors reported too."""
     slug = fields["slug"]
@@ -35,7 +45,10 @@ def apply_namespace(ctx: Context, path: Path, fields: dict[str, Any]) -> Namespa
     if result is None:
         return Namespace.objects.filter(slug=slug).first()
     namespace, action, keys = result
-    ctx.plan.add("namespace", slug, action, keys)
+    defaults = apply_defaults(ctx, path, namespace, alarm_defaults)
+    if defaults and action == Action.UNCHANGED:
+        action = Action.UPDATED
+    ctx.plan.add("namespace", slug, action, () if action == Action.CREATED else (*keys, *defaults))
     return namespace
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The order objects are listed in: the order an import writes them.
-KINDS = ("user", "namespace", "membership", "datasource", "dataset", "runbook", "checker")
+KINDS = ("user", "namespace", "membership", "datasource", "dataset", "runbook", "channel", "checker")
 
 
 class Action(enum.StrEnum):

@@ -1,9 +1,9 @@
 """A namespace-level list of the file (``datasources``, ``checkers``, ...) and how it imports.
 
-Each section is one small class in the importer's registry. A feature whose models do not
-exist yet is a section that validates its shape and then refuses (``Unsupported``); giving
-it a real ``apply`` is the whole change when it lands. A checker key stored beside the check
-itself (a runbook, an alarm policy) is a ``CheckerKey`` in the checkers section's registry.
+Each section is one small class in the importer's registry: its schema, the model values it
+checks without the database, and an ``apply`` that resolves references and writes. A checker
+key stored beside the check itself (a runbook, an alarm policy) is a ``CheckerKey`` in the
+checkers section's registry.
 """
 
 from __future__ import annotations
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
     from checkers.models import Checker
 
 M = TypeVar("M", bound=models.Model)
-
-
-def refusal(feature: str, key: str) -> str:
-    return f"{feature} are not supported by this version of Malleable yet: remove the `{key}` key"
 
 
 class Section:
@@ -90,7 +86,7 @@ class CheckerKey:
 
     key: ClassVar[str]
     type: ClassVar[Type]
-    # Model fields of Checker this key sets, for errors and the keys an update names.
+    # The fields of Checker this key sets, out of what ``resolve`` returns.
     fields: ClassVar[tuple[str, ...]] = ()
 
     def values(self, ctx: Context, path: Path, value: Any) -> dict[str, Any]:
@@ -98,20 +94,18 @@ class CheckerKey:
         return {}
 
     def resolve(self, ctx: Context, scope: Scope, path: Path, value: Any) -> dict[str, Any] | None:
-        """Checker fields that refer to other objects; None when a reference dangles."""
+        """The objects the value refers to (``fields`` among them go on the checker); None when
+        a reference dangles."""
         return {}
 
-    def save(self, ctx: Context, scope: Scope, path: Path, checker: Checker, value: Any) -> tuple[str, ...]:
-        """Write objects that hang off the saved checker; the keys that changed."""
+    def save(
+        self,
+        ctx: Context,
+        scope: Scope,
+        path: Path,
+        checker: Checker,
+        value: Any,
+        resolved: dict[str, Any],
+    ) -> tuple[str, ...]:
+        """Write what hangs off the saved checker; the keys that changed."""
         return ()
-
-
-class Unsupported(Section):
-    """A section of the contract this version cannot store yet: checked, then refused."""
-
-    feature: ClassVar[str]
-
-    def process(self, ctx: Context, scope: Scope, path: Path, entries: list[Any]) -> None:
-        for index, entry in enumerate(entries):
-            read(ctx, (*path, index), entry, self.schema)
-        ctx.error(path, refusal(self.feature, self.key), key=True)

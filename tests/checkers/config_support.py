@@ -8,12 +8,23 @@ from typing import Any
 
 from django.db import models
 
+from alarms.models import AlarmDefaults, AlarmPolicy, Channel
 from checkers.models import Checker, Dataset, Datasource
 from namespaces.models import Membership, Namespace
 from runbooks.models import Runbook
 
 PASSWORD = "s3cret-password-plaintext"
-ENVIRON = {"SHOP_DB_PASSWORD": PASSWORD}
+HOOK_SECRET = "s3cret-hook-signing-key"
+SLACK_URL = "slack://T1234ABCD/B5678EFGH/s3cretslacktokenabcdefgh/#ops"
+# What RICH needs, under the names it uses and the names an export of it generates.
+ENVIRON = {
+    "SHOP_DB_PASSWORD": PASSWORD,
+    "HOOK_SECRET": HOOK_SECRET,
+    "SLACK_URL": SLACK_URL,
+    "MALLEABLE_GROWTH_HOOKS_SECRET": HOOK_SECRET,
+    "MALLEABLE_GROWTH_CHAT_URL": SLACK_URL,
+}
+SECRETS = (PASSWORD, HOOK_SECRET, SLACK_URL, "s3cretslacktoken")
 
 # DESIGN.md's "Contract: checks as code (YAML)", verbatim.
 DESIGN_EXAMPLE = """\
@@ -48,22 +59,6 @@ namespaces:
         kind: queue                   # queue | webhook | email | slack | apprise
 """
 
-# The same, without the keys that belong to the alarms issue.
-DESIGN_EXAMPLE_CORE = (
-    "\n".join(
-        line
-        for line in DESIGN_EXAMPLE.replace(
-            "    runbooks:\n      - slug: null-emails\n        title: Users without an e-mail address\n"
-            '        body: "Markdown. Who to call, what to run."\n',
-            "",
-        ).splitlines()
-        if not line.lstrip().startswith(
-            ("runbook:", "alarm:", "channels:", "- slug: ops-queue", "kind: queue")
-        )
-    )
-    + "\n"
-)
-
 # A file with every kind of checker and most extensions, on a SQLite datasource in {dir}.
 RICH = """\
 namespaces:
@@ -71,6 +66,7 @@ namespaces:
     name: Growth team
     description: Checks of the growth funnel.
     timezone: Europe/Berlin
+    alarm_defaults: {after_failures: 2, repeat_every: 3600}
     members: [{user: alice, role: owner}, {user: bob, role: viewer}]
     datasources:
       - slug: shop
@@ -107,12 +103,14 @@ namespaces:
         datasets: [users_with_email_null]
         rule: {dataset: users_with_email_null, metric: row_count, op: "<", value: 42,
                message: "There should be less than 42 users in that state"}
+        alarm: {enabled: true, on_error: alarm, after_failures: 1, repeat_every: 3600}
       - slug: order-amounts
         name: Order amounts
         description: The average order is plausible.
         schedule: {every: 300}
         runbook: orders
         rule: {dataset: orders, metric: avg, column: amount, op: between, value: 10, high: 200.5}
+        alarm: {enabled: false, on_error: ignore, notify_resolved: false, channels: [hooks, ops-queue]}
         severity: critical
         enabled: false
         timezone: UTC
@@ -133,6 +131,23 @@ namespaces:
       - slug: seed-in-wasm
         schedule: {every: 60}
         wasm: modules/seed.wasm
+    channels:
+      - slug: ops-queue
+        kind: queue
+      - slug: hooks
+        name: Incident webhook
+        kind: webhook
+        url: https://hooks.example.com/malleable?team=growth
+        secret: ${HOOK_SECRET}
+        min_severity: warning
+        default: false
+      - slug: chat
+        kind: slack
+        url: ${SLACK_URL}
+        min_severity: critical
+      - slug: mail
+        kind: email
+        url: ops@example.com, dba@example.com
   - slug: ops
     name: Operations
     datasources:
@@ -172,7 +187,7 @@ def _value(obj: models.Model, field: models.Field) -> Any:
     return bytes(value) if isinstance(value, memoryview) else value
 
 
-SKIPPED = {"id", "created", "updated", "next_run_at", "last_run_at"}
+SKIPPED = {"id", "created", "updated", "next_run_at", "last_run_at", "disabled_at"}
 
 
 def _rows(model: type[models.Model]) -> list[dict[str, Any]]:
@@ -189,20 +204,40 @@ def model_state() -> dict[str, Any]:
         (c.namespace.slug, c.slug): sorted(c.datasets.values_list("slug", flat=True))
         for c in Checker.objects.all()
     }
-    return {
-        model.__name__: _rows(model)
-        for model in (Namespace, Membership, Datasource, Dataset, Runbook, Checker)
-    } | {"checker datasets": checkers}
+    policies = {
+        (p.checker.namespace.slug, p.checker.slug): sorted(p.channels.values_list("slug", flat=True))
+        for p in AlarmPolicy.objects.all()
+    }
+    written = (
+        Namespace,
+        Membership,
+        Datasource,
+        Dataset,
+        Runbook,
+        Checker,
+        Channel,
+        AlarmDefaults,
+        AlarmPolicy,
+    )
+    return {model.__name__: _rows(model) for model in written} | {
+        "checker datasets": checkers,
+        "policy channels": policies,
+    }
 
 
 def wipe() -> None:
     """Delete everything an import writes, in the order PROTECT allows."""
-    for model in (Checker, Dataset, Datasource, Runbook, Membership, Namespace):
+    for model in (Checker, Dataset, Datasource, Runbook, Channel, Membership, Namespace):
         model.objects.all().delete()
 
 
 def timestamps() -> dict[str, Any]:
-    return {
+    stamps = {
         model.__name__: sorted(model.objects.values_list("slug", "updated"))
-        for model in (Datasource, Dataset, Runbook, Checker)
-    } | {"next runs": sorted(Checker.objects.values_list("slug", "next_run_at"))}
+        for model in (Datasource, Dataset, Runbook, Checker, Channel)
+    }
+    return stamps | {
+        "AlarmDefaults": sorted(AlarmDefaults.objects.values_list("namespace__slug", "updated")),
+        "AlarmPolicy": sorted(AlarmPolicy.objects.values_list("checker__slug", "updated")),
+        "next runs": sorted(Checker.objects.values_list("slug", "next_run_at")),
+    }

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from alarms.models import AlarmPolicy, Channel, Policy
 from checkers import config
 from checkers.config import Action
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
 from namespaces.models import Membership, Namespace, Role
+from runbooks.models import Runbook
 from tests.checkers.config_support import (
     DESIGN_EXAMPLE,
-    DESIGN_EXAMPLE_CORE,
     EMPTY_MODULE,
     ENVIRON,
     PASSWORD,
@@ -45,7 +46,7 @@ def actions(plan: config.Plan) -> dict[str, str]:
 
 
 def test_design_example_imports(tmp_path, people):
-    plan = config.import_file(write(tmp_path, DESIGN_EXAMPLE_CORE), environ=ENVIRON)
+    plan = config.import_file(write(tmp_path, DESIGN_EXAMPLE), environ=ENVIRON)
 
     assert actions(plan) == {
         "namespace growth": "created",
@@ -53,6 +54,8 @@ def test_design_example_imports(tmp_path, people):
         "membership growth/bob": "created",
         "datasource growth/shop": "created",
         "dataset growth/users_with_email_null": "created",
+        "runbook growth/null-emails": "created",
+        "channel growth/ops-queue": "created",
         "checker growth/few-null-emails": "created",
     }
     growth = Namespace.objects.get(slug="growth")
@@ -83,23 +86,26 @@ def test_design_example_imports(tmp_path, people):
     assert (checker.schedule_cron, checker.schedule_every) == ("*/5 * * * *", None)
     assert list(checker.datasets.all()) == [dataset]
     assert checker.next_run_at is not None
+    runbook = Runbook.objects.get(namespace=growth, slug="null-emails")
+    assert (runbook.title, runbook.body) == (
+        "Users without an e-mail address",
+        "Markdown. Who to call, what to run.",
+    )
+    assert checker.runbook == runbook
+    policy = AlarmPolicy.objects.get(checker=checker)
+    assert (policy.enabled, policy.on_error, policy.after_failures, policy.repeat_every) == (
+        True,
+        "alarm",
+        1,
+        3600,
+    )
+    assert (policy.notify_resolved, list(policy.channels.all())) == (None, [])
+    channel = Channel.objects.get(namespace=growth, slug="ops-queue")
+    assert (channel.kind, channel.url, channel.secret, channel.is_default) == ("queue", "", "", True)
+    assert Policy.for_checker(checker).channels == (channel,)
 
 
-def test_design_example_with_alarm_keys_is_refused_clearly(tmp_path, people):
-    with pytest.raises(config.ConfigInvalid) as refused:
-        config.import_file(write(tmp_path, DESIGN_EXAMPLE), environ=ENVIRON)
-
-    messages = {error.path: error.message for error in refused.value.errors}
-    assert messages == {
-        "namespaces[0].checkers[0].alarm": "alarms are not supported by this version of Malleable yet: "
-        "remove the `alarm` key",
-        "namespaces[0].channels": "channels are not supported by this version of Malleable yet: "
-        "remove the `channels` key",
-    }
-    assert not Namespace.objects.exists()
-
-
-def test_refused_sections_still_have_their_shape_checked(tmp_path, people):
+def test_alarm_sections_have_their_shape_checked(tmp_path, people):
     text = DESIGN_EXAMPLE.replace("kind: queue", "kind: pigeon").replace(
         "after_failures: 1", "after_failures: x"
     )
@@ -107,8 +113,8 @@ def test_refused_sections_still_have_their_shape_checked(tmp_path, people):
         config.import_file(write(tmp_path, text), environ=ENVIRON)
 
     paths = {error.path for error in refused.value.errors}
-    assert "namespaces[0].channels[0].kind" in paths
-    assert "namespaces[0].checkers[0].alarm.after_failures" in paths
+    assert paths == {"namespaces[0].channels[0].kind", "namespaces[0].checkers[0].alarm.after_failures"}
+    assert not Namespace.objects.exists()
 
 
 def test_rich_file_imports_every_kind_and_extension(tmp_path, people, sqlite_dir):
@@ -156,7 +162,7 @@ def test_second_import_changes_nothing(tmp_path, people, sqlite_dir):
 
     assert not plan.changed
     assert {change.action for change in plan.changes} == {Action.UNCHANGED}
-    assert len(plan.changes) == 15
+    assert len(plan.changes) == 19
     assert "everything was unchanged" in plan.summary()
     assert (model_state(), timestamps()) == (state, stamps)
 
@@ -256,7 +262,7 @@ def test_objects_the_file_leaves_out_are_left_alone(tmp_path, people, sqlite_dir
     Membership.objects.create(namespace=Namespace.objects.get(slug="growth"), user=carol, role=Role.EDITOR)
     text = path.read_text()
     start = text.index("      - slug: seed-in-wat")
-    shorter = text[:start] + text[text.index("  - slug: ops") :]
+    shorter = text[:start] + text[text.index("  - slug: ops\n") :]
 
     config.import_file(write(tmp_path, shorter), environ=ENVIRON)
 
@@ -288,7 +294,7 @@ namespaces:
 
 
 def test_memberships_are_upserted_by_user(tmp_path, people):
-    path = write(tmp_path, DESIGN_EXAMPLE_CORE)
+    path = write(tmp_path, DESIGN_EXAMPLE)
     config.import_file(path, environ=ENVIRON)
 
     config.import_file(
@@ -300,7 +306,7 @@ def test_memberships_are_upserted_by_user(tmp_path, people):
 
 
 def test_demoting_the_last_owner_is_refused(tmp_path, people):
-    path = write(tmp_path, DESIGN_EXAMPLE_CORE)
+    path = write(tmp_path, DESIGN_EXAMPLE)
     config.import_file(path, environ=ENVIRON)
 
     with pytest.raises(config.ConfigInvalid) as refused:
@@ -313,7 +319,7 @@ def test_demoting_the_last_owner_is_refused(tmp_path, people):
 
 
 def test_create_users_makes_missing_members_without_a_usable_password(tmp_path):
-    plan = config.import_file(write(tmp_path, DESIGN_EXAMPLE_CORE), environ=ENVIRON, create_users=True)
+    plan = config.import_file(write(tmp_path, DESIGN_EXAMPLE), environ=ENVIRON, create_users=True)
 
     alice = get_user_model().objects.get(username="alice")
     assert not alice.has_usable_password()
@@ -321,7 +327,7 @@ def test_create_users_makes_missing_members_without_a_usable_password(tmp_path):
 
 
 def test_url_references_are_expanded_from_the_environment(tmp_path, people, sqlite_dir):
-    text = DESIGN_EXAMPLE_CORE.replace(
+    text = DESIGN_EXAMPLE.replace(
         "engine: postgresql            # postgresql | mysql | sqlite", "engine: sqlite"
     ).replace("url: postgresql://reader@127.0.0.1:5432/shop", "url: sqlite:///${SHOP_DIR}/shop.sqlite3")
 

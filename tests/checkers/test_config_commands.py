@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from checkers.management.commands.export_config import Command as ExportCommand
 from checkers.management.commands.import_config import Command as ImportCommand
 from namespaces.models import Namespace
-from tests.checkers.config_support import DESIGN_EXAMPLE_CORE, PASSWORD, rich_file, write
+from tests.checkers.config_support import DESIGN_EXAMPLE, ENVIRON, PASSWORD, SECRETS, rich_file, write
 from tests.personas import make_user
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,8 @@ def sqlite_dir(settings, tmp_path, monkeypatch):
     folder.mkdir()
     settings.DATASOURCE_SQLITE_DIR = folder
     settings.DATASOURCE_ALLOWED_HOSTS = []
-    monkeypatch.setenv("SHOP_DB_PASSWORD", PASSWORD)
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
     return folder
 
 
@@ -41,7 +42,7 @@ def run(*args: str) -> tuple[str, str]:
 
 
 def test_import_prints_a_summary(tmp_path):
-    path = write(tmp_path, DESIGN_EXAMPLE_CORE)
+    path = write(tmp_path, DESIGN_EXAMPLE)
 
     out, _ = run("import_config", str(path))
 
@@ -51,13 +52,15 @@ def test_import_prints_a_summary(tmp_path):
         "  memberships created: 2: growth/alice, growth/bob",
         "  datasources created: 1: growth/shop",
         "  datasets created: 1: growth/users_with_email_null",
+        "  runbooks created: 1: growth/null-emails",
+        "  channels created: 1: growth/ops-queue",
         "  checkers created: 1: growth/few-null-emails",
     ]
     assert PASSWORD not in out
 
 
 def test_import_twice_says_everything_is_unchanged(tmp_path):
-    path = write(tmp_path, DESIGN_EXAMPLE_CORE)
+    path = write(tmp_path, DESIGN_EXAMPLE)
     run("import_config", str(path))
 
     out, _ = run("import_config", str(path))
@@ -66,7 +69,7 @@ def test_import_twice_says_everything_is_unchanged(tmp_path):
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
-    out, _ = run("import_config", str(write(tmp_path, DESIGN_EXAMPLE_CORE)), "--dry-run")
+    out, _ = run("import_config", str(write(tmp_path, DESIGN_EXAMPLE)), "--dry-run")
 
     assert "dry run, nothing was changed" in out
     assert "checkers created: 1: growth/few-null-emails" in out
@@ -74,7 +77,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
 
 
 def test_json_prints_the_plan(tmp_path):
-    out, _ = run("import_config", str(write(tmp_path, DESIGN_EXAMPLE_CORE)), "--json", "--dry-run")
+    out, _ = run("import_config", str(write(tmp_path, DESIGN_EXAMPLE)), "--json", "--dry-run")
 
     plan = json.loads(out)
     assert (plan["dry_run"], plan["changed"]) == (True, True)
@@ -85,7 +88,7 @@ def test_json_prints_the_plan(tmp_path):
 
 
 def test_an_invalid_file_exits_1_with_every_error_on_stderr(tmp_path):
-    text = DESIGN_EXAMPLE_CORE.replace('"*/5 * * * *"', '"61 * * * *"').replace("role: viewer", "role: boss")
+    text = DESIGN_EXAMPLE.replace('"*/5 * * * *"', '"61 * * * *"').replace("role: viewer", "role: boss")
     path = write(tmp_path, text)
     err = io.StringIO()
 
@@ -97,20 +100,20 @@ def test_an_invalid_file_exits_1_with_every_error_on_stderr(tmp_path):
     lines = err.getvalue().splitlines()
     assert lines[0].startswith(f"{path}:4:") and "namespaces[0].members[1].role" in lines[0]
     assert lines[1].startswith(
-        f"{path}:16:19: namespaces[0].checkers[0].schedule: '61 * * * *' is not a cron"
+        f"{path}:20:19: namespaces[0].checkers[0].schedule: '61 * * * *' is not a cron"
     )
     assert not Namespace.objects.exists()
 
 
 def test_an_invalid_file_with_json_prints_the_errors(tmp_path):
-    path = write(tmp_path, DESIGN_EXAMPLE_CORE.replace('"*/5 * * * *"', '"61 * * * *"'))
+    path = write(tmp_path, DESIGN_EXAMPLE.replace('"*/5 * * * *"', '"61 * * * *"'))
     out = io.StringIO()
 
     with pytest.raises(CommandError):
         call_command("import_config", str(path), "--json", stdout=out, stderr=io.StringIO())
 
     [error] = json.loads(out.getvalue())["errors"]
-    assert (error["line"], error["column"], error["path"]) == (16, 19, "namespaces[0].checkers[0].schedule")
+    assert (error["line"], error["column"], error["path"]) == (20, 19, "namespaces[0].checkers[0].schedule")
 
 
 def test_an_unreadable_file_exits_64(tmp_path):
@@ -140,7 +143,7 @@ def test_bad_usage_exits_64(capsys):
 
 
 def test_create_users_option(tmp_path):
-    text = DESIGN_EXAMPLE_CORE.replace("user: bob", "user: carol")
+    text = DESIGN_EXAMPLE.replace("user: bob", "user: carol")
 
     out, _ = run("import_config", str(write(tmp_path, text)), "--create-users")
 
@@ -152,7 +155,8 @@ def test_export_prints_yaml_that_names_the_password_variable(tmp_path, sqlite_di
 
     out, _ = run("export_config")
 
-    assert PASSWORD not in out
+    for secret in SECRETS:
+        assert secret not in out
     assert "password: ${SHOP_DB_PASSWORD}" in out
     assert [namespace["slug"] for namespace in yaml.safe_load(out)["namespaces"]] == ["growth", "ops"]
 

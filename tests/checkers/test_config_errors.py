@@ -357,15 +357,3 @@ def test_all_errors_are_reported_at_once_in_file_order(tmp_path):
         f"{PYTHON_CHECKER}.datasets[0]",
     ]
     assert errors == sorted(errors)
-
-
-def test_refused_alarm_keys_give_their_line(tmp_path):
-    text = BASE.replace(
-        '        schedule: "*/5 * * * *"\n',
-        '        schedule: "*/5 * * * *"\n        alarm: {enabled: true}\n',
-    )
-    text, errors = refused(tmp_path, text)
-
-    assert [(e.path, (e.line, e.column)) for e in errors] == [
-        (f"{RULE_CHECKER}.alarm", locate(text, "alarm:"))
-    ]

@@ -12,7 +12,7 @@ from checkers import config
 from checkers.models import Checker, CheckerKind, Datasource
 from namespaces.models import Namespace
 from tests.checkers.config_support import (
-    DESIGN_EXAMPLE_CORE,
+    DESIGN_EXAMPLE,
     EMPTY_MODULE,
     ENVIRON,
     PASSWORD,
@@ -46,7 +46,7 @@ def imported(tmp_path, people, sqlite_dir):
 
 
 def test_the_design_example_exports_in_the_contract_shape(tmp_path, people):
-    config.import_file(write(tmp_path, DESIGN_EXAMPLE_CORE), environ=ENVIRON)
+    config.import_file(write(tmp_path, DESIGN_EXAMPLE), environ=ENVIRON)
 
     exported = config.export_yaml()
 
@@ -71,10 +71,18 @@ def test_the_design_example_exports_in_the_contract_shape(tmp_path, people):
                         "sql": "SELECT username FROM users WHERE email IS NULL",
                     }
                 ],
+                "runbooks": [
+                    {
+                        "slug": "null-emails",
+                        "title": "Users without an e-mail address",
+                        "body": "Markdown. Who to call, what to run.",
+                    }
+                ],
                 "checkers": [
                     {
                         "slug": "few-null-emails",
                         "schedule": "*/5 * * * *",
+                        "runbook": "null-emails",
                         "datasets": ["users_with_email_null"],
                         "rule": {
                             "dataset": "users_with_email_null",
@@ -83,13 +91,16 @@ def test_the_design_example_exports_in_the_contract_shape(tmp_path, people):
                             "value": 42,
                             "message": "There should be less than 42 users in that state",
                         },
+                        "alarm": {"on_error": "alarm", "after_failures": 1, "repeat_every": 3600},
                     }
                 ],
+                "channels": [{"slug": "ops-queue", "kind": "queue"}],
             }
         ]
     }
     assert exported.startswith("# Malleable checks as code")
     assert "#   SHOP_DB_PASSWORD  password of datasource growth/shop\n" in exported
+    assert "        alarm: {on_error: alarm, after_failures: 1, repeat_every: 3600}\n" in exported
 
 
 def test_round_trip_gives_the_same_yaml_and_the_same_state(tmp_path, imported):

@@ -242,11 +242,13 @@ def test_export_carries_runbooks_and_links_in_the_contract_order(rich):
         "name",
         "description",
         "timezone",
+        "alarm_defaults",
         "members",
         "datasources",
         "datasets",
         "runbooks",
         "checkers",
+        "channels",
     ]
     assert growth["runbooks"] == [
         {
