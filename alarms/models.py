@@ -814,12 +814,22 @@ class Notification(models.Model):
     @classmethod
     def sweep(cls, now: datetime | None = None, limit: int | None = None) -> int:
         """Deliver what is due, oldest first (a fired before its resolved), one try each;
-        returns how many were delivered."""
+        returns how many were delivered. A channel that fails once is left alone for the rest
+        of the sweep, so one hanging endpoint cannot hold up every other channel's alarms."""
         now = now or timezone.now()
         due = cls.objects.filter(cls.due_q(now), channel__enabled=True).order_by("due", "pk")
         ids = list(due.values_list("pk", flat=True)[: limit or settings.ALARM_SWEEP_BATCH])
         rows = cls.objects.select_related("event", "channel__namespace").in_bulk(ids)
-        return sum(rows[pk].deliver(tries=1, now=now) == cls.Status.DELIVERED for pk in ids)
+        failing: set[int] = set()
+        delivered = 0
+        for notification in (rows[pk] for pk in ids):
+            if notification.channel_id in failing:
+                continue
+            status = notification.deliver(tries=1, now=now)
+            delivered += status == cls.Status.DELIVERED
+            if status == cls.Status.PENDING:
+                failing.add(notification.channel_id)
+        return delivered
 
     def claim_for_delivery(self, now: datetime) -> bool:
         """A conditional UPDATE on the row's own columns: of two workers (or a retried task and
@@ -949,7 +959,7 @@ class ToggleLog(models.Model):
         CHANNEL_ENABLED = "channel-enabled", "Channel enabled"
 
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="alarm_toggles")
-    checker = models.ForeignKey(Checker, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    checker = models.ForeignKey(Checker, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     window = models.ForeignKey(
         MaintenanceWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -165,3 +165,16 @@ def _copy(checker: Checker, slug: str) -> Checker:
     copy.pk, copy.slug = None, slug
     copy.save()
     return Checker.objects.select_related("rule_dataset__datasource", "namespace").get(pk=copy.pk)
+
+
+def test_a_failing_channel_is_tried_once_per_sweep_and_holds_up_no_other(
+    checker, run, dead_hook, webhook, personas
+):
+    Channel.objects.create(namespace=personas.a, slug="live", kind="webhook", url=webhook.url, secret="k")
+    run(checker, "red")
+    run(checker, "green")
+    Notification.objects.update(status="pending", due=timezone.now())
+    before = DeliveryAttempt.objects.filter(notification__channel=dead_hook).count()
+    assert Notification.sweep() == 2
+    assert DeliveryAttempt.objects.filter(notification__channel=dead_hook).count() == before + 1
+    assert [json.loads(r["body"])["event"] for r in webhook.requests] == ["fired", "resolved"] * 2
