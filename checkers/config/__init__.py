@@ -1,4 +1,4 @@
-"""Checks as code: namespaces, datasources, datasets and checkers as a YAML file.
+"""Checks as code: namespaces, datasources, datasets, runbooks, checkers and alarms as YAML.
 
 The file format and the ``import_config`` / ``export_config`` commands are a contract
 (DESIGN.md); docs/checks-as-code.md documents both and every extension.

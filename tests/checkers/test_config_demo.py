@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from alarms.models import AlarmPolicy, Channel, Policy
 from checkers import config, runs
 from checkers.demo import DEMO_CONFIG, make_demo_shop
 from checkers.models import Checker, CheckerKind
@@ -59,6 +60,14 @@ def test_demo_red_checkers_link_to_their_runbooks(demo):
 
     assert links == {"largest-order": "large-orders", "no-orphan-orders": "orphan-orders"}
     assert set(Runbook.objects.values_list("owner__username", flat=True)) == {"demo"}
+
+
+def test_demo_alarms_go_to_its_queue_channel(demo):
+    [channel] = Channel.objects.all()
+    assert (channel.slug, channel.kind, channel.url, channel.is_default) == ("ops-queue", "queue", "", True)
+    policies = {p.checker.slug: (p.after_failures, p.repeat_every) for p in AlarmPolicy.objects.all()}
+    assert policies == {"largest-order": (1, 3600), "no-orphan-orders": (2, 3600)}
+    assert Policy.for_checker(Checker.objects.get(slug="few-null-emails")).channels == (channel,)
 
 
 def test_demo_checkers_are_some_green_some_red(demo):

@@ -19,7 +19,10 @@ EX_INVALID = 1
 
 
 class Command(BaseCommand):
-    help = "Import namespaces, datasources, datasets and checkers from a checks-as-code YAML file."
+    help = (
+        "Import namespaces, datasources, datasets, runbooks, checkers, alarm policies and channels "
+        "from a checks-as-code YAML file."
+    )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
