@@ -199,6 +199,10 @@ class ToggleForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput(attrs={"size": 60}))
 
 
+class DisableForm(ToggleForm):
+    reason = forms.CharField(max_length=500, help_text="Say why, so the team knows.")
+
+
 class MuteForm(ToggleForm):
     hours = forms.FloatField(
         min_value=0.05, max_value=24 * 90, initial=1, help_text="How long to stay silent."
@@ -293,7 +297,7 @@ class AlarmStateAdmin(TenantAdminMixin, admin.ModelAdmin):
     @admin.action(description="Disable alarming…", permissions=["toggle"])
     def disable_alarming(self, request, queryset):
         return self._toggle(
-            request, queryset, "disable_alarming", ToggleForm, lambda s, f: s.set_alarming(False, *f)
+            request, queryset, "disable_alarming", DisableForm, lambda s, f: s.set_alarming(False, *f)
         )
 
     @admin.action(description="Enable alarming…", permissions=["toggle"])

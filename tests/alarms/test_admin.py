@@ -191,3 +191,12 @@ def test_editors_cannot_add_maintenance_windows(personas, login):
     )
     assert response.status_code == 403
     assert not MaintenanceWindow.objects.exists()
+
+
+def test_disabling_alarming_needs_a_reason(personas, login, state):
+    client = login(personas.editor)
+    data = {"action": "disable_alarming", "_selected_action": [state.pk], "apply": "1"}
+    assert client.post(changelist("alarmstate"), data).status_code == 200
+    assert state.silence() is None
+    assert client.post(changelist("alarmstate"), data | {"reason": "rewriting it"}).status_code == 302
+    assert str(state.silence()) == "alarming disabled by eddie: rewriting it"
