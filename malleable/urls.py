@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("namespaces.urls")),
     path("", include("runbooks.urls")),
+    path("", include("checkers.urls")),
 ]

@@ -1,34 +1,58 @@
-from django.contrib.auth.decorators import login_required
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.shortcuts import redirect, render
 
-from namespaces.access import get_namespace_for_user, get_object_for_user
-from runbooks.models import Runbook
+from namespaces.models import Namespace, Role
+from namespaces.pages import get_in_namespace, is_htmx, may, namespace_page, needs_role, page_context
+from runbooks.forms import RunbookForm
+from runbooks.models import Runbook, render_markdown
 
 
-@require_safe
-@login_required
-def runbook_list(request: HttpRequest, namespace: str) -> HttpResponse:
-    namespace = get_namespace_for_user(request, namespace)
+@namespace_page()
+def runbook_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
     runbooks = namespace.runbooks.select_related("owner").prefetch_related("checkers")
-    return render(request, "runbooks/list.html", {"namespace": namespace, "runbooks": runbooks})
+    return render(request, "runbooks/list.html", page_context(request, namespace, runbooks=runbooks))
 
 
-@require_safe
-@login_required
-def runbook_detail(request: HttpRequest, namespace: str, runbook: str) -> HttpResponse:
-    runbook = get_object_for_user(
-        request, Runbook.objects.select_related("namespace", "owner"), namespace, slug=runbook
-    )
-    checkers = runbook.checkers.order_by("name")
+@namespace_page()
+def runbook_detail(request: HttpRequest, namespace: Namespace, runbook: str) -> HttpResponse:
+    runbook = get_in_namespace(Runbook.objects.select_related("namespace", "owner"), namespace, slug=runbook)
+    checkers = runbook.checkers.select_related("alarm_state").order_by("name")
     return render(
         request,
         "runbooks/detail.html",
-        {
-            "namespace": runbook.namespace,
-            "runbook": runbook,
-            "checkers": checkers,
-            "recent": runbook.recent_runs(),
-        },
+        page_context(request, namespace, runbook=runbook, checkers=checkers, recent=runbook.recent_runs()),
+    )
+
+
+@namespace_page(post=Role.EDITOR)
+def runbook_create(request: HttpRequest, namespace: Namespace) -> HttpResponse:
+    if not may(request, Role.EDITOR):
+        return needs_role(request, namespace, "Writing runbooks", Role.EDITOR)
+    return _runbook_form(request, namespace, None)
+
+
+@namespace_page(post=Role.EDITOR)
+def runbook_edit(request: HttpRequest, namespace: Namespace, runbook: str) -> HttpResponse:
+    return _runbook_form(request, namespace, get_in_namespace(Runbook.objects.all(), namespace, slug=runbook))
+
+
+def _runbook_form(request: HttpRequest, namespace: Namespace, runbook: Runbook | None) -> HttpResponse:
+    form = RunbookForm(request.POST or None, instance=runbook, namespace=namespace)
+    if request.method == "POST" and request.POST.get("action") == "preview":
+        html = render_markdown(request.POST.get("body", ""))
+        if is_htmx(request):
+            return render(request, "runbooks/_preview.html", {"html": html})
+    elif request.method == "POST" and form.is_valid():
+        saved = form.save_changes()
+        messages.success(request, f"Saved runbook {saved.title}.")
+        return redirect(saved)
+    else:
+        html = None
+    if not may(request, Role.EDITOR):
+        form.make_read_only()
+    return render(
+        request,
+        "runbooks/form.html",
+        page_context(request, namespace, form=form, runbook=runbook, preview=html),
     )

@@ -11,6 +11,8 @@ from django.contrib import admin
 from django.forms import ModelChoiceField
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from alarms.models import Channel
+from checkers.models import Checker, CheckRun, Dataset, Datasource
 from namespaces.access import is_tenant_owned, namespace_of
 from namespaces.models import Namespace, Role
 from namespaces.tenant_admin import TenantAdminMixin
@@ -169,6 +171,12 @@ NAMESPACED_PAGES = sorted(name for _, name, kwargs in _app_patterns() if name an
 URL_ARGUMENTS = {
     "namespace": lambda personas: personas.a.slug,
     "runbook": lambda personas: make(Runbook, personas.a).slug,
+    "checker": lambda personas: make(Checker, personas.a).slug,
+    "run": lambda personas: make(CheckRun, personas.a).uuid,
+    "datasource": lambda personas: make(Datasource, personas.a).slug,
+    "dataset": lambda personas: make(Dataset, personas.a).slug,
+    "channel": lambda personas: make(Channel, personas.a).slug,
+    "member": lambda personas: personas.viewer.username,
 }
 
 

@@ -1,0 +1,190 @@
+"""Server-rendered SVG charts: a run sparkline, a duration chart and a state timeline.
+
+They are drawn here rather than in the browser so the dashboard reads at a glance with no
+script, in any screenshot and on a phone, and each carries a text summary for screen readers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from checkers.models import CheckRun
+
+STATES = ("green", "red", "error", "unknown")
+
+
+def _summary(runs: Sequence[CheckRun]) -> str:
+    counts = Counter(run.status for run in runs)
+    parts = [f"{counts[state]} {state}" for state in STATES if counts[state]]
+    return f"Last {len(runs)} run{'s' if len(runs) != 1 else ''}: {', '.join(parts) or 'none'}"
+
+
+def sparkline(runs: Sequence[CheckRun], width: int = 124, height: int = 28) -> SafeString:
+    """One bar per run, oldest first: its colour is the outcome, its height the duration."""
+    runs = list(runs)
+    label = _summary(runs)
+    if not runs:
+        return format_html(
+            '<svg class="sparkline" data-testid="sparkline" role="img" aria-label="{}" width="{}" '
+            'height="{}" viewBox="0 0 {} {}"><title>{}</title><line x1="0" y1="{}" x2="{}" y2="{}" '
+            'class="spark-empty"/></svg>',
+            "No runs yet",
+            width,
+            height,
+            width,
+            height,
+            "No runs yet",
+            height - 1,
+            width,
+            height - 1,
+        )
+    slot = width / 30
+    longest = max((run.duration_ms or 0) for run in runs) or 1
+    bars = []
+    for index, run in enumerate(runs):
+        share = (run.duration_ms or 0) / longest
+        bar_height = max(height * 0.3, height * share)
+        when = timezone.localtime(run.finished).strftime("%Y-%m-%d %H:%M") if run.finished else ""
+        bars.append(
+            (
+                f"{index * slot + 0.5:.1f}",
+                f"{height - bar_height:.1f}",
+                f"{max(slot - 1.5, 1):.1f}",
+                f"{bar_height:.1f}",
+                run.status,
+                f"{run.status} {when} {run.duration_ms or 0:.0f} ms",
+            )
+        )
+    body = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" rx="1" class="spark-{}"><title>{}</title></rect>',
+        bars,
+    )
+    return format_html(
+        '<svg class="sparkline" data-testid="sparkline" role="img" aria-label="{}" width="{}" height="{}" '
+        'viewBox="0 0 {} {}"><title>{}</title>{}</svg>',
+        label,
+        width,
+        height,
+        width,
+        height,
+        label,
+        body,
+    )
+
+
+def _fmt_ms(value: float) -> str:
+    return f"{value / 1000:.1f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+def duration_chart(runs: Sequence[CheckRun], width: int = 640, height: int = 160) -> SafeString:
+    """Durations of recent runs, oldest left, each point coloured by its outcome."""
+    runs = [run for run in runs if run.duration_ms is not None]
+    if len(runs) < 2:
+        return format_html('<p class="text-body-secondary small mb-0">{}</p>', "Too few runs to chart yet.")
+    left, right, top, bottom = 48, 8, 10, 22
+    plot_w, plot_h = width - left - right, height - top - bottom
+    longest = max(run.duration_ms for run in runs) or 1
+    step = plot_w / (len(runs) - 1)
+    points = [
+        (left + i * step, top + plot_h * (1 - run.duration_ms / longest), run) for i, run in enumerate(runs)
+    ]
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y, _) in enumerate(points))
+    dots = format_html_join(
+        "",
+        '<circle cx="{:.1f}" cy="{:.1f}" r="3" class="spark-{}"><title>{}</title></circle>',
+        (
+            (x, y, run.status, f"{run.status}, {_fmt_ms(run.duration_ms)}, {_when(run.finished)}")
+            for x, y, run in points
+        ),
+    )
+    label = f"Duration of the last {len(runs)} runs, longest {_fmt_ms(longest)}"
+    return format_html(
+        '<svg class="chart" data-testid="duration-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '
+        'preserveAspectRatio="none"><title>{}</title>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>'
+        '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>'
+        '<text x="{}" y="{}" class="tick" text-anchor="end">0</text>'
+        '<text x="{}" y="{}" class="tick">{}</text>'
+        '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>'
+        '<path d="{}" class="line"/>{}</svg>',
+        label,
+        width,
+        height,
+        label,
+        left,
+        top,
+        left,
+        top + plot_h,
+        left,
+        top + plot_h,
+        width - right,
+        top + plot_h,
+        left - 6,
+        top + 8,
+        _fmt_ms(longest),
+        left - 6,
+        top + plot_h,
+        left,
+        height - 4,
+        _when(runs[0].finished),
+        width - right,
+        height - 4,
+        _when(runs[-1].finished),
+        path,
+        dots,
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%d %b %H:%M") if moment else ""
+
+
+def state_timeline(
+    transitions: Sequence, start_state: str, start: datetime, end: datetime | None = None
+) -> SafeString:
+    """Bands of the checker's state from ``start`` to now; ``transitions`` oldest first, inside the span."""
+    end = end or timezone.now()
+    span = (end - start).total_seconds() or 1
+    width, height = 640, 36
+    moments = [(start, start_state)] + [(t.created, t.new) for t in transitions]
+    bands = []
+    for index, (since, state) in enumerate(moments):
+        until = moments[index + 1][0] if index + 1 < len(moments) else end
+        x = (since - start).total_seconds() / span * width
+        w = max((until - since).total_seconds() / span * width, 1)
+        bands.append((f"{x:.1f}", f"{w:.1f}", state, f"{state} from {_when(since)} to {_when(until)}"))
+    body = format_html_join(
+        "",
+        '<rect x="{}" y="0" width="{}" height="22" class="spark-{}"><title>{}</title></rect>',
+        bands,
+    )
+    changes = len(transitions)
+    label = f"State over the last {_span_text(end - start)}: {changes} change{'s' if changes != 1 else ''}"
+    return format_html(
+        '<svg class="chart" data-testid="state-timeline" role="img" aria-label="{}" viewBox="0 0 {} {}" '
+        'preserveAspectRatio="none"><title>{}</title>{}'
+        '<text x="0" y="{}" class="tick">{}</text>'
+        '<text x="{}" y="{}" class="tick" text-anchor="end">now</text></svg>',
+        label,
+        width,
+        height,
+        label,
+        body,
+        height - 2,
+        _when(start),
+        width,
+        height - 2,
+    )
+
+
+def _span_text(span: timedelta) -> str:
+    days = round(span.total_seconds() / 86400)
+    return f"{days} days" if days != 1 else "day"

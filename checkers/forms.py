@@ -1,0 +1,492 @@
+"""The pages' forms for datasources, datasets and checkers.
+
+Every form receives its namespace and limits every choice to it, so a dataset of A can never
+pick a datasource of B, even when B's id is posted by hand. Secrets are write-only.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+import wasmtime
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Column, Div, Fieldset, Layout, Row
+from django import forms
+from django.conf import settings
+from django.db import models
+from django.db.models import QuerySet
+
+from alarms.models import AlarmPolicy, OnError
+from checkers import datasources
+from checkers.humanize import SourcePosition, error_position
+from checkers.models import Checker, CheckerKind, Dataset, Datasource
+from checkers.sandbox import Limits, Program, get_sandbox
+from checkers.sandbox.core import MAX_MODULE_BYTES
+from malleable.encryption import SecretInput
+from namespaces.access import is_tenant_owned, namespace_path
+from namespaces.models import Namespace
+
+# Slugs that are page names in the URLs next to objects' slugs.
+RESERVED_SLUGS = {"new", "schedule-preview"}
+SYNTAX_CHECK_LIMITS = Limits(timeout_s=2.0, memory_bytes=64 * 1024 * 1024, fuel=2_000_000_000)
+
+
+class NamespaceForm(forms.ModelForm):
+    """A model form of one namespace: choices limited to it, slugs unique in it, rendered by crispy."""
+
+    def __init__(self, *args: Any, namespace: Namespace, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.namespace = namespace
+        if namespace_path(self._meta.model) == "namespace":
+            self.instance.namespace = namespace
+        for field in self.fields.values():
+            queryset = getattr(field, "queryset", None)
+            if queryset is not None and is_tenant_owned(queryset.model):
+                field.queryset = queryset.filter(**{namespace_path(queryset.model): namespace})
+        self.extra_update_fields: set[str] = set()
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        if slug in RESERVED_SLUGS:
+            raise forms.ValidationError(f"“{slug}” is the name of a page here: pick another slug.")
+        taken = self._meta.model._default_manager.filter(namespace=self.namespace, slug=slug)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(f"{slug} is already taken in {self.namespace}: pick another slug.")
+        return slug
+
+    def make_read_only(self) -> None:
+        """What members below the editing role see: the same form, every field disabled."""
+        for field in self.fields.values():
+            field.disabled = True
+
+    def save_changes(self) -> models.Model:
+        """Create the object, or write only the fields the form changed (and ``updated``)."""
+        instance = self.save(commit=False)
+        if instance._state.adding:
+            instance.save()
+        else:
+            columns = {field.name for field in instance._meta.concrete_fields}
+            changed = {name for name in self.changed_data if name in columns} | self.extra_update_fields
+            if changed and "updated" in columns:
+                changed.add("updated")
+            instance.save(update_fields=sorted(changed))
+        self.save_m2m()
+        return instance
+
+
+class WriteOnlyTextInput(SecretInput):
+    """A URL box that shows what is typed but, like a password box, never the stored value."""
+
+    input_type = "text"
+
+    def __init__(self, attrs: dict[str, Any] | None = None, *, clearable: bool = False) -> None:
+        super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})}, clearable=clearable)
+
+
+class DatasourceForm(NamespaceForm):
+    class Meta:
+        model = Datasource
+        fields = [
+            "name",
+            "slug",
+            "engine",
+            "url",
+            "password",
+            "statement_timeout",
+            "row_cap",
+            "max_concurrency",
+        ]
+        widgets = {"url": WriteOnlyTextInput, "password": SecretInput}
+        labels = {"url": "Connection URL", "statement_timeout": "Statement timeout (seconds)"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["url"].required = False
+            self.fields["url"].help_text = (
+                f"Now: {datasources.describe_target(self.instance.url)} (the full URL is never shown). "
+                "Leave blank to keep it."
+            )
+        self.fields[
+            "password"
+        ].help_text = (
+            "Stored encrypted and never shown again. Or put it in the URL; either way it is never displayed."
+        )
+        self.helper.layout = Layout(
+            Row(Column("name", css_class="col-md-7"), Column("slug", css_class="col-md-5")),
+            "engine",
+            "url",
+            "password",
+            Row(
+                Column("statement_timeout", css_class="col-md-4"),
+                Column("row_cap", css_class="col-md-4"),
+                Column("max_concurrency", css_class="col-md-4"),
+            ),
+        )
+
+    def clean_url(self) -> str:
+        """Required, but on edit a blank box means the stored URL."""
+        return self.cleaned_data["url"] or self.instance.url
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "password" in self.changed_data:
+            self.instance.password_env = ""
+            self.extra_update_fields.add("password_env")
+        return cleaned
+
+
+class DatasetForm(NamespaceForm):
+    class Meta:
+        model = Dataset
+        fields = ["slug", "datasource", "sql", "description"]
+        labels = {"sql": "SQL", "slug": "Name (slug)"}
+        widgets = {
+            "sql": forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "font-monospace"}),
+            "description": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["datasource"].empty_label = None if self.fields["datasource"].queryset.exists() else "—"
+        self.helper.layout = Layout(
+            Row(Column("slug", css_class="col-md-6"), Column("datasource", css_class="col-md-6")),
+            "sql",
+            "description",
+        )
+
+
+def timezone_choices(namespace: Namespace) -> list[tuple[str, str]]:
+    return [("", f"The namespace's ({namespace.timezone})")] + [
+        (name, name) for name in sorted(zoneinfo.available_timezones())
+    ]
+
+
+def python_syntax_error(source: str) -> str | None:
+    """The guest's own parser, in the sandbox: the CPython that will run the checker decides."""
+    program = Program.from_python(f"compile({source!r}, '<checker>', 'exec')\n")
+    outcome = get_sandbox(settings.SANDBOX_CACHE_DIR).run(program, {}, SYNTAX_CHECK_LIMITS)
+    if outcome.error is None:
+        return None
+    return outcome.error.detail.removeprefix("python_exception: ")
+
+
+def wat_error(source: str) -> str | None:
+    try:
+        wasmtime.wat2wasm(source)
+    except wasmtime.WasmtimeError as exc:
+        return str(exc)
+    return None
+
+
+def located(detail: str) -> tuple[str, SourcePosition | None]:
+    position = error_position(detail)
+    first = detail.strip().splitlines()[0] if detail.strip() else detail
+    return (f"{str(position).capitalize()}: {first}" if position else first), position
+
+
+class CheckerForm(NamespaceForm):
+    wasm_upload = forms.FileField(
+        required=False,
+        label="Upload a .wasm module",
+        help_text="A compiled core module exporting check(); it is used instead of the WAT text.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".wasm,application/wasm"}),
+    )
+    remove_module = forms.BooleanField(
+        required=False, label="Remove the uploaded module and use the WAT text instead"
+    )
+
+    class Meta:
+        model = Checker
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "kind",
+            "severity",
+            "tags",
+            "runbook",
+            "enabled",
+            "rule_dataset",
+            "rule_metric",
+            "rule_column",
+            "rule_op",
+            "rule_value",
+            "rule_value_high",
+            "rule_message",
+            "datasets",
+            "source",
+            "params",
+            "schedule_cron",
+            "schedule_every",
+            "timezone",
+            "timeout_s",
+            "memory_mb",
+            "fuel",
+        ]
+        labels = {
+            "kind": "How it checks",
+            "rule_dataset": "Dataset",
+            "rule_metric": "Measure",
+            "rule_column": "Column",
+            "rule_op": "Must be",
+            "rule_value": "Value",
+            "rule_value_high": "and at most",
+            "rule_message": "Message",
+            "datasets": "Datasets the code reads",
+            "source": "Code",
+            "schedule_cron": "Cron schedule",
+            "schedule_every": "Or every … seconds",
+            "timezone": "Time zone",
+            "enabled": "Run on its schedule",
+            "timeout_s": "Time limit (s)",
+            "memory_mb": "Memory limit (MB)",
+            "fuel": "Fuel (instructions)",
+        }
+        help_texts = {
+            "rule_message": "Said with every verdict, e.g. There should be less than 42 users in that state.",
+            "source": "Python: datasets['name'], ok(), fail(), print(), CheckerCase().assertLessThan(...). "
+            "WebAssembly: WAT text importing the malleable module (docs/checkers.md).",
+            "params": "JSON object, passed to code as params.",
+            "enabled": "Off: it runs only when someone presses Run now.",
+        }
+        widgets = {
+            "kind": forms.RadioSelect,
+            "datasets": forms.CheckboxSelectMultiple,
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "source": forms.Textarea(
+                attrs={"rows": 16, "spellcheck": "false", "class": "font-monospace code-source"}
+            ),
+            "params": forms.Textarea(attrs={"rows": 2, "class": "font-monospace"}),
+            "schedule_cron": forms.TextInput(attrs={"placeholder": "*/5 * * * *", "class": "font-monospace"}),
+            "schedule_every": forms.NumberInput(attrs={"placeholder": "300"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.source_error: SourcePosition | None = None
+        self.fields["timezone"].widget = forms.Select(choices=timezone_choices(self.namespace))
+        self.fields["runbook"].empty_label = "No runbook yet"
+        self.fields["rule_dataset"].empty_label = "Pick a dataset"
+        self.fields["rule_metric"].choices = self.fields["rule_metric"].choices[1:]
+        self.fields["rule_op"].choices = self.fields["rule_op"].choices[1:]
+        self.fields["kind"].choices = [
+            (CheckerKind.RULE, "Rule: no code, built with this form"),
+            (CheckerKind.PYTHON, "Python code"),
+            (CheckerKind.WASM, "WebAssembly: WAT text or a .wasm module"),
+        ]
+        if not self.instance.wasm_module:
+            del self.fields["remove_module"]
+        self.helper.layout = self._layout()
+
+    def _layout(self) -> Layout:
+        module_note = (
+            HTML(
+                '<p class="small text-body-secondary" data-testid="module-note">A .wasm module is stored '
+                f"(sha256 {self.instance.wasm_sha256[:12]}…); it runs instead of the WAT text.</p>"
+            )
+            if self.instance.wasm_module
+            else HTML("")
+        )
+        return Layout(
+            Fieldset(
+                "What it checks",
+                Row(Column("name", css_class="col-md-7"), Column("slug", css_class="col-md-5")),
+                "description",
+                Row(
+                    Column("severity", css_class="col-md-4"),
+                    Column("runbook", css_class="col-md-4"),
+                    Column("tags", css_class="col-md-4"),
+                ),
+                "kind",
+            ),
+            Div(
+                Fieldset(
+                    "Rule",
+                    HTML(
+                        '<p class="rule-sentence" data-testid="rule-sentence" aria-live="polite">'
+                        "Pick a dataset, a measure and a bound.</p>"
+                    ),
+                    Row(
+                        Column("rule_dataset", css_class="col-md-4"),
+                        Column("rule_metric", css_class="col-md-4"),
+                        Column("rule_column", css_class="col-md-4 rule-column"),
+                    ),
+                    Row(
+                        Column("rule_op", css_class="col-md-4"),
+                        Column("rule_value", css_class="col-md-4"),
+                        Column("rule_value_high", css_class="col-md-4 rule-high"),
+                    ),
+                    "rule_message",
+                ),
+                css_id="rule-builder",
+                css_class="kind-section",
+                data_kind="rule",
+            ),
+            Div(
+                Fieldset(
+                    "Code",
+                    "source",
+                    Div(
+                        module_note,
+                        "wasm_upload",
+                        *(["remove_module"] if "remove_module" in self.fields else []),
+                    ),
+                    Row(Column("datasets", css_class="col-md-6"), Column("params", css_class="col-md-6")),
+                ),
+                css_id="code-editor",
+                css_class="kind-section",
+                data_kind="python wasm",
+            ),
+            Fieldset(
+                "Schedule",
+                Row(
+                    Column("schedule_cron", css_class="col-md-4"),
+                    Column("schedule_every", css_class="col-md-3"),
+                    Column("timezone", css_class="col-md-5"),
+                ),
+                HTML('{% include "checkers/_schedule_preview_slot.html" %}'),
+                "enabled",
+            ),
+            Fieldset(
+                "Limits",
+                Row(
+                    Column("timeout_s", css_class="col-md-4"),
+                    Column("memory_mb", css_class="col-md-4"),
+                    Column("fuel", css_class="col-md-4"),
+                ),
+                css_class="limits",
+            ),
+        )
+
+    def clean_wasm_upload(self) -> Any:
+        upload = self.cleaned_data.get("wasm_upload")
+        if not upload:
+            return upload
+        data = upload.read(MAX_MODULE_BYTES + 1)
+        if len(data) > MAX_MODULE_BYTES:
+            raise forms.ValidationError(f"{upload.name} is over {MAX_MODULE_BYTES // 2**20} MB, the limit.")
+        if not data.startswith(b"\0asm"):
+            raise forms.ValidationError(
+                f"{upload.name} is not a WebAssembly module: it does not start with the \\0asm header."
+            )
+        try:
+            wasmtime.Module.validate(wasmtime.Store(), data)
+        except wasmtime.WasmtimeError as exc:
+            raise forms.ValidationError(f"{upload.name} is not a valid module: {exc}") from None
+        self.instance.wasm_module = data
+        self.extra_update_fields.add("wasm_module")
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("remove_module"):
+            self.instance.wasm_module = None
+            self.extra_update_fields.add("wasm_module")
+        kind, source = cleaned.get("kind"), cleaned.get("source") or ""
+        if kind == CheckerKind.PYTHON and source.strip():
+            self._source_error(python_syntax_error(source))
+        elif kind == CheckerKind.WASM and source.strip() and not self._has_module():
+            self._source_error(wat_error(source))
+        return cleaned
+
+    def _has_module(self) -> bool:
+        return bool(self.cleaned_data.get("wasm_upload")) or bool(self.instance.wasm_module)
+
+    def _source_error(self, detail: str | None) -> None:
+        if detail:
+            message, self.source_error = located(detail)
+            self.add_error("source", message)
+
+    def draft(self) -> DraftChecker:
+        """The checker as typed, for a test run that saves nothing."""
+        return DraftChecker(self.instance, self.cleaned_data.get("datasets") or Dataset.objects.none())
+
+
+@dataclass
+class DraftChecker:
+    """An unsaved checker as ``runs.evaluate`` sees it: its datasets are the ones the form picked.
+
+    ``runs.evaluate`` reads a code checker's datasets from the saved many-to-many relation,
+    which an unsaved (or unsaved-changed) checker does not have yet; everything else is the
+    checker's own.
+    """
+
+    checker: Checker
+    datasets: QuerySet
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.checker, name)
+
+
+class AlarmPolicyForm(NamespaceForm):
+    """A checker's own alarm settings; blank follows the namespace's defaults."""
+
+    notify_resolved = forms.NullBooleanField(
+        required=False,
+        label="Say when it resolves",
+        widget=forms.Select(choices=[("", "As the namespace's default"), ("true", "Yes"), ("false", "No")]),
+    )
+
+    class Meta:
+        model = AlarmPolicy
+        fields = ["after_failures", "on_error", "repeat_every", "notify_resolved", "channels"]
+        labels = {
+            "after_failures": "Alarm after … failing runs",
+            "on_error": "When the checker cannot run",
+            "repeat_every": "Repeat every … seconds",
+            "channels": "Channels",
+        }
+        widgets = {"channels": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args: Any, defaults: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["on_error"].choices = [("", "As the namespace's default"), *OnError.choices]
+        if defaults is not None:
+            self.fields["after_failures"].widget.attrs["placeholder"] = f"{defaults.after_failures} (default)"
+            self.fields["repeat_every"].widget.attrs["placeholder"] = f"{defaults.repeat_every} (default)"
+        self.fields["channels"].help_text = "None ticked: the namespace's default channels."
+        self.helper.layout = Layout(
+            Fieldset(
+                "Alarms",
+                Row(
+                    Column("after_failures", css_class="col-md-3"),
+                    Column("on_error", css_class="col-md-3"),
+                    Column("repeat_every", css_class="col-md-3"),
+                    Column("notify_resolved", css_class="col-md-3"),
+                ),
+                "channels",
+            )
+        )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False, label="Reason (optional)")
+
+
+class DisableAlarmingForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        label="Why",
+        help_text="Shown to everyone, next to the checker, until alarming is back on.",
+    )
+
+
+SNOOZE_CHOICES = [
+    (30, "30 minutes"),
+    (60, "1 hour"),
+    (240, "4 hours"),
+    (480, "8 hours"),
+    (1440, "1 day"),
+    (4320, "3 days"),
+    (10080, "1 week"),
+]
+
+
+class MuteForm(ReasonForm):
+    minutes = forms.TypedChoiceField(choices=SNOOZE_CHOICES, coerce=int, initial=60, label="Mute for")

@@ -1,0 +1,33 @@
+"""Small filters the pages share: durations and times to come, in words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.timesince import timeuntil
+
+register = template.Library()
+
+
+@register.filter
+def ms(value: float | None) -> str:
+    """1234.5 → "1.2 s", 87.3 → "87 ms", 0.4 → "0.4 ms"."""
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value / 1000:.1f} s"
+    if value >= 10:
+        return f"{value:.0f} ms"
+    return f"{value:.1f} ms"
+
+
+@register.filter
+def until(moment: datetime | None) -> str:
+    """ "in 4 minutes", or "due now" once the moment has passed."""
+    if moment is None:
+        return ""
+    if moment <= timezone.now():
+        return "due now"
+    return f"in {timeuntil(moment)}"

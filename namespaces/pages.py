@@ -1,0 +1,148 @@
+"""What every namespaced page shares: sign-in, the namespace check, methods and roles, in that order.
+
+The order matters: an outsider gets 404 whatever the method (they may not learn that a page
+exists), a member using the wrong method gets 405, and a member whose role is too low for a
+POST gets 403 before the view runs. Views receive the checked ``Namespace`` and run in its
+time zone, so every time on its pages (and in its forms) is the team's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from namespaces.access import get_namespace_for_user, namespace_path
+from namespaces.models import Namespace, Role
+
+READ = ("GET", "HEAD")
+
+
+def namespace_page(*, post: Role | None = None, get: bool = True) -> Callable:
+    """A page of one namespace: GET for every member (unless ``get=False``), POST for ``post`` and up."""
+
+    allowed = [*(READ if get else ()), *(["POST"] if post else [])]
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def page(request: HttpRequest, namespace: str, **kwargs: Any) -> HttpResponse:
+            checked = get_namespace_for_user(request, namespace)
+            if request.method not in allowed:
+                return HttpResponseNotAllowed(allowed)
+            if request.method == "POST":
+                require_role(request, checked, post)
+            with timezone.override(checked.timezone):
+                return view(request, checked, **kwargs)
+
+        return page
+
+    return decorate
+
+
+def require_role(request: HttpRequest, namespace: Namespace, role: Role) -> None:
+    if not request.namespace_role.allows(role):
+        raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in {namespace.name}.")
+
+
+def may(request: HttpRequest, role: Role) -> bool:
+    return request.namespace_role.allows(role)
+
+
+def get_in_namespace(queryset: models.QuerySet, namespace: Namespace, **lookup: Any) -> models.Model:
+    """One object of a namespace the user was already checked for, by its slug or UUID; else 404."""
+    obj = queryset.filter(**{namespace_path(queryset.model): namespace}, **lookup).first()
+    if obj is None:
+        raise Http404(f"No such {queryset.model._meta.verbose_name} in {namespace.name}.")
+    return obj
+
+
+SECTIONS = [
+    ("checkers", "Checkers", "namespaces:detail"),
+    ("datasets", "Datasets", "checkers:dataset-list"),
+    ("datasources", "Datasources", "checkers:datasource-list"),
+    ("runbooks", "Runbooks", "runbooks:list"),
+    ("alarms", "Alarm history", "namespaces:alarms"),
+    ("settings", "Settings", "namespaces:settings"),
+]
+SETTINGS_PAGES = {"settings", "member", "channels", "maintenance", "alarm-defaults"}
+
+
+def section_of(request: HttpRequest) -> str:
+    """Which part of the namespace a page belongs to, for the navigation bar."""
+    match = request.resolver_match
+    name = match.url_name if match else ""
+    if match and match.app_name == "runbooks":
+        return "runbooks"
+    if name.startswith("datasource"):
+        return "datasources"
+    if name.startswith("dataset"):
+        return "datasets"
+    if name == "alarms":
+        return "alarms"
+    if name in SETTINGS_PAGES or name.startswith("channel"):
+        return "settings"
+    return "checkers"
+
+
+def page_context(request: HttpRequest, namespace: Namespace, **extra: Any) -> dict[str, Any]:
+    """The namespace, the user's role and what it allows: templates show buttons by these."""
+    role = request.namespace_role
+    return {
+        "namespace": namespace,
+        "role": role,
+        "may_edit": role.allows(Role.EDITOR),
+        "may_own": role.allows(Role.OWNER),
+        "section": section_of(request),
+        "section_links": [
+            (key, label, reverse(name, args=[namespace.slug])) for key, label, name in SECTIONS
+        ],
+        **extra,
+    }
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    """A request from htmx wants a fragment of the page, not the page."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def needs_role(request: HttpRequest, namespace: Namespace, what: str, role: Role) -> HttpResponse:
+    """A page a member may look at but not use: say which role it needs and who can grant it."""
+    owners = namespace.memberships.filter(role=Role.OWNER).select_related("user")
+    return render(
+        request,
+        "pages/needs_role.html",
+        page_context(request, namespace, what=what, needed=Role(role).label.lower(), owners=owners),
+    )
+
+
+def confirm_delete(
+    request: HttpRequest,
+    namespace: Namespace,
+    obj: models.Model,
+    role: Role,
+    consequence: str,
+    cancel_url: str,
+) -> HttpResponse:
+    return render(
+        request,
+        "pages/confirm_delete.html",
+        page_context(
+            request,
+            namespace,
+            object=obj,
+            kind=obj._meta.verbose_name,
+            allowed=may(request, role),
+            needed=Role(role).label.lower(),
+            consequence=consequence,
+            cancel_url=cancel_url,
+        ),
+    )

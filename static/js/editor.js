@@ -1,0 +1,122 @@
+// The checker editor: sections by kind, the rule builder's sentence, and the code editor
+// (CodeMirror 5, vendored) with line numbers, highlighting and the error line marked.
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-kind-form]");
+  if (!form) return;
+
+  function kind() {
+    var checked = form.querySelector("input[name=kind]:checked");
+    return checked ? checked.value : "rule";
+  }
+
+  function showSections() {
+    form.querySelectorAll(".kind-section").forEach(function (section) {
+      var kinds = (section.getAttribute("data-kind") || "").split(" ");
+      section.hidden = kinds.indexOf(kind()) === -1;
+    });
+    var upload = document.getElementById("div_id_wasm_upload");
+    if (upload) upload.hidden = kind() !== "wasm";
+  }
+
+  // --- The rule builder: the rule in words, as you build it. ---
+  function text(id) {
+    var element = document.getElementById(id);
+    if (!element) return "";
+    if (element.tagName === "SELECT") {
+      var option = element.options[element.selectedIndex];
+      return option && option.value ? option.text : "";
+    }
+    return element.value.trim();
+  }
+
+  function ruleSentence() {
+    var sentence = form.querySelector("[data-testid=rule-sentence]");
+    if (!sentence) return;
+    var metric = document.getElementById("id_rule_metric");
+    var needsColumn = metric && ["row_count", "scalar"].indexOf(metric.value) === -1;
+    var op = document.getElementById("id_rule_op");
+    form.querySelectorAll(".rule-column").forEach(function (c) { c.hidden = !needsColumn; });
+    form.querySelectorAll(".rule-high").forEach(function (c) { c.hidden = !(op && op.value === "between"); });
+    var dataset = text("id_rule_dataset") || "…";
+    var measure = (text("id_rule_metric") || "…").toLowerCase().replace(/ of a column| in a column|values in a column/, "");
+    var column = needsColumn ? " of column " + (text("id_rule_column") || "…") : "";
+    var bound = op && op.value === "between"
+      ? "between " + (text("id_rule_value") || "…") + " and " + (text("id_rule_value_high") || "…")
+      : (op ? op.value : "") + " " + (text("id_rule_value") || "…");
+    sentence.textContent = "Green while the " + measure + column + " of " + dataset + " is " + bound + "; red otherwise.";
+  }
+
+  // --- The code editor ---
+  var source = document.getElementById("id_source");
+  var editor = null;
+  if (source && window.CodeMirror) {
+    var label = document.querySelector("label[for=id_source]");
+    editor = CodeMirror.fromTextArea(source, {
+      lineNumbers: true,
+      mode: kind() === "python" ? "python" : "wast",
+      indentUnit: 4,
+      tabSize: 4,
+      indentWithTabs: false,
+      matchBrackets: true,
+      autoCloseBrackets: true,
+      viewportMargin: Infinity,
+      readOnly: source.disabled ? "nocursor" : false,
+      screenReaderLabel: label ? label.textContent.trim() : "Code",
+      extraKeys: {
+        Tab: function (cm) { cm.execCommand(cm.somethingSelected() ? "indentMore" : "insertSoftTab"); },
+        "Shift-Tab": "indentLess",
+        Esc: function () {
+          var next = document.getElementById("id_wasm_upload") || document.getElementById("id_datasets_0");
+          if (next) next.focus();
+        },
+      },
+    });
+    editor.getWrapperElement().setAttribute("data-testid", "code-editor");
+    editor.on("change", function (cm) { cm.save(); });
+    if (label) label.addEventListener("click", function () { editor.focus(); });
+  }
+
+  var marked = null;
+  function markErrorLine(line) {
+    if (!editor) return;
+    if (marked !== null) editor.removeLineClass(marked, "background", "cm-error-line");
+    marked = null;
+    var number = parseInt(line, 10);
+    if (!number || number < 1 || number > editor.lineCount()) return;
+    marked = number - 1;
+    editor.addLineClass(marked, "background", "cm-error-line");
+    editor.scrollIntoView({ line: marked, ch: 0 }, 80);
+  }
+
+  var holder = document.getElementById("error-line-holder");
+  if (holder) markErrorLine(holder.getAttribute("data-error-line"));
+  document.addEventListener("htmx:afterSettle", function () {
+    var result = document.getElementById("test-result");
+    markErrorLine(result ? result.getAttribute("data-error-line") : null);
+  });
+
+  form.addEventListener("change", function (event) {
+    if (event.target.name === "kind") {
+      showSections();
+      if (editor) editor.setOption("mode", kind() === "python" ? "python" : "wast");
+      if (editor) editor.refresh();
+    }
+    ruleSentence();
+  });
+  form.addEventListener("input", ruleSentence);
+
+  // A new checker's slug follows its name until someone types one.
+  var name = document.getElementById("id_name");
+  var slug = document.getElementById("id_slug");
+  if (name && slug && !slug.value) {
+    var touched = false;
+    slug.addEventListener("input", function () { touched = true; });
+    name.addEventListener("input", function () {
+      if (!touched) slug.value = name.value.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 50);
+    });
+  }
+
+  showSections();
+  ruleSentence();
+})();
