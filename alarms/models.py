@@ -762,10 +762,6 @@ class AlarmEvent(models.Model):
                 transaction.on_commit(partial(queue_delivery, notification.pk), robust=True)
         return notifications
 
-    @property
-    def body(self) -> bytes:
-        return payloads.encode(self.payload)
-
 
 def queue_delivery(notification_id: int) -> None:
     """Hand one notification to a worker; a down broker just leaves it to the sweep (no retries here)."""
