@@ -98,9 +98,14 @@ def duration_chart(runs: Sequence[CheckRun], width: int = 640, height: int = 160
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y, _) in enumerate(points))
     dots = format_html_join(
         "",
-        '<circle cx="{:.1f}" cy="{:.1f}" r="3" class="spark-{}"><title>{}</title></circle>',
+        '<circle cx="{}" cy="{}" r="3" class="spark-{}"><title>{}</title></circle>',
         (
-            (x, y, run.status, f"{run.status}, {_fmt_ms(run.duration_ms)}, {_when(run.finished)}")
+            (
+                f"{x:.1f}",
+                f"{y:.1f}",
+                run.status,
+                f"{run.status}, {_fmt_ms(run.duration_ms)}, {_when(run.finished)}",
+            )
             for x, y, run in points
         ),
     )

@@ -69,7 +69,14 @@ def _datasource_form(request: HttpRequest, namespace: Namespace, source: Datasou
     return render(
         request,
         "checkers/datasource_form.html",
-        page_context(request, namespace, form=form, source=source, result=result),
+        page_context(
+            request,
+            namespace,
+            form=form,
+            source=source,
+            result=result,
+            where=datasources.describe_target(source.url) if source else "",
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from alarms.models import AlarmPolicy, OnError
 from checkers import datasources
 from checkers.humanize import SourcePosition, error_position
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
+from checkers.rules import number
 from checkers.sandbox import Limits, Program, get_sandbox
 from checkers.sandbox.core import MAX_MODULE_BYTES
 from malleable.encryption import SecretInput
@@ -102,15 +103,16 @@ class DatasourceForm(NamespaceForm):
             "max_concurrency",
         ]
         widgets = {"url": WriteOnlyTextInput, "password": SecretInput}
-        labels = {"url": "Connection URL", "statement_timeout": "Statement timeout (seconds)"}
+        labels = {"url": "Connection URL", "statement_timeout": "Query timeout (s)"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["url"].required = False
-            self.fields["url"].help_text = (
-                f"Now: {datasources.describe_target(self.instance.url)} (the full URL is never shown). "
-                "Leave blank to keep it."
+            self.fields[
+                "url"
+            ].help_text = (
+                f"Now: {datasources.describe_target(self.instance.url)} (the full URL is never shown)."
             )
         self.fields[
             "password"
@@ -185,9 +187,13 @@ def wat_error(source: str) -> str | None:
 
 
 def located(detail: str) -> tuple[str, SourcePosition | None]:
+    """One line that says what is wrong and where: "SyntaxError at line 2: expected ':'"."""
     position = error_position(detail)
-    first = detail.strip().splitlines()[0] if detail.strip() else detail
-    return (f"{str(position).capitalize()}: {first}" if position else first), position
+    lines = detail.strip().splitlines() or [detail]
+    headline = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    if position and f"line {position.line}" not in headline:
+        headline = f"{headline} (at {position})"
+    return headline, position
 
 
 class CheckerForm(NamespaceForm):
@@ -270,6 +276,8 @@ class CheckerForm(NamespaceForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.source_error: SourcePosition | None = None
+        for name in ("rule_value", "rule_value_high"):
+            self.initial[name] = number(self.initial.get(name))
         self.fields["timezone"].widget = forms.Select(choices=timezone_choices(self.namespace))
         self.fields["runbook"].empty_label = "No runbook yet"
         self.fields["rule_dataset"].empty_label = "Pick a dataset"
@@ -454,11 +462,10 @@ class AlarmPolicyForm(NamespaceForm):
         self.helper.layout = Layout(
             Fieldset(
                 "Alarms",
+                Row(Column("after_failures", css_class="col-md-6"), Column("on_error", css_class="col-md-6")),
                 Row(
-                    Column("after_failures", css_class="col-md-3"),
-                    Column("on_error", css_class="col-md-3"),
-                    Column("repeat_every", css_class="col-md-3"),
-                    Column("notify_resolved", css_class="col-md-3"),
+                    Column("repeat_every", css_class="col-md-6"),
+                    Column("notify_resolved", css_class="col-md-6"),
                 ),
                 "channels",
             )

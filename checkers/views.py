@@ -65,6 +65,8 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
     now = timezone.now()
     state = _state(checker)
     recent = list(checker.runs.order_by("-queued")[:RUNS_SHOWN])
+    for run in recent:
+        run.headline = _headline(run) or next((m["text"] for m in run.messages), "No messages")
     finished = [run for run in reversed(recent) if run.finished and run.status in {"green", "red", "error"}]
     start = now - timedelta(days=TIMELINE_DAYS)
     before = checker.transitions.filter(created__lt=start).order_by("-created").first()

@@ -75,7 +75,7 @@ class ChannelForm(NamespaceForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk and self.instance.url:
             self.fields["url"].help_text = (
-                f"Now: {self.instance.where()} (the full address is never shown). Leave blank to keep it. "
+                f"Now: {self.instance.where()} (the full address is never shown). "
                 + self.fields["url"].help_text
             )
         self.fields["min_severity"].help_text = "severity or higher are sent here."

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from alarms.models import AlarmEvent
 from namespaces.models import Namespace, Role
 from namespaces.pages import get_in_namespace, is_htmx, may, namespace_page, needs_role, page_context
 from runbooks.forms import RunbookForm
@@ -16,12 +17,17 @@ def runbook_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
 
 @namespace_page()
 def runbook_detail(request: HttpRequest, namespace: Namespace, runbook: str) -> HttpResponse:
+    """Where alarms send people, often on a phone: the body first, the live state above it."""
     runbook = get_in_namespace(Runbook.objects.select_related("namespace", "owner"), namespace, slug=runbook)
-    checkers = runbook.checkers.select_related("alarm_state").order_by("name")
+    checkers = list(runbook.checkers.select_related("alarm_state").order_by("name"))
+    recent = runbook.recent_runs()
+    for checker in checkers:
+        checker.latest_failure = next((run for run in recent if run.checker_id == checker.pk), None)
+    alarms = AlarmEvent.objects.filter(checker__runbook=runbook).select_related("checker")[:10]
     return render(
         request,
         "runbooks/detail.html",
-        page_context(request, namespace, runbook=runbook, checkers=checkers, recent=runbook.recent_runs()),
+        page_context(request, namespace, runbook=runbook, checkers=checkers, recent=recent, alarms=alarms),
     )
 
 

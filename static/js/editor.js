@@ -61,6 +61,7 @@
       matchBrackets: true,
       autoCloseBrackets: true,
       viewportMargin: Infinity,
+      lineWrapping: true,
       readOnly: source.disabled ? "nocursor" : false,
       screenReaderLabel: label ? label.textContent.trim() : "Code",
       extraKeys: {
@@ -78,7 +79,7 @@
   }
 
   var marked = null;
-  function markErrorLine(line) {
+  function markErrorLine(line, scroll) {
     if (!editor) return;
     if (marked !== null) editor.removeLineClass(marked, "background", "cm-error-line");
     marked = null;
@@ -86,14 +87,16 @@
     if (!number || number < 1 || number > editor.lineCount()) return;
     marked = number - 1;
     editor.addLineClass(marked, "background", "cm-error-line");
-    editor.scrollIntoView({ line: marked, ch: 0 }, 80);
+    if (scroll) editor.scrollIntoView({ line: marked, ch: 0 }, 80);
   }
 
   var holder = document.getElementById("error-line-holder");
-  if (holder) markErrorLine(holder.getAttribute("data-error-line"));
+  if (holder) markErrorLine(holder.getAttribute("data-error-line"), false);
+  var errors = document.getElementById("form-errors");
+  if (errors) errors.focus();
   document.addEventListener("htmx:afterSettle", function () {
     var result = document.getElementById("test-result");
-    markErrorLine(result ? result.getAttribute("data-error-line") : null);
+    markErrorLine(result ? result.getAttribute("data-error-line") : null, false);
   });
 
   form.addEventListener("change", function (event) {
