@@ -13,11 +13,12 @@ Without ``/usr/bin/chromium`` the tests skip, or fail when ``MALLEABLE_REQUIRE_S
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect, sync_playwright
 
 from tests.personas import PASSWORD
 from tests.services import services_required
@@ -138,3 +139,14 @@ def post_as_page(page: Page, path: str, form: dict | None = None):
     """POST from inside the signed-in page, with its session and CSRF token, as a crafted form would."""
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     return page.request.post(path, form=form or {}, headers={"X-CSRFToken": token}, max_redirects=0)
+
+
+def field(page: Page, label: str) -> Locator:
+    """A form field by its whole label; crispy-forms adds an asterisk to required ones (and
+    Playwright matches a pattern against the label's text as is, whitespace and all)."""
+    return page.get_by_label(re.compile(rf"^\s*{re.escape(label)}\*?\s*$"))
+
+
+def open_section(page: Page, name: str) -> None:
+    """Follow a link of the main navigation bar (Checkers, Datasets, Runbooks, Alarm history...)."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()

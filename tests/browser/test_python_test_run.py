@@ -1,0 +1,50 @@
+"""Flow 5: an editor writes a Python checker in the code editor and test-runs it before saving."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from checkers.models import Checker, CheckRun
+from tests.browser.conftest import field
+from tests.shop import SEED_MESSAGE, SEED_PYTHON
+
+pytestmark = pytest.mark.browser
+
+
+def write_python_checker(page: Page, source: str) -> None:
+    page.goto("/n/alpha/checkers/new/")
+    field(page, "Name").fill("Null e-mails in Python")
+    page.get_by_label("Python code").check()
+    page.get_by_label("users_with_email_null").check()
+    page.get_by_test_id("code-editor").click()
+    page.keyboard.insert_text(source)
+    field(page, "Or every … seconds").fill("300")
+
+
+def test_test_run_of_a_python_checker_shows_its_fail_message_and_saves_nothing(signed_in, seed, shop):
+    shop.set_null_emails(50)
+    page = signed_in("editor")
+    write_python_checker(page, SEED_PYTHON)
+    expect(page.get_by_test_id("code-editor")).to_contain_text("assertLessThan")
+
+    page.get_by_role("button", name="Test run").click()
+
+    result = page.get_by_test_id("test-result")
+    expect(result.get_by_test_id("state")).to_have_text("red")
+    expect(result.get_by_test_id("messages")).to_contain_text(f"fail {SEED_MESSAGE} (50")
+    expect(result).to_contain_text("Nothing was recorded and nobody was alarmed.")
+    expect(result.get_by_test_id("dataset-stats")).to_contain_text("users_with_email_null")
+    assert not Checker.objects.filter(slug="null-e-mails-in-python").exists()
+    assert not CheckRun.objects.exists()
+
+
+def test_test_run_points_at_the_line_of_a_python_error(signed_in, seed, shop):
+    shop.set_null_emails(3)
+    page = signed_in("editor")
+    write_python_checker(page, "rows = datasets['users_with_email_null']\nok(len(rows) +)\n")
+
+    page.get_by_role("button", name="Test run").click()
+
+    expect(page.get_by_test_id("test-form-errors")).to_contain_text("line 2")
+    marked = page.locator(".CodeMirror-code > div", has=page.locator(".cm-error-line"))
+    expect(marked).to_have_count(1)
+    expect(marked).to_contain_text("ok(len(rows) +)")
