@@ -288,6 +288,7 @@ class CheckerForm(NamespaceForm):
             (CheckerKind.PYTHON, "Python code"),
             (CheckerKind.WASM, "WebAssembly: WAT text or a .wasm module"),
         ]
+        self.fields["source"].strip = False
         if not self.instance.wasm_module:
             del self.fields["remove_module"]
         self.helper.layout = self._layout()
@@ -372,6 +373,10 @@ class CheckerForm(NamespaceForm):
             ),
         )
 
+    def clean_source(self) -> str:
+        """As typed, with the browser's CRLF line ends made plain newlines."""
+        return self.cleaned_data["source"].replace("\r\n", "\n")
+
     def clean_wasm_upload(self) -> Any:
         upload = self.cleaned_data.get("wasm_upload")
         if not upload:
@@ -384,7 +389,7 @@ class CheckerForm(NamespaceForm):
                 f"{upload.name} is not a WebAssembly module: it does not start with the \\0asm header."
             )
         try:
-            wasmtime.Module.validate(wasmtime.Store(), data)
+            wasmtime.Module.validate(wasmtime.Engine(), data)
         except wasmtime.WasmtimeError as exc:
             raise forms.ValidationError(f"{upload.name} is not a valid module: {exc}") from None
         self.instance.wasm_module = data

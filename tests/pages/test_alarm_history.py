@@ -1,0 +1,63 @@
+from alarms.models import AlarmEvent, Channel, Notification, Transition
+from checkers import runs
+from checkers.models import Checker, CheckRun
+
+HISTORY = "/n/alpha/alarms/"
+
+
+def test_shows_alarms_with_delivery_status_attempts_and_state_changes(personas, login, rule, shop):
+    channel = Channel.objects.create(namespace=personas.a, slug="mail", kind="email", url="ops@example.com")
+    shop.set_null_emails(50)
+    runs.execute(rule)
+    notification = Notification.objects.get(channel=channel)
+    notification.deliver(tries=1)
+    response = login(personas.viewer).get(HISTORY)
+    content = response.content.decode()
+    assert [event.kind for event in response.context["page"].object_list] == ["fired"]
+    assert 'data-testid="notification" data-status="delivered"' in content
+    assert "mail" in content
+    assert [(t.old, t.new) for t in response.context["transitions"]] == [("unknown", "red")]
+
+
+def test_undelivered_notifications_show_their_error(personas, login, rule, shop):
+    Channel.objects.create(namespace=personas.a, slug="hook", kind="webhook", url="http://127.0.0.1:1/hook")
+    shop.set_null_emails(50)
+    runs.execute(rule)
+    Notification.objects.get().deliver(tries=1)
+    content = login(personas.viewer).get(HISTORY).content.decode()
+    notification = Notification.objects.get()
+    assert notification.attempts == 1
+    assert 'data-status="pending"' in content
+    assert "webhook unreachable" in notification.last_error
+    assert "webhook unreachable" in content
+
+
+def test_silenced_alarm_says_why_it_was_not_sent(personas, login, rule, shop):
+    shop.set_null_emails(50)
+    runs.execute(rule)
+    content = login(personas.viewer).get(HISTORY).content.decode()
+    assert 'data-testid="suppressed"' in content
+    assert "no channel" in content or "not sent" in content
+
+
+def test_scoped_to_the_namespace_and_filterable(personas, login, rule, shop):
+    other = Checker.objects.create(
+        namespace=personas.b, slug="b-check", name="Beta's checker", schedule_every=60
+    )
+    run = CheckRun.objects.create(checker=other, trigger="manual", status="red")
+    transition = Transition.objects.create(checker=other, old="green", new="red", run=run)
+    AlarmEvent.write(other, "fired", transition, run, transition.created)
+    shop.set_null_emails(50)
+    runs.execute(rule)
+    client = login(personas.owner)
+    content = client.get(HISTORY).content.decode()
+    assert "Beta&#x27;s checker" not in content and "Beta's checker" not in content
+    assert list(client.get(f"{HISTORY}?checker=b-check").context["page"].object_list) == []
+    assert len(client.get(f"{HISTORY}?checker=few-null-emails").context["page"].object_list) == 1
+    assert list(client.get(f"{HISTORY}?kind=resolved").context["page"].object_list) == []
+
+
+def test_empty_history_says_what_happens(personas, login):
+    content = login(personas.owner).get(HISTORY).content.decode()
+    assert 'data-testid="no-events"' in content
+    assert "/n/alpha/settings/channels/" in content

@@ -1,0 +1,218 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alarms.models import AlarmPolicy, AlarmState, ToggleLog
+from checkers import runs
+from checkers.models import Checker, CheckRun
+
+ACTIONS = [
+    "run",
+    "test",
+    "acknowledge",
+    "unacknowledge",
+    "mute",
+    "unmute",
+    "disable-alarming",
+    "enable-alarming",
+]
+BUTTONS = ["run-now", "test-run", "edit", "acknowledge", "mute-open", "disable-alarming-open"]
+
+
+def page(checker: Checker) -> str:
+    return checker.get_absolute_url()
+
+
+PATHS = {"disable-alarming": "alarming/off", "enable-alarming": "alarming/on"}
+
+
+def action(checker: Checker, name: str) -> str:
+    return f"{page(checker)}{PATHS.get(name, name)}/"
+
+
+def test_checker_url_is_its_page(rule):
+    assert page(rule) == "/n/alpha/checkers/few-null-emails/"
+
+
+def test_shows_current_state_and_why(personas, login, red):
+    response = login(personas.viewer).get(page(red))
+    content = response.content.decode()
+    assert response.context["state"].state == "red"
+    assert 'data-testid="why"' in content
+    assert "Red since" in content
+    assert "There should be less than 42 users in that state (50, expected &lt; 42)" in content
+    assert 'data-testid="state-timeline"' in content
+    assert 'data-testid="runs-table"' in content
+
+
+def test_duration_chart_once_there_are_runs(personas, login, rule):
+    runs.execute(rule)
+    runs.execute(rule)
+    content = login(personas.viewer).get(page(rule)).content.decode()
+    assert 'data-testid="duration-chart"' in content
+
+
+def test_never_run_checker_says_so(personas, login, rule):
+    content = login(personas.editor).get(page(rule)).content.decode()
+    assert "Not run yet" in content
+    assert "Press <strong>Run now</strong>" in content
+
+
+def test_runs_table_opens_messages_logs_stats_and_errors(personas, login, python_checker, shop):
+    python_checker.source = "print('counting')\nraise ValueError('boom')\n"
+    python_checker.save(update_fields=["source"])
+    run = runs.execute(python_checker)
+    content = login(personas.viewer).get(page(python_checker)).content.decode()
+    assert "<details>" in content
+    assert "counting" in content
+    assert "ValueError: boom" in content
+    assert 'data-testid="dataset-stats"' in content
+    assert 'data-testid="error-line">at line 2' in content
+    assert f"/n/alpha/runs/{run.uuid}/" in content
+
+
+def test_run_page(personas, login, red):
+    run = red.runs.get()
+    response = login(personas.viewer).get(f"/n/alpha/runs/{run.uuid}/")
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "users_with_email_null" in content
+    assert "expected &lt; 42" in content
+
+
+def test_a_run_of_another_namespace_is_404(personas, login, red):
+    run = red.runs.get()
+    assert login(personas.outsider).get(f"/n/beta/runs/{run.uuid}/").status_code == 404
+    assert login(personas.outsider).get(f"/n/alpha/runs/{run.uuid}/").status_code == 404
+
+
+def test_editor_sees_every_button(personas, login, red):
+    content = login(personas.editor).get(page(red)).content.decode()
+    for button in BUTTONS:
+        assert f'data-testid="{button}"' in content, button
+
+
+def test_viewer_sees_no_buttons(personas, login, red):
+    content = login(personas.viewer).get(page(red)).content.decode()
+    for button in BUTTONS:
+        assert f'data-testid="{button}"' not in content, button
+    assert 'data-testid="read-only-note"' in content
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_viewer_posts_get_403_and_change_nothing(personas, login, red, name):
+    before = (CheckRun.objects.count(), ToggleLog.objects.count())
+    response = login(personas.viewer).post(action(red, name), {"reason": "x", "minutes": 60})
+    assert response.status_code == 403
+    assert (CheckRun.objects.count(), ToggleLog.objects.count()) == before
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_actions_are_post_only(personas, login, red, name):
+    assert login(personas.editor).get(action(red, name)).status_code == 405
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_outsiders_get_404(personas, login, red, name):
+    assert login(personas.outsider).post(action(red, name)).status_code == 404
+
+
+def test_run_now_records_a_run(personas, login, rule, shop):
+    shop.set_null_emails(50)
+    response = login(personas.editor).post(action(rule, "run"), follow=True)
+    assert response.redirect_chain[-1][0] == page(rule)
+    run = rule.runs.get()
+    assert (run.status, run.trigger) == ("red", "manual")
+    assert AlarmState.objects.get(checker=rule).state == "red"
+    assert "Ran Few null e-mails: red." in response.content.decode()
+
+
+def test_test_run_records_nothing(personas, login, rule, shop):
+    shop.set_null_emails(50)
+    client = login(personas.editor)
+    response = client.post(action(rule, "test"))
+    assert response.status_code == 200
+    assert not CheckRun.objects.exists()
+    assert AlarmState.objects.get(checker=rule).state == "unknown"
+    assert Checker.objects.get(pk=rule.pk).last_run_at is None
+    content = response.content.decode()
+    assert 'data-testid="test-result"' in content
+    assert "Nothing was recorded" in content
+    assert "expected &lt; 42" in content
+
+
+def test_test_run_through_htmx_returns_only_the_result(personas, login, rule):
+    response = login(personas.editor).post(action(rule, "test"), HTTP_HX_REQUEST="true")
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="test-result"')
+    assert "<html" not in content
+    assert not CheckRun.objects.exists()
+
+
+def test_acknowledge_a_red_checker(personas, login, red):
+    response = login(personas.editor).post(action(red, "acknowledge"), {"reason": "looking"}, follow=True)
+    state = AlarmState.objects.get(checker=red)
+    assert state.acknowledged_by == personas.editor
+    assert state.ack_reason == "looking"
+    assert ToggleLog.objects.filter(checker=red, action="acknowledged").exists()
+    content = response.content.decode()
+    assert 'data-testid="marker-acked"' in content
+    assert 'data-testid="unacknowledge"' in content
+    login(personas.editor).post(action(red, "unacknowledge"))
+    assert AlarmState.objects.get(checker=red).acknowledged_at is None
+
+
+def test_acknowledging_a_green_checker_is_refused_with_a_message(personas, login, rule):
+    response = login(personas.editor).post(action(rule, "acknowledge"), follow=True)
+    assert "nothing to acknowledge" in response.content.decode()
+    assert AlarmState.objects.get(checker=rule).acknowledged_at is None
+
+
+def test_mute_for_a_while_and_unmute(personas, login, red):
+    client = login(personas.editor)
+    client.post(action(red, "mute"), {"minutes": 240, "reason": "deploying"})
+    state = AlarmState.objects.get(checker=red)
+    assert (
+        timezone.now() + timedelta(hours=3, minutes=59)
+        < state.muted_until
+        < timezone.now() + timedelta(hours=4, minutes=1)
+    )
+    assert state.mute_reason == "deploying"
+    assert 'data-testid="unmute"' in client.get(page(red)).content.decode()
+    client.post(action(red, "unmute"))
+    assert AlarmState.objects.get(checker=red).muted_until is None
+
+
+def test_mute_refuses_a_made_up_duration(personas, login, red):
+    response = login(personas.editor).post(action(red, "mute"), {"minutes": 99999999}, follow=True)
+    assert "Pick how long to mute for." in response.content.decode()
+    assert AlarmState.objects.get(checker=red).muted_until is None
+
+
+def test_disable_alarming_needs_a_reason(personas, login, red):
+    client = login(personas.editor)
+    response = client.post(action(red, "disable-alarming"), {"reason": ""}, follow=True)
+    assert "Say why alarming goes off" in response.content.decode()
+    assert not AlarmPolicy.objects.filter(checker=red, enabled=False).exists()
+    client.post(action(red, "disable-alarming"), {"reason": "table migration"})
+    policy = AlarmPolicy.objects.get(checker=red)
+    assert (policy.enabled, policy.disabled_reason, policy.disabled_by) == (
+        False,
+        "table migration",
+        personas.editor,
+    )
+    content = client.get(page(red)).content.decode()
+    assert 'data-testid="enable-alarming"' in content
+    assert "alarming disabled" in content
+    client.post(action(red, "enable-alarming"))
+    assert AlarmPolicy.objects.get(checker=red).enabled
+
+
+def test_delete_checker(personas, login, rule):
+    assert login(personas.viewer).post(f"{page(rule)}delete/").status_code == 403
+    client = login(personas.editor)
+    assert "Delete Few null e-mails" in client.get(f"{page(rule)}delete/").content.decode()
+    response = client.post(f"{page(rule)}delete/")
+    assert response["Location"] == "/n/alpha/"
+    assert not Checker.objects.filter(pk=rule.pk).exists()
