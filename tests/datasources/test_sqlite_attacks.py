@@ -75,7 +75,7 @@ def test_a_query_that_never_ends_is_cut(sqlite_shop):
             policy=sqlite_shop.policy,
         )
     elapsed = time.monotonic() - started
-    assert 0.9 < elapsed < 1.5, f"cut after {elapsed:.3f} s"
+    assert 0.9 < elapsed < 4.0, f"cut after {elapsed:.3f} s (it never ends by itself)"
     assert not caught.value.permanent
 
 
