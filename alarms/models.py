@@ -475,12 +475,11 @@ class AlarmState(models.Model):
     @classmethod
     def record_run(cls, checker: Checker, run: CheckRun) -> AlarmEvent | None:
         """React to a recorded run, in its transaction; recording the same run twice does nothing."""
-        cls.objects.get_or_create(checker=checker)
-        state = (
-            cls.objects.select_for_update(of=("self",))
-            .select_related("alarm", "last_transition")
-            .get(checker=checker)
-        )
+        locked = cls.objects.select_for_update(of=("self",)).select_related("alarm", "last_transition")
+        state = locked.filter(checker=checker).first()
+        if state is None:  # a checker older than its alarm state: make it once, then lock it
+            cls.objects.get_or_create(checker=checker)
+            state = locked.get(checker=checker)
         if state.last_run_id == run.pk:
             return None
         state.checker = checker

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, connections, models, transaction
+from django.db import connections, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -146,31 +146,20 @@ class DatasourceLease(models.Model):
         try:
             yield lease
         finally:
-            with _undurable():
-                cls.objects.filter(pk=lease.pk).delete()
+            expired = models.Q(datasource=datasource, expires__lte=timezone.now())
+            cls.objects.filter(models.Q(pk=lease.pk) | expired).delete()
 
     @classmethod
     def try_acquire(cls, datasource: Datasource) -> DatasourceLease | None:
+        """A slot, or None when all are taken; the datasource row's lock makes count-then-insert safe."""
         now = timezone.now()
-        with _undurable():
-            Datasource.objects.select_for_update().filter(pk=datasource.pk).first()
+        with transaction.atomic():
+            Datasource.objects.select_for_update().filter(pk=datasource.pk).values_list("pk").first()
             active = cls.objects.filter(datasource=datasource, expires__gt=now).count()
             if active >= datasource.max_concurrency:
                 return None
-            cls.objects.filter(datasource=datasource, expires__lte=now).delete()
             ttl = timedelta(seconds=datasource.statement_timeout + 30)
             return cls.objects.create(datasource=datasource, expires=now + ttl)
-
-
-@contextmanager
-def _undurable() -> Iterator[None]:
-    """A transaction whose commit need not wait for the disk: leases expire on their own, so a
-    lost one after a crash costs nothing, and not waiting saves two fsyncs per dataset query."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
 
 
 class Dataset(models.Model):

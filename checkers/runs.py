@@ -56,6 +56,7 @@ def fetch_datasets(checker: Checker, stats: dict[str, dict[str, Any]]) -> dict[s
         stats[dataset.slug] = {
             "rows": len(result.rows),
             "ms": round((time.perf_counter() - started) * 1000, 3),
+            "query_ms": round(result.duration_ms, 3),
             "truncated": result.truncated,
         }
         fetched[dataset.slug] = result.to_dataset()

@@ -28,8 +28,9 @@ def test_no_more_leases_than_the_cap(datasource):
 def test_an_expired_lease_frees_its_slot(datasource):
     DatasourceLease.objects.create(datasource=datasource, expires=timezone.now() - timedelta(seconds=1))
     DatasourceLease.objects.create(datasource=datasource, expires=timezone.now() - timedelta(seconds=1))
-    assert DatasourceLease.try_acquire(datasource) is not None
-    assert DatasourceLease.objects.filter(datasource=datasource).count() == 1
+    with DatasourceLease.hold(datasource):
+        assert DatasourceLease.objects.filter(datasource=datasource).count() == 3
+    assert not DatasourceLease.objects.filter(datasource=datasource).exists()
 
 
 def test_a_busy_datasource_is_a_transient_dataset_error(datasource, monkeypatch):

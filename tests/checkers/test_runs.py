@@ -25,11 +25,9 @@ def test_seed_goes_red_with_50_null_emails_and_green_with_10(seed, shop, which):
     assert (red.status, green.status) == ("red", "green")
     assert red.messages[0]["level"] == "fail"
     assert red.messages[0]["text"].startswith("There should be less than 42 users in that state")
-    assert red.dataset_stats["users_with_email_null"] == {
-        "rows": 50,
-        "ms": red.dataset_stats["users_with_email_null"]["ms"],
-        "truncated": False,
-    }
+    stats = red.dataset_stats["users_with_email_null"]
+    assert (stats["rows"], stats["truncated"]) == (50, False)
+    assert stats["ms"] >= stats["query_ms"] > 0
     assert CheckRun.objects.filter(checker=checker).count() == 2
 
 
