@@ -289,6 +289,8 @@ class CheckerForm(NamespaceForm):
             (CheckerKind.WASM, "WebAssembly: WAT text or a .wasm module"),
         ]
         self.fields["source"].strip = False
+        if self.instance.pk is None:
+            self.initial.setdefault("schedule_cron", "*/5 * * * *")
         if not self.instance.wasm_module:
             del self.fields["remove_module"]
         self.helper.layout = self._layout()
@@ -356,8 +358,8 @@ class CheckerForm(NamespaceForm):
                 "Schedule",
                 Row(
                     Column("schedule_cron", css_class="col-md-4"),
-                    Column("schedule_every", css_class="col-md-3"),
-                    Column("timezone", css_class="col-md-5"),
+                    Column("schedule_every", css_class="col-md-4"),
+                    Column("timezone", css_class="col-md-4"),
                 ),
                 HTML('{% include "checkers/_schedule_preview_slot.html" %}'),
                 "enabled",

@@ -28,6 +28,9 @@ def until(moment: datetime | None) -> str:
     """ "in 4 minutes", or "due now" once the moment has passed."""
     if moment is None:
         return ""
-    if moment <= timezone.now():
+    left = (moment - timezone.now()).total_seconds()
+    if left <= 0:
         return "due now"
+    if left < 60:
+        return "in under a minute"
     return f"in {timeuntil(moment)}"
