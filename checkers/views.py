@@ -67,6 +67,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
     recent = list(checker.runs.order_by("-queued")[:RUNS_SHOWN])
     for run in recent:
         run.headline = _headline(run) or next((m["text"] for m in run.messages), "No messages")
+        run.error_at = error_position(run.error_detail) if run.error_detail else None
     finished = [run for run in reversed(recent) if run.finished and run.status in {"green", "red", "error"}]
     start = now - timedelta(days=TIMELINE_DAYS)
     before = checker.transitions.filter(created__lt=start).order_by("-created").first()
