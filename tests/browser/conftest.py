@@ -147,6 +147,13 @@ def field(page: Page, label: str) -> Locator:
     return page.get_by_label(re.compile(rf"^\s*{re.escape(label)}\*?\s*$"))
 
 
+def follow(page: Page, link: Locator) -> None:
+    """Click a link and wait for the new page's load event: its scripts (the editor's slug that
+    follows the name, CodeMirror) run only then, and a person never types before them."""
+    with page.expect_navigation():
+        link.click()
+
+
 def open_section(page: Page, name: str) -> None:
     """Follow a link of the main navigation bar (Checkers, Datasets, Runbooks, Alarm history...)."""
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+    follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True))
