@@ -54,7 +54,7 @@ def _runbook_form(request: HttpRequest, namespace: Namespace, runbook: Runbook |
         messages.success(request, f"Saved runbook {saved.title}.")
         return redirect(saved)
     else:
-        html = None
+        html = runbook.html() if runbook else None
     if not may(request, Role.EDITOR):
         form.make_read_only()
     return render(
