@@ -1,0 +1,72 @@
+"""Screenshots of the pages people live in, over the demo namespace with a history behind it.
+
+CI runs this like any browser test (the pages must render, with data, at both widths) and keeps
+the pictures in a temporary folder. To refresh the README's pictures:
+
+    MALLEABLE_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/browser/test_screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import DESKTOP, PHONE, sign_in
+from tests.browser.worlds import DEMO_USERNAME, demo_with_history
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    chosen = os.environ.get("MALLEABLE_SCREENSHOTS")
+    path = Path(chosen) if chosen else tmp_path / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def demo(settings, tmp_path):
+    settings.DATASOURCE_SQLITE_DIR = tmp_path
+    return demo_with_history(tmp_path)
+
+
+def shoot(page: Page, path: Path) -> None:
+    page.wait_for_load_state("networkidle")
+    page.evaluate("document.fonts.ready")
+    page.screenshot(path=path, animations="disabled")
+    assert path.stat().st_size > 10_000, f"{path.name} is nearly empty"
+
+
+def test_screenshots_of_dashboard_checker_editor_and_runbook(page: Page, new_page, demo, folder):
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, DEMO_USERNAME)
+
+    page.goto("/n/demo/")
+    expect(page.get_by_test_id("checker-row")).to_have_count(6)
+    expect(page.locator("[data-testid=checker-row] svg").first).to_be_visible()
+    shoot(page, folder / "dashboard.png")
+
+    page.goto(demo.get_absolute_url())
+    expect(page.get_by_test_id("run-row").first).to_be_visible()
+    shoot(page, folder / "checker.png")
+
+    page.goto("/n/demo/checkers/few-null-emails/edit/")
+    expect(page.get_by_test_id("code-editor")).to_contain_text("assertLessThan")
+    page.get_by_role("button", name="Test run").click()
+    expect(page.get_by_test_id("test-result").get_by_test_id("state")).to_be_visible()
+    page.get_by_text("How it checks").evaluate("legend => legend.scrollIntoView({block: 'start'})")
+    shoot(page, folder / "editor.png")
+
+    page.goto("/n/demo/runbooks/large-orders/")
+    expect(page.get_by_test_id("linked-checker")).to_have_count(1)
+    shoot(page, folder / "runbook.png")
+
+    phone = new_page(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    sign_in(phone, DEMO_USERNAME)
+    phone.goto("/n/demo/runbooks/large-orders/")
+    expect(phone.get_by_test_id("linked-checker").get_by_test_id("state")).to_have_text("red")
+    shoot(phone, folder / "runbook-phone.png")
