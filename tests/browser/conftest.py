@@ -74,8 +74,12 @@ def browser(playwright: Playwright, browser_type_launch_args: dict) -> Iterator[
 
 @pytest.fixture(scope="session")
 def base_url(live_server) -> str:
-    """Every ``page.goto("/n/alpha/")`` and ``expect(...).to_have_url`` resolves against it."""
-    return live_server.url
+    """Every ``page.goto("/n/alpha/")`` and ``expect(...).to_have_url`` resolves against it.
+
+    By address, not "localhost": where /etc/hosts has no ::1 line, resolving localhost asks the
+    DNS server for an IPv6 address, and without a network that now and then stalls 5 seconds.
+    """
+    return live_server.url.replace("://localhost:", "://127.0.0.1:")
 
 
 @pytest.fixture(scope="session")
