@@ -15,16 +15,9 @@ from django.urls import reverse
 from checkers import datasources
 from checkers.forms import DatasetForm, DatasourceForm
 from checkers.models import Dataset, Datasource
+from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
-from namespaces.pages import (
-    confirm_delete,
-    get_in_namespace,
-    is_htmx,
-    may,
-    namespace_page,
-    needs_role,
-    page_context,
-)
+from namespaces.pages import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
 
 PREVIEW_ROWS = 50
 

@@ -28,16 +28,9 @@ from checkers.dashboard import markers_for
 from checkers.forms import AlarmPolicyForm, CheckerForm, DisableAlarmingForm, MuteForm, ReasonForm
 from checkers.humanize import error_position, preview_schedule
 from checkers.models import Checker, CheckRun, Trigger
+from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
-from namespaces.pages import (
-    confirm_delete,
-    get_in_namespace,
-    is_htmx,
-    may,
-    namespace_page,
-    needs_role,
-    page_context,
-)
+from namespaces.pages import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
 
 CHECKERS = Checker.objects.select_related("namespace", "runbook", "rule_dataset")
 TIMELINE_DAYS = 7

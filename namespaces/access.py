@@ -55,17 +55,9 @@ def get_namespace_for_user(request: HttpRequest, slug: str, role: Role = Role.VI
     return namespace
 
 
-def get_object_for_user(
-    request: HttpRequest,
-    queryset: models.QuerySet,
-    namespace_slug: str,
-    role: Role = Role.VIEWER,
-    **lookup,
-) -> models.Model:
-    """One object of a namespace, found by its public identifier (slug or UUID) in ``lookup``."""
-    namespace = get_namespace_for_user(request, namespace_slug, role)
-    path = namespace_path(queryset.model)
-    obj = queryset.filter(**{path: namespace}, **lookup).first()
+def get_in_namespace(queryset: models.QuerySet, namespace: Namespace, **lookup) -> models.Model:
+    """One object of a namespace the user was checked for, by its slug or UUID in ``lookup``; else 404."""
+    obj = queryset.filter(**{namespace_path(queryset.model): namespace}, **lookup).first()
     if obj is None:
         raise Http404(f"No such {queryset.model._meta.verbose_name} in {namespace.name}.")
     return obj

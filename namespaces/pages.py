@@ -15,12 +15,12 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from namespaces.access import get_namespace_for_user, namespace_path
+from namespaces.access import get_namespace_for_user
 from namespaces.models import Namespace, Role
 
 READ = ("GET", "HEAD")
@@ -55,14 +55,6 @@ def require_role(request: HttpRequest, namespace: Namespace, role: Role) -> None
 
 def may(request: HttpRequest, role: Role) -> bool:
     return request.namespace_role.allows(role)
-
-
-def get_in_namespace(queryset: models.QuerySet, namespace: Namespace, **lookup: Any) -> models.Model:
-    """One object of a namespace the user was already checked for, by its slug or UUID; else 404."""
-    obj = queryset.filter(**{namespace_path(queryset.model): namespace}, **lookup).first()
-    if obj is None:
-        raise Http404(f"No such {queryset.model._meta.verbose_name} in {namespace.name}.")
-    return obj
 
 
 SECTIONS = [

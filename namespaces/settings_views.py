@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alarms.models import AlarmDefaults, Channel, Notification, ToggleLog
+from namespaces.access import get_in_namespace
 from namespaces.forms import (
     AlarmDefaultsForm,
     ChannelForm,
@@ -22,15 +23,7 @@ from namespaces.forms import (
     window_formset,
 )
 from namespaces.models import Membership, Namespace, Role
-from namespaces.pages import (
-    confirm_delete,
-    get_in_namespace,
-    is_htmx,
-    may,
-    namespace_page,
-    needs_role,
-    page_context,
-)
+from namespaces.pages import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
 
 # --- Members ----------------------------------------------------------------------------------------
 

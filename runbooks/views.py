@@ -3,8 +3,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from alarms.models import AlarmEvent
+from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
-from namespaces.pages import get_in_namespace, is_htmx, may, namespace_page, needs_role, page_context
+from namespaces.pages import is_htmx, may, namespace_page, needs_role, page_context
 from runbooks.forms import RunbookForm
 from runbooks.models import Runbook, render_markdown
 
