@@ -1,10 +1,10 @@
-pytest_plugins = ["tests.services"]
-
 import pytest
 
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
 from tests.personas import Personas, make_personas
 from tests.shop import SEED_MESSAGE, SEED_PYTHON, Shop
+
+pytest_plugins = ["tests.services"]
 
 
 @pytest.fixture(autouse=True)
