@@ -29,13 +29,17 @@ def folder(tmp_path) -> Path:
 
 
 @pytest.fixture
-def demo(settings, tmp_path):
+def demo(settings, tmp_path, monkeypatch):
+    """No worker runs here: the demo's alarms stay in the outbox rather than drop tasks in var/broker."""
+    monkeypatch.setattr("alarms.models.queue_delivery", lambda notification_id: None)
     settings.DATASOURCE_SQLITE_DIR = tmp_path
     return demo_with_history(tmp_path)
 
 
 def shoot(page: Page, path: Path) -> None:
     page.wait_for_load_state("networkidle")
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
     page.evaluate("document.fonts.ready")
     page.screenshot(path=path, animations="disabled")
     assert path.stat().st_size > 10_000, f"{path.name} is nearly empty"
