@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from zoneinfo import ZoneInfo
 
 from celery import current_app
@@ -171,16 +171,14 @@ class Policy:
     on_error: str
     repeat_every: int
     notify_resolved: bool
-    channels: tuple[Channel, ...]
+    namespace_id: int
+    own_policy_id: int | None
 
     @classmethod
     def for_checker(cls, checker: Checker) -> Policy:
         defaults = AlarmDefaults.objects.filter(namespace_id=checker.namespace_id).first() or AlarmDefaults()
         own = AlarmPolicy.objects.filter(checker=checker).select_related("disabled_by").first()
         own = own or AlarmPolicy(checker=checker)
-        channels = list(own.channels.all()) if own.pk else []
-        if not channels:
-            channels = list(Channel.objects.filter(namespace_id=checker.namespace_id, is_default=True))
         return cls(
             enabled=own.enabled,
             disabled_reason=own.disabled_reason,
@@ -189,8 +187,17 @@ class Policy:
             on_error=own.on_error or defaults.on_error,
             repeat_every=defaults.repeat_every if own.repeat_every is None else own.repeat_every,
             notify_resolved=defaults.notify_resolved if own.notify_resolved is None else own.notify_resolved,
-            channels=tuple(channels),
+            namespace_id=checker.namespace_id,
+            own_policy_id=own.pk,
         )
+
+    @cached_property
+    def channels(self) -> tuple[Channel, ...]:
+        """The checker's own channels, else the namespace's default ones. Read only when an
+        event goes out, so the runs that change nothing (most of them) never query channels."""
+        own = Channel.objects.filter(policies=self.own_policy_id) if self.own_policy_id else None
+        channels = list(own) if own is not None else []
+        return tuple(channels or Channel.objects.filter(namespace_id=self.namespace_id, is_default=True))
 
     def can_alarm(self, state: str) -> bool:
         return state == State.RED or (state == State.ERROR and self.on_error == OnError.ALARM)
