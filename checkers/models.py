@@ -371,13 +371,11 @@ class Checker(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        if bool(self.schedule_cron) == bool(self.schedule_every):
-            errors["schedule_cron"] = "Set either a cron schedule or an interval in seconds, not both."
-        else:
-            try:
-                schedules.parse(self.schedule_cron, self.schedule_every)
-            except ValueError as exc:
-                errors["schedule_cron" if self.schedule_cron else "schedule_every"] = str(exc)
+        try:
+            if schedules.parse(self.schedule_cron, self.schedule_every) is None:
+                errors["schedule_cron"] = "Set when it runs: a cron schedule, or an interval in seconds."
+        except ValueError as exc:
+            errors["schedule_cron" if self.schedule_cron else "schedule_every"] = str(exc)
         errors.update(self._kind_errors())
         errors.update(self._limit_errors())
         if errors:

@@ -179,3 +179,16 @@ def test_saving_other_fields_keeps_the_next_run(seed):
     checker.name = "Renamed"
     checker.save()
     assert Checker.objects.get(pk=checker.pk).next_run_at == planned
+
+
+@pytest.mark.parametrize(
+    ("cron", "every", "message"),
+    [("", None, "Set when it runs"), ("*/5 * * * *", 60, "not both"), ("61 * * * *", None, "not a cron")],
+)
+def test_a_checker_schedule_error_says_what_is_wrong(seed, cron, every, message):
+    from django.core.exceptions import ValidationError
+
+    checker = seed[0]
+    checker.schedule_cron, checker.schedule_every = cron, every
+    with pytest.raises(ValidationError, match=message):
+        checker.full_clean()
