@@ -12,11 +12,12 @@ from typing import Any
 
 import wasmtime
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Column, Div, Fieldset, Layout, Row
+from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
 from django.conf import settings
 from django.db import models
 from django.db.models import QuerySet
+from django.utils.text import slugify
 
 from alarms.models import AlarmPolicy, OnError
 from checkers import datasources
@@ -164,7 +165,8 @@ class DatasetForm(NamespaceForm):
 
 
 def timezone_choices(namespace: Namespace) -> list[tuple[str, str]]:
-    return [("", f"The namespace's ({namespace.timezone})")] + [
+    """The namespace's zone first, so a narrow select still shows which zone the blank choice is."""
+    return [("", f"{namespace.timezone} (the namespace's)")] + [
         (name, name) for name in sorted(zoneinfo.available_timezones())
     ]
 
@@ -293,6 +295,9 @@ class CheckerForm(NamespaceForm):
             self.initial.setdefault("schedule_cron", "*/5 * * * *")
         if not self.instance.wasm_module:
             del self.fields["remove_module"]
+        if self.instance.pk is None:
+            self.fields["slug"].required = False
+            self.fields["slug"].help_text = "Left blank: made from the name."
         self.helper.layout = self._layout()
 
     def _layout(self) -> Layout:
@@ -324,14 +329,14 @@ class CheckerForm(NamespaceForm):
                         "Pick a dataset, a measure and a bound.</p>"
                     ),
                     Row(
-                        Column("rule_dataset", css_class="col-md-4"),
-                        Column("rule_metric", css_class="col-md-4"),
-                        Column("rule_column", css_class="col-md-4 rule-column"),
+                        Column("rule_dataset", css_class="col-md-6"),
+                        Column("rule_metric", css_class="col-md-6"),
                     ),
                     Row(
-                        Column("rule_op", css_class="col-md-4"),
-                        Column("rule_value", css_class="col-md-4"),
-                        Column("rule_value_high", css_class="col-md-4 rule-high"),
+                        Column("rule_column", css_class="col-md-3 rule-column"),
+                        Column("rule_op", css_class="col-md-3"),
+                        Column("rule_value", css_class="col-md-3"),
+                        Column("rule_value_high", css_class="col-md-3 rule-high"),
                     ),
                     "rule_message",
                 ),
@@ -342,7 +347,7 @@ class CheckerForm(NamespaceForm):
             Div(
                 Fieldset(
                     "Code",
-                    "source",
+                    Field("source", wrapper_class="label-under-legend"),
                     Div(
                         module_note,
                         "wasm_upload",
@@ -358,8 +363,8 @@ class CheckerForm(NamespaceForm):
                 "Schedule",
                 Row(
                     Column("schedule_cron", css_class="col-md-4"),
-                    Column("schedule_every", css_class="col-md-4"),
-                    Column("timezone", css_class="col-md-4"),
+                    Column("schedule_every", css_class="col-md-3"),
+                    Column("timezone", css_class="col-md-5"),
                 ),
                 HTML('{% include "checkers/_schedule_preview_slot.html" %}'),
                 "enabled",
@@ -374,6 +379,14 @@ class CheckerForm(NamespaceForm):
                 css_class="limits",
             ),
         )
+
+    def clean_slug(self) -> str:
+        """A new checker's blank slug is made from its name, whether or not the page's script ran."""
+        if not self.cleaned_data.get("slug") and self.instance.pk is None:
+            self.cleaned_data["slug"] = slugify(self.cleaned_data.get("name") or "")[:50].strip("-_")
+            if not self.cleaned_data["slug"]:
+                raise forms.ValidationError("Type a slug: the name has no letters or digits to make it from.")
+        return super().clean_slug()
 
     def clean_source(self) -> str:
         """As typed, with the browser's CRLF line ends made plain newlines."""

@@ -109,17 +109,6 @@
   });
   form.addEventListener("input", ruleSentence);
 
-  // A new checker's slug follows its name until someone types one.
-  var name = document.getElementById("id_name");
-  var slug = document.getElementById("id_slug");
-  if (name && slug && !slug.value) {
-    var touched = false;
-    slug.addEventListener("input", function () { touched = true; });
-    name.addEventListener("input", function () {
-      if (!touched) slug.value = name.value.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 50);
-    });
-  }
-
   showSections();
   ruleSentence();
 })();

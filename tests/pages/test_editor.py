@@ -261,3 +261,19 @@ def test_viewer_reads_the_editor_but_cannot_use_it(personas, login, rule, datase
     )
     assert Checker.objects.get(pk=rule.pk).name == "Few null e-mails"
     assert not Checker.objects.filter(slug="few-null").exists()
+
+
+def test_a_blank_slug_is_made_from_the_name(personas, login, dataset):
+    response = login(personas.editor).post(NEW, rule_form(dataset, name="Few null É-mails!", slug=""))
+    assert response["Location"] == "/n/alpha/checkers/few-null-e-mails/"
+    assert Checker.objects.get(slug="few-null-e-mails").name == "Few null É-mails!"
+
+
+def test_a_blank_slug_made_from_a_taken_name_says_so(personas, login, dataset, rule):
+    response = login(personas.editor).post(NEW, rule_form(dataset, name=rule.slug.replace("-", " "), slug=""))
+    assert "already taken" in str(response.context["form"].errors["slug"])
+
+
+def test_a_name_without_letters_needs_a_typed_slug(personas, login, dataset):
+    response = login(personas.editor).post(NEW, rule_form(dataset, name="!!!", slug=""))
+    assert "Type a slug" in str(response.context["form"].errors["slug"])
