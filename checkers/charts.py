@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
 
 from checkers.models import CheckRun
 
@@ -191,5 +192,8 @@ def state_timeline(
 
 
 def _span_text(span: timedelta) -> str:
+    """ "7 days", "day", or "3 hours" for a checker younger than a day."""
+    if span < timedelta(days=1):
+        return timesince(timezone.now() - span, depth=1).replace("\xa0", " ")
     days = round(span.total_seconds() / 86400)
     return f"{days} days" if days != 1 else "day"

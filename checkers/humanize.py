@@ -20,12 +20,24 @@ WAT_LINE = re.compile(r"<anon>:(\d+):(\d+)")
 TRACEBACK_LINE = re.compile(r'File "<checker>", line (\d+)')
 
 
-def describe_every(seconds: int) -> str:
+def _in_units(seconds: int) -> tuple[int, str]:
+    """The largest unit that divides ``seconds`` exactly: 3600 → (1, "hour"), 90 → (90, "second")."""
     for size, unit in UNITS:
-        if seconds % size == 0:
-            count = seconds // size
-            return f"every {unit}" if count == 1 else f"every {count} {unit}s"
-    return f"every {seconds} seconds"
+        if seconds and seconds % size == 0:
+            return seconds // size, unit
+    return seconds, "second"
+
+
+def describe_seconds(seconds: int) -> str:
+    """A length of time for people: "1 hour", "5 minutes", "90 seconds"."""
+    count, unit = _in_units(seconds)
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def describe_every(seconds: int) -> str:
+    """A repetition, in the schedule's words: "every hour", "every 5 minutes"."""
+    count, unit = _in_units(seconds)
+    return f"every {unit}" if count == 1 else f"every {count} {unit}s"
 
 
 def describe_cron(cron: str) -> str:

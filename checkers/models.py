@@ -315,6 +315,11 @@ class Checker(models.Model):
     def tag_list(self) -> list[str]:
         return sorted({tag for tag in re.split(r"[\s,]+", self.tags.lower()) if tag})
 
+    def known_since(self) -> datetime:
+        """When its history starts: its creation, or an earlier first run (a history imported with it)."""
+        first_run = self.runs.aggregate(first=models.Min("queued"))["first"]
+        return min(self.created, first_run) if first_run else self.created
+
     @classmethod
     def from_db(cls, db, field_names, values):
         """Remember the stored schedule, so saving other fields does not postpone the next run."""

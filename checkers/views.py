@@ -62,7 +62,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         run.headline = _headline(run) or next((m["text"] for m in run.messages), "No messages")
         run.error_at = error_position(run.error_detail) if run.error_detail else None
     finished = [run for run in reversed(recent) if run.finished and run.status in {"green", "red", "error"}]
-    start = now - timedelta(days=TIMELINE_DAYS)
+    start = max(now - timedelta(days=TIMELINE_DAYS), checker.known_since())
     before = checker.transitions.filter(created__lt=start).order_by("-created").first()
     transitions = list(checker.transitions.filter(created__gte=start).order_by("created"))
     last = state.last_run or next(iter(recent), None)
@@ -79,6 +79,8 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         error_at=error_position(last.error_detail) if last and last.error_detail else None,
         runs=recent,
         timeline=state_timeline(transitions, before.new if before else "unknown", start, now),
+        timeline_days=TIMELINE_DAYS if now - start >= timedelta(days=TIMELINE_DAYS) else None,
+        timeline_start=start,
         durations=duration_chart(finished),
         schedule=preview_schedule(checker.schedule_cron, checker.schedule_every, checker.zone.key),
         toggles=ToggleLog.objects.filter(checker=checker).select_related("by")[:10],

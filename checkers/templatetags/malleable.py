@@ -1,4 +1,6 @@
-"""Small filters the pages share: durations and times to come, in words."""
+"""Small filters the pages share: durations and times to come, in words.
+
+Seconds are never shown bare: ``seconds`` and ``every`` say them as the schedules do."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 from django.utils.timesince import timeuntil
+
+from checkers.humanize import describe_every, describe_seconds
 
 register = template.Library()
 
@@ -34,3 +38,15 @@ def until(moment: datetime | None) -> str:
     if left < 60:
         return "in under a minute"
     return f"in {timeuntil(moment)}"
+
+
+@register.filter
+def seconds(value: int | None) -> str:
+    """3600 → "1 hour", 30 → "30 seconds"."""
+    return "—" if value is None else describe_seconds(int(value))
+
+
+@register.filter
+def every(value: int | None) -> str:
+    """3600 → "every hour", 300 → "every 5 minutes", as a schedule says it."""
+    return "—" if value is None else describe_every(int(value))

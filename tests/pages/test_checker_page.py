@@ -53,6 +53,30 @@ def test_duration_chart_once_there_are_runs(personas, login, rule):
     assert 'data-testid="duration-chart"' in content
 
 
+def test_timeline_of_a_young_checker_starts_at_its_first_run(personas, login, rule):
+    CheckRun.objects.create(checker=rule, trigger="manual", status="green", queued=timezone.now())
+    CheckRun.objects.filter(checker=rule).update(queued=timezone.now() - timedelta(hours=3))
+    response = login(personas.viewer).get(page(rule))
+    assert response.context["timeline_start"] == rule.known_since()
+    assert timezone.now() - response.context["timeline_start"] < timedelta(hours=4)
+    content = response.content.decode()
+    assert "State since" in content
+    assert "State over the last 3 hours" in content
+
+
+def test_timeline_of_an_old_checker_shows_seven_days(personas, login, rule):
+    Checker.objects.filter(pk=rule.pk).update(created=timezone.now() - timedelta(days=30))
+    content = login(personas.viewer).get(page(rule)).content.decode()
+    assert "State, last 7 days" in content
+
+
+def test_repeat_is_said_in_the_schedule_words(personas, login, rule):
+    AlarmPolicy.objects.update_or_create(checker=rule, defaults={"repeat_every": 3600})
+    content = login(personas.viewer).get(page(rule)).content.decode()
+    assert "every hour" in content
+    assert "3600 s" not in content
+
+
 def test_never_run_checker_says_so(personas, login, rule):
     content = login(personas.editor).get(page(rule)).content.decode()
     assert "Not run yet" in content
