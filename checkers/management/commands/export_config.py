@@ -9,20 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from checkers import config
-from checkers.management.commands.sandbox_run import EX_USAGE, UsageParser
+from checkers.management.cli import EX_USAGE, UsageCommand
 from namespaces.models import Namespace
 
 
-class Command(BaseCommand):
+class Command(UsageCommand):
     help = "Print namespaces (all, or those named) as checks-as-code YAML that import_config reads."
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.__class__ = UsageParser
-        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -10,24 +10,19 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from checkers import config
-from checkers.management.commands.sandbox_run import EX_USAGE, UsageParser
+from checkers.management.cli import EX_USAGE, UsageCommand
 
 EX_INVALID = 1
 
 
-class Command(BaseCommand):
+class Command(UsageCommand):
     help = (
         "Import namespaces, datasources, datasets, runbooks, checkers, alarm policies and channels "
         "from a checks-as-code YAML file."
     )
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.__class__ = UsageParser
-        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", metavar="FILE.yaml", help="the checks-as-code file")

@@ -11,21 +11,16 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from checkers import runs
-from checkers.management.commands.sandbox_run import EXIT_CODES, UsageParser, _summary, _usage
+from checkers.management.cli import EXIT_CODES, UsageCommand, summary, usage_error
 from checkers.models import Checker, Trigger
 from checkers.signals import deliveries_requested
 
 
-class Command(BaseCommand):
+class Command(UsageCommand):
     help = "Run a checker now: NAMESPACE/CHECKER. Records the run and alarms, unless --dry-run."
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.__class__ = UsageParser
-        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("checker", metavar="NAMESPACE/CHECKER", help="the checker's namespace and slug")
@@ -46,7 +41,7 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(report))
         else:
-            self.stdout.write(_summary(options["checker"], outcome))
+            self.stdout.write(summary(options["checker"], outcome))
         code = EXIT_CODES[outcome.status]
         if code:
             self.stdout.flush()
@@ -56,12 +51,12 @@ class Command(BaseCommand):
 def _find(ref: str) -> Checker:
     namespace, sep, slug = ref.partition("/")
     if not sep or not namespace or not slug:
-        raise _usage(f"{ref!r}: expected NAMESPACE/CHECKER, for example growth/few-null-emails")
+        raise usage_error(f"{ref!r}: expected NAMESPACE/CHECKER, for example growth/few-null-emails")
     checker = (
         Checker.objects.select_related("namespace", "rule_dataset__datasource")
         .filter(namespace__slug=namespace, slug=slug)
         .first()
     )
     if checker is None:
-        raise _usage(f"no checker {slug!r} in namespace {namespace!r}")
+        raise usage_error(f"no checker {slug!r} in namespace {namespace!r}")
     return checker

@@ -14,31 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
-from checkers.sandbox import Limits, Outcome, Program, Status, get_sandbox
-
-EX_USAGE = 64
-EXIT_CODES = {Status.GREEN: 0, Status.RED: 1, Status.ERROR: 2}
+from checkers.management.cli import EXIT_CODES, UsageCommand, summary, usage_error
+from checkers.sandbox import Limits, Program, get_sandbox
 
 
-class UsageParser(CommandParser):
-    """Argparse exits with 2 on bad usage, which this command's contract reserves for errors."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        if self.called_from_command_line:
-            self.print_usage(sys.stderr)
-            self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
-        raise CommandError(f"Error: {message}", returncode=EX_USAGE)
-
-
-class Command(BaseCommand):
+class Command(UsageCommand):
     help = "Run a checker (.wasm, .wat or .py) against datasets given as JSON files."
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.__class__ = UsageParser
-        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="the checker: a .wasm, .wat or .py file")
@@ -63,38 +46,34 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(outcome.to_dict()))
         else:
-            self.stdout.write(_summary(options["path"], outcome))
+            self.stdout.write(summary(options["path"], outcome))
         code = EXIT_CODES[outcome.status]
         if code:
             self.stdout.flush()
             sys.exit(code)
 
 
-def _usage(message: str) -> CommandError:
-    return CommandError(message, returncode=EX_USAGE)
-
-
 def _load_program(path: str) -> Program:
     try:
         return Program.from_path(path)
     except ValueError as exc:
-        raise _usage(str(exc)) from None
+        raise usage_error(str(exc)) from None
     except OSError as exc:
-        raise _usage(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise usage_error(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _load_dataset(spec: str) -> tuple[str, dict[str, list]]:
     name, sep, file = spec.partition("=")
     if not sep or not name or not file:
-        raise _usage(f"--dataset {spec!r}: expected NAME=FILE.json")
+        raise usage_error(f"--dataset {spec!r}: expected NAME=FILE.json")
     try:
         data = json.loads(Path(file).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise _usage(f"--dataset {name}: cannot read {file}: {exc.strerror or exc}") from None
+        raise usage_error(f"--dataset {name}: cannot read {file}: {exc.strerror or exc}") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _usage(f"--dataset {name}: {file} is not JSON: {exc}") from None
+        raise usage_error(f"--dataset {name}: {file} is not JSON: {exc}") from None
     if not _dataset_shaped(data):
-        raise _usage(f'--dataset {name}: {file} must hold {{"columns": [...], "rows": [[...], ...]}}')
+        raise usage_error(f'--dataset {name}: {file} must hold {{"columns": [...], "rows": [[...], ...]}}')
     return name, {"columns": data["columns"], "rows": data["rows"]}
 
 
@@ -111,7 +90,7 @@ def _refuse_duplicates(specs: list[str]) -> None:
     names = [spec.partition("=")[0] for spec in specs]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise _usage(f"--dataset given more than once for: {', '.join(repeated)}")
+        raise usage_error(f"--dataset given more than once for: {', '.join(repeated)}")
 
 
 def _limits(options: dict[str, Any]) -> Limits:
@@ -119,20 +98,9 @@ def _limits(options: dict[str, Any]) -> Limits:
     memory = options["memory"] if options["memory"] is not None else settings.SANDBOX_MEMORY_MB
     fuel = options["fuel"] if options["fuel"] is not None else settings.SANDBOX_FUEL
     if not 0 < timeout < math.inf:
-        raise _usage(f"--timeout must be a positive number of seconds, not {timeout}")
+        raise usage_error(f"--timeout must be a positive number of seconds, not {timeout}")
     if memory < 1:
-        raise _usage(f"--memory must be at least 1 MB, not {memory}")
+        raise usage_error(f"--memory must be at least 1 MB, not {memory}")
     if fuel < 1:
-        raise _usage(f"--fuel must be positive, not {fuel}")
+        raise usage_error(f"--fuel must be positive, not {fuel}")
     return Limits(timeout_s=timeout, memory_bytes=memory * 1024 * 1024, fuel=fuel)
-
-
-def _summary(path: str, outcome: Outcome) -> str:
-    lines = [f"{outcome.status.upper()}  {path}  ({outcome.duration_ms:.1f} ms, fuel {outcome.fuel_used:,})"]
-    lines += [f"  {m.level:<4}  {m.text}" for m in outcome.messages]
-    if outcome.error:
-        lines.append(f"error: {outcome.error.detail}")
-    if outcome.logs:
-        lines.append("logs:")
-        lines += [f"  {line}" for line in outcome.logs.splitlines()]
-    return "\n".join(lines)
