@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from checkers import datasources, runs
+from checkers.humanize import describe_every
 from checkers.models import Checker, CheckRun, Dataset, Datasource, Trigger
 from checkers.sandbox.core import MAX_MODULE_BYTES
 from namespaces.access import namespace_of
@@ -134,7 +135,7 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
         "last_run_at",
     ]
     list_filter = ["kind", "enabled", "severity"]
-    search_fields = ["slug", "name", "description"]
+    search_fields = ["slug", "name", "description", "tags"]
     filter_horizontal = ["datasets"]
     readonly_fields = ["module_sha256", "next_run_at", "last_run_at"]
     actions = ["run_now", "test_run"]
@@ -150,6 +151,7 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
                     "kind",
                     "enabled",
                     "severity",
+                    "tags",
                     "runbook",
                 ]
             },
@@ -178,7 +180,7 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="schedule")
     def schedule_text(self, obj: Checker) -> str:
-        return obj.schedule_cron or f"every {obj.schedule_every} s"
+        return obj.schedule_cron or describe_every(obj.schedule_every or 0)
 
     @admin.display(description="state")
     def state(self, obj: Checker) -> str:

@@ -375,6 +375,8 @@ class Checker(models.Model):
         )
 
     def clean(self) -> None:
+        # Stored as tag_list reads them, whoever writes them: the editor, the admin or an import.
+        self.tags = " ".join(self.tag_list())
         errors: dict[str, str] = {}
         try:
             if schedules.parse(self.schedule_cron, self.schedule_every) is None:

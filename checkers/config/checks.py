@@ -90,6 +90,8 @@ RULE = Schema(
 )
 EVERY = Schema("an interval", {"every": INTEGER}, required=("every",))
 WASM_MAGIC = b"\0asm"
+# One tag as ``Checker.tag_list`` reads them out of the stored text: no spaces, no commas.
+TAG = re.compile(r"[^\s,]+")
 
 
 def _rule(ctx: Context, path: Path, value: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +174,14 @@ KINDS: dict[str, Callable[[Context, Path, Any], dict[str, Any]]] = {
 EXTRAS: tuple[CheckerKey, ...] = (RunbookKey(), AlarmKey())
 
 
+def _tags(ctx: Context, path: Path, tags: list[str]) -> str:
+    """The stored text the dashboard filters by: the tags, lower-case, sorted, once each."""
+    for index, tag in enumerate(tags):
+        if not TAG.fullmatch(tag):
+            ctx.error((*path, index), f"`{tag}` is not one tag: a tag has no spaces or commas")
+    return " ".join(sorted({tag.lower() for tag in tags}))
+
+
 def _schedule(ctx: Context, path: Path, value: str | dict[str, Any]) -> dict[str, Any]:
     checkpoint = ctx.checkpoint()
     if isinstance(value, str):
@@ -199,6 +209,7 @@ class Checkers(Section):
             "description": TEXT,
             "schedule": SCHEDULE,
             "datasets": TEXTS,
+            "tags": TEXTS,
             **dict.fromkeys(KINDS, TEXT),
             "rule": MAPPING,
             **{extra.key: extra.type for extra in EXTRAS},
@@ -216,6 +227,7 @@ class Checkers(Section):
     def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
         values = {field: fields.get(key, default(Checker, field)) for field, key in CHECKER_KEYS.items()}
         values["name"] = fields.get("name", fields.get("slug", ""))
+        values["tags"] = _tags(ctx, (*path, "tags"), fields.get("tags", []))
         if "schedule" in fields:
             values |= _schedule(ctx, (*path, "schedule"), fields["schedule"])
         for extra in EXTRAS:
@@ -262,6 +274,7 @@ class Checkers(Section):
             CHECKER_KEYS
             | RULE_KEYS
             | SCHEDULE_KEYS
+            | {"tags": "tags"}
             | dict.fromkeys(("kind", "source", "wasm_module"), kind_key)
             | {field: extra.key for extra in EXTRAS for field in extra.fields}
         )

@@ -153,7 +153,10 @@ class Exporter:
         alarm = _alarm(checker)
         if alarm:
             data["alarm"] = alarm
-        return data | _non_default(checker, _except(CHECKER_KEYS, "name", "description"))
+        data |= _non_default(checker, _except(CHECKER_KEYS, "name", "description"))
+        if checker.tag_list():
+            data["tags"] = checker.tag_list()
+        return data
 
     def channel(self, channel: Channel) -> dict[str, Any]:
         """A URL with a password or token in it, and every slack or apprise URL, as a reference."""

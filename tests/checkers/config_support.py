@@ -107,6 +107,7 @@ namespaces:
       - slug: order-amounts
         name: Order amounts
         description: The average order is plausible.
+        tags: [nightly, Billing]
         schedule: {every: 300}
         runbook: orders
         rule: {dataset: orders, metric: avg, column: amount, op: between, value: 10, high: 200.5}

@@ -121,3 +121,26 @@ def test_a_new_password_forgets_its_environment_variable(personas, login, dataso
     assert login(personas.owner).post(change_url(datasource), form).status_code == 302
     datasource.refresh_from_db()
     assert (datasource.password, datasource.password_env) == ("new-one", "")
+
+
+def test_the_checker_form_shows_and_edits_tags(personas, login, seed):
+    checker = seed[1]
+    Checker.objects.filter(pk=checker.pk).update(tags="billing")
+    client = login(personas.editor)
+    assert 'name="tags" value="billing"' in client.get(change_url(checker)).content.decode()
+    form = {
+        "namespace": personas.a.pk,
+        "slug": checker.slug,
+        "name": checker.name,
+        "kind": checker.kind,
+        "severity": checker.severity,
+        "tags": "Nightly, billing",
+        "source": checker.source,
+        "datasets": [d.pk for d in checker.datasets.all()],
+        "schedule_cron": checker.schedule_cron,
+        "schedule_every": checker.schedule_every or "",
+        "params": "{}",
+        "enabled": "on",
+    }
+    assert client.post(change_url(checker), form).status_code == 302
+    assert Checker.objects.get(pk=checker.pk).tags == "billing nightly"

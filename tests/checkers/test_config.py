@@ -139,6 +139,8 @@ def test_rich_file_imports_every_kind_and_extension(tmp_path, people, sqlite_dir
         "UTC",
         None,
     )
+    assert (amounts.tags, amounts.tag_list()) == ("billing nightly", ["billing", "nightly"])
+    assert checkers["few-null-emails"].tags == ""
     python = checkers["seed-in-python"]
     assert python.kind == CheckerKind.PYTHON
     assert python.source.startswith("CheckerCase().assertLessThan(")
@@ -346,3 +348,21 @@ def test_wasm_base64_is_accepted(tmp_path, people, sqlite_dir):
     config.import_file(write(tmp_path, text), environ=ENVIRON)
 
     assert bytes(Checker.objects.get(slug="seed-in-wasm").wasm_module) == EMPTY_MODULE
+
+
+def test_tags_left_out_clear_them_and_a_tag_is_one_word(tmp_path, people, sqlite_dir):
+    path = rich_file(tmp_path, sqlite_dir)
+    config.import_file(path, environ=ENVIRON)
+
+    text = path.read_text()
+    untagged = write(tmp_path, text.replace("        tags: [nightly, Billing]\n", ""))
+    plan = config.import_file(untagged, environ=ENVIRON)
+
+    assert [(c.label, c.keys) for c in plan.changes if c.action == Action.UPDATED] == [
+        ("growth/order-amounts", ("tags",)),
+    ]
+    assert Checker.objects.get(slug="order-amounts").tags == ""
+    with pytest.raises(config.ConfigInvalid) as refused:
+        bad = write(tmp_path, text.replace("[nightly, Billing]", "[nightly, a b]"))
+        config.import_file(bad, environ=ENVIRON)
+    assert "`a b` is not one tag" in str(refused.value)

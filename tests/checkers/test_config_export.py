@@ -163,6 +163,9 @@ def test_keys_are_in_the_contract_order_and_defaults_are_left_out(imported):
         "high": 200.5,
     }
     assert (amounts["enabled"], amounts["severity"], amounts["timezone"]) == (False, "critical", "UTC")
+    assert list(amounts)[-1] == "tags"
+    assert amounts["tags"] == ["billing", "nightly"]
+    assert "tags: [billing, nightly]" in config.export_yaml()
 
 
 def test_python_source_is_a_literal_block(imported):
