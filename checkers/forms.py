@@ -166,7 +166,7 @@ class DatasetForm(NamespaceForm):
 
 def timezone_choices(namespace: Namespace) -> list[tuple[str, str]]:
     """The namespace's zone first, so a narrow select still shows which zone the blank choice is."""
-    return [("", f"{namespace.timezone} (the namespace's)")] + [
+    return [("", f"{namespace.timezone} (namespace's)")] + [
         (name, name) for name in sorted(zoneinfo.available_timezones())
     ]
 
@@ -363,8 +363,8 @@ class CheckerForm(NamespaceForm):
                 "Schedule",
                 Row(
                     Column("schedule_cron", css_class="col-md-4"),
-                    Column("schedule_every", css_class="col-md-3"),
-                    Column("timezone", css_class="col-md-5"),
+                    Column("schedule_every", css_class="col-md-4"),
+                    Column("timezone", css_class="col-md-4"),
                 ),
                 HTML('{% include "checkers/_schedule_preview_slot.html" %}'),
                 "enabled",
