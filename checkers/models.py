@@ -154,7 +154,8 @@ class DatasourceLease(models.Model):
         """A slot, or None when all are taken; the datasource row's lock makes count-then-insert safe."""
         now = timezone.now()
         with transaction.atomic():
-            Datasource.objects.select_for_update().filter(pk=datasource.pk).order_by().values_list("pk").first()
+            locked = Datasource.objects.select_for_update().filter(pk=datasource.pk).order_by()
+            locked.values_list("pk").first()
             active = cls.objects.filter(datasource=datasource, expires__gt=now).count()
             if active >= datasource.max_concurrency:
                 return None
