@@ -32,6 +32,7 @@ from django.utils import timezone
 from alarms import payloads
 from alarms.transports import TRANSPORTS, DeliveryError, Transport
 from checkers.models import Checker, CheckRun, RunStatus, Severity
+from checkers.signals import delivering_in_process
 from malleable.encryption import EncryptedTextField
 from namespaces.models import Namespace, validate_timezone
 
@@ -763,9 +764,10 @@ class AlarmEvent(models.Model):
             )
             for channel in takers
         ]
-        for notification in notifications:
-            if notification.status == Notification.Status.PENDING:
-                transaction.on_commit(partial(queue_delivery, notification.pk), robust=True)
+        if not delivering_in_process.get():
+            for notification in notifications:
+                if notification.status == Notification.Status.PENDING:
+                    transaction.on_commit(partial(queue_delivery, notification.pk), robust=True)
         return notifications
 
 

@@ -1,3 +1,5 @@
+from contextvars import ContextVar
+
 from django.dispatch import Signal
 
 # Sent inside the transaction that records a run, with ``checker`` and ``run``: whatever a
@@ -9,3 +11,7 @@ run_recorded = Signal()
 # receivers deliver what the run queued before the process exits, instead of leaving it to
 # the periodic sweep.
 deliveries_requested = Signal()
+
+# True while a process delivers what its runs create itself (``run_checker``, which has no
+# worker behind it): receivers then queue no task for a worker that may never come.
+delivering_in_process: ContextVar[bool] = ContextVar("delivering_in_process", default=False)

@@ -78,6 +78,20 @@ def test_run_checker_delivers_before_it_exits(checker, shop, webhook, personas):
     assert Notification.objects.get().status == "delivered"
 
 
+def test_run_checker_queues_no_task_for_a_worker(
+    checker, shop, webhook, personas, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A cron-only installation has no worker: its alarms go out from run_checker itself."""
+    queued = []
+    monkeypatch.setattr("alarms.models.queue_delivery", queued.append)
+    Channel.objects.create(namespace=personas.a, slug="hook", kind="webhook", url=webhook.url, secret="k")
+    shop.set_null_emails(50)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(SystemExit):
+        call_command("run_checker", f"{personas.a.slug}/few-null-emails")
+    assert queued == []
+    assert [json.loads(r["body"])["event"] for r in webhook.requests] == ["fired"]
+
+
 def test_run_checker_also_retries_what_an_earlier_outage_left(checker, run, shop, webhook, personas):
     channel = Channel.objects.create(
         namespace=personas.a, slug="hook", kind="webhook", url=DEAD_HOOK, secret="k"

@@ -16,7 +16,7 @@ from django.core.management.base import CommandParser
 from checkers import runs
 from checkers.management.cli import EXIT_CODES, UsageCommand, summary, usage_error
 from checkers.models import Checker, Trigger
-from checkers.signals import deliveries_requested
+from checkers.signals import deliveries_requested, delivering_in_process
 
 
 class Command(UsageCommand):
@@ -35,8 +35,12 @@ class Command(UsageCommand):
         outcome = evaluation.outcome
         report = outcome.to_dict() | {"run_id": None, "state": str(outcome.status)}
         if not options["dry_run"]:
-            run = runs.record(checker, evaluation, Trigger.MANUAL)
-            deliveries_requested.send(sender=Checker, checker=checker, run=run)
+            in_process = delivering_in_process.set(True)
+            try:
+                run = runs.record(checker, evaluation, Trigger.MANUAL)
+                deliveries_requested.send(sender=Checker, checker=checker, run=run)
+            finally:
+                delivering_in_process.reset(in_process)
             report |= {"run_id": str(run.uuid), "state": checker.current_state()}
         if options["json"]:
             self.stdout.write(json.dumps(report))
