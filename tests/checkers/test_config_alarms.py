@@ -22,9 +22,8 @@ from tests.checkers.config_support import (
     wipe,
     write,
 )
-from tests.personas import make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sqlite_dir", "people")]
 
 FEW_NULL_EMAILS = "namespaces[0].checkers[0]"
 ORDER_AMOUNTS = "namespaces[0].checkers[1]"
@@ -34,20 +33,6 @@ AMOUNTS_ALARM = (
     "        alarm: {enabled: false, on_error: ignore, notify_resolved: false, "
     "channels: [hooks, ops-queue]}\n"
 )
-
-
-@pytest.fixture(autouse=True)
-def sqlite_dir(settings, tmp_path):
-    folder = tmp_path / "datasources"
-    folder.mkdir()
-    settings.DATASOURCE_SQLITE_DIR = folder
-    settings.DATASOURCE_ALLOWED_HOSTS = []
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def people(db):
-    return make_user("alice"), make_user("bob")
 
 
 @pytest.fixture

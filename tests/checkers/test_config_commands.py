@@ -14,25 +14,16 @@ from checkers.management.commands.export_config import Command as ExportCommand
 from checkers.management.commands.import_config import Command as ImportCommand
 from namespaces.models import Namespace
 from tests.checkers.config_support import DESIGN_EXAMPLE, ENVIRON, PASSWORD, SECRETS, rich_file, write
-from tests.personas import make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("people")]
 
 
 @pytest.fixture(autouse=True)
-def sqlite_dir(settings, tmp_path, monkeypatch):
-    folder = tmp_path / "datasources"
-    folder.mkdir()
-    settings.DATASOURCE_SQLITE_DIR = folder
-    settings.DATASOURCE_ALLOWED_HOSTS = []
+def sqlite_dir(sqlite_dir, monkeypatch):
+    """The shared SQLite directory, and the file's ${...} references set in the environment."""
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def people(db):
-    return make_user("alice"), make_user("bob")
+    return sqlite_dir
 
 
 def run(*args: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from namespaces.models import Namespace
 from tests.checkers.config_support import ENVIRON, locate, write
 from tests.personas import make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sqlite_dir")]
 
 BASE = """\
 namespaces:
@@ -42,15 +42,6 @@ PYTHON_SOURCE = BASE[BASE.index("        python: |") :]
 DATASOURCE = "namespaces[0].datasources[0]"
 RULE_CHECKER = "namespaces[0].checkers[0]"
 PYTHON_CHECKER = "namespaces[0].checkers[1]"
-
-
-@pytest.fixture(autouse=True)
-def sqlite_dir(settings, tmp_path):
-    folder = tmp_path / "datasources"
-    folder.mkdir()
-    settings.DATASOURCE_SQLITE_DIR = folder
-    settings.DATASOURCE_ALLOWED_HOSTS = []
-    return folder
 
 
 @pytest.fixture(autouse=True)

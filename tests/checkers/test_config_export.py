@@ -21,23 +21,8 @@ from tests.checkers.config_support import (
     wipe,
     write,
 )
-from tests.personas import make_user
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def sqlite_dir(settings, tmp_path):
-    folder = tmp_path / "datasources"
-    folder.mkdir()
-    settings.DATASOURCE_SQLITE_DIR = folder
-    settings.DATASOURCE_ALLOWED_HOSTS = []
-    return folder
-
-
-@pytest.fixture
-def people(db):
-    return make_user("alice"), make_user("bob")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sqlite_dir")]
 
 
 @pytest.fixture

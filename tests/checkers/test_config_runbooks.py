@@ -13,24 +13,10 @@ from runbooks.models import Runbook
 from tests.checkers.config_support import ENVIRON, locate, model_state, rich_file, timestamps, wipe, write
 from tests.personas import make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sqlite_dir", "people")]
 
 NULL_EMAILS = "namespaces[0].runbooks[0]"
 FEW_NULL_EMAILS = "namespaces[0].checkers[0]"
-
-
-@pytest.fixture(autouse=True)
-def sqlite_dir(settings, tmp_path):
-    folder = tmp_path / "datasources"
-    folder.mkdir()
-    settings.DATASOURCE_SQLITE_DIR = folder
-    settings.DATASOURCE_ALLOWED_HOSTS = []
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def people(db):
-    return make_user("alice"), make_user("bob")
 
 
 @pytest.fixture
