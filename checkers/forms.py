@@ -7,7 +7,6 @@ pick a datasource of B, even when B's id is posted by hand. Secrets are write-on
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
@@ -16,14 +15,14 @@ from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
 from django.conf import settings
 from django.db import models
-from django.db.models import QuerySet
 from django.utils.text import slugify
 
 from alarms.models import AlarmPolicy, OnError
-from checkers import datasources
+from checkers import datasources, runs
 from checkers.humanize import SourcePosition, error_position
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
 from checkers.rules import number
+from checkers.runs import Evaluation
 from checkers.sandbox import Limits, Program, get_sandbox
 from checkers.sandbox.core import MAX_MODULE_BYTES
 from malleable.encryption import SecretInput
@@ -431,25 +430,9 @@ class CheckerForm(NamespaceForm):
             message, self.source_error = located(detail)
             self.add_error("source", message)
 
-    def draft(self) -> DraftChecker:
-        """The checker as typed, for a test run that saves nothing."""
-        return DraftChecker(self.instance, self.cleaned_data.get("datasets") or Dataset.objects.none())
-
-
-@dataclass
-class DraftChecker:
-    """An unsaved checker as ``runs.evaluate`` sees it: its datasets are the ones the form picked.
-
-    ``runs.evaluate`` reads a code checker's datasets from the saved many-to-many relation,
-    which an unsaved (or unsaved-changed) checker does not have yet; everything else is the
-    checker's own.
-    """
-
-    checker: Checker
-    datasets: QuerySet
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.checker, name)
+    def test_run(self) -> Evaluation:
+        """The checker as typed, against live datasets; nothing is saved or recorded."""
+        return runs.evaluate(self.instance, declared=self.cleaned_data.get("datasets") or [])
 
 
 class AlarmPolicyForm(NamespaceForm):

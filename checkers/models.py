@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -430,11 +430,20 @@ class Checker(models.Model):
         state = AlarmState.objects.filter(checker=self).values_list("state", flat=True).first()
         return state or "unknown"
 
-    def dataset_slugs(self) -> list[str]:
-        """The datasets a run fetches: the rule's one, or those the code checker declared."""
+    def read_datasets(self, declared: Iterable[Dataset] | None = None) -> list[Dataset]:
+        """The datasets a run fetches: the rule's one, or those the code checker declared.
+
+        ``declared`` stands in for the saved many-to-many, for a checker being edited (a test
+        run of the form as typed saves nothing, so the relation does not have it yet).
+        """
         if self.kind == CheckerKind.RULE:
-            return [self.rule_dataset.slug] if self.rule_dataset else []
-        return sorted(self.datasets.values_list("slug", flat=True))
+            return [self.rule_dataset] if self.rule_dataset else []
+        if declared is None:
+            declared = self.datasets.select_related("datasource")
+        return sorted(declared, key=lambda dataset: dataset.slug)
+
+    def dataset_slugs(self) -> list[str]:
+        return [dataset.slug for dataset in self.read_datasets()]
 
 
 class Trigger(models.TextChoices):

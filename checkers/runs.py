@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,16 +39,12 @@ class Evaluation:
     dataset_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def checker_datasets(checker: Checker) -> list[Dataset]:
-    if checker.kind == CheckerKind.RULE:
-        return [checker.rule_dataset] if checker.rule_dataset else []
-    return list(checker.datasets.select_related("datasource"))
-
-
-def fetch_datasets(checker: Checker, stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def fetch_datasets(
+    checker: Checker, stats: dict[str, dict[str, Any]], declared: Iterable[Dataset] | None = None
+) -> dict[str, dict[str, Any]]:
     """Every dataset the checker reads; the first failure is a ``dataset_error`` that names it."""
     fetched = {}
-    for dataset in checker_datasets(checker):
+    for dataset in checker.read_datasets(declared):
         started = time.perf_counter()
         try:
             result = dataset.fetch()
@@ -65,21 +62,24 @@ def fetch_datasets(checker: Checker, stats: dict[str, dict[str, Any]]) -> dict[s
 
 def evaluate_rule(checker: Checker, datasets: dict[str, Any]) -> Outcome:
     state = RunState(datasets, checker.limits(), checker.params)
-    started = time.perf_counter()
+    started, error = time.perf_counter(), None
     try:
         checker.rule().evaluate(state)
     except SandboxError as err:
-        return state.outcome((time.perf_counter() - started) * 1000, 0, err)
-    return state.outcome((time.perf_counter() - started) * 1000, 0)
+        error = err
+    return state.outcome((time.perf_counter() - started) * 1000, 0, error)
 
 
-def evaluate(checker: Checker) -> Evaluation:
-    """Fetch and evaluate; never raises for the checker's or the datasource's faults."""
+def evaluate(checker: Checker, declared: Iterable[Dataset] | None = None) -> Evaluation:
+    """Fetch and evaluate; never raises for the checker's or the datasource's faults.
+
+    ``declared``: the datasets of a code checker being edited, in place of its saved ones.
+    """
     started = timezone.now()
     stats: dict[str, dict[str, Any]] = {}
     clock = time.perf_counter()
     try:
-        datasets = fetch_datasets(checker, stats)
+        datasets = fetch_datasets(checker, stats, declared)
     except SandboxError as err:
         fetch_ms = (time.perf_counter() - clock) * 1000
         outcome = RunState({}, checker.limits()).outcome(fetch_ms, 0, err)

@@ -44,7 +44,7 @@ def enqueue(run: CheckRun) -> None:
 
 def time_limit(checker: Checker) -> int:
     """The run's budgets (every dataset query, then the sandbox) plus a margin."""
-    queries = sum(dataset.datasource.statement_timeout for dataset in runs.checker_datasets(checker))
+    queries = sum(dataset.datasource.statement_timeout for dataset in checker.read_datasets())
     return int(queries + checker.limits().timeout_s + TIME_LIMIT_MARGIN_S)
 
 

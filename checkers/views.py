@@ -167,7 +167,7 @@ def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None)
     if data is not None and form.is_valid() and policy_form.is_valid():
         if request.POST.get("action") != "test":
             return _save_checker(request, form, policy_form)
-        evaluation = runs.evaluate(form.draft())
+        evaluation = form.test_run()
         result = {"evaluation": evaluation, "result_error_at": _outcome_position(evaluation)}
     if is_htmx(request) and data is not None:
         return render(request, "checkers/_test_result.html", {**result, "form": form, "htmx": True})
