@@ -4,14 +4,20 @@ Every value a guest passes in is hostile. i32s are read as unsigned, every ``(pt
 checked against the memory's current size before a byte is touched (wasmtime-py's
 ``Memory.read`` follows Python slicing, so a negative index would silently wrap), sizes are
 checked before copying, and a guest ``alloc`` may return anything or trap. Host errors are
-raised as ``SandboxError`` stashed on the run's state, so they end the run as a trap with
-their own kind.
+``SandboxError``s stashed on the run's state, so they end the run with their own kind.
+
+A host function never lets its error out to wasmtime: wasmtime-py carries an exception from
+a host function to the trap through one process-wide slot, so with runs on several threads
+another run could pick it up and lose its own cause (a stack overflow reported as a trap).
+Instead the function empties the store's fuel and returns: the guest traps out of fuel at
+its next check, and ``classify`` reports the stashed error.
 """
 
 from __future__ import annotations
 
 import codecs
 import ctypes
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -253,13 +259,29 @@ def _abi_linker(engine: wasmtime.Engine, *, wasi: bool) -> wasmtime.Linker:
     linker = wasmtime.Linker(engine)
     for name, fn in _HOST_FUNCTIONS.items():
         params, results = ABI[name]
-        linker.define_func(MALLEABLE, name, wasmtime.FuncType(params, results), fn, access_caller=True)
+        linker.define_func(MALLEABLE, name, wasmtime.FuncType(params, results), _stopping(fn, results), True)
     if wasi:
         linker.define_wasi()
         linker.allow_shadowing = True
         for name, (params, results, fn) in _WASI_OVERRIDES.items():
-            linker.define_func(WASI, name, wasmtime.FuncType(params, results), fn, access_caller=True)
+            linker.define_func(WASI, name, wasmtime.FuncType(params, results), _stopping(fn, results), True)
     return linker
+
+
+def _stopping(fn: Callable[..., object], results: list[wasmtime.ValType]) -> Callable[..., object]:
+    """``fn``, refusing by stopping the guest rather than by raising (see the module's docstring)."""
+    placeholder = (0.0 if str(results[0]) == "f64" else 0) if results else None
+
+    @functools.wraps(fn)
+    def host(caller: wasmtime.Caller, *args: int) -> object:
+        try:
+            return fn(caller, *args)
+        except SandboxError as err:
+            current().fail_with(err)  # a no-op for errors the state already holds
+            wasmtime.Store.set_fuel(caller, 0)  # type: ignore[arg-type]  # a Caller is a store context
+            return placeholder
+
+    return host
 
 
 def _memory(caller: wasmtime.Caller, state: RunState) -> wasmtime.Memory:

@@ -82,7 +82,7 @@ def test_concurrent_runs_keep_their_own_state(sandbox):
         (INFINITE_LOOP, DATASETS, Status.ERROR, ErrorKind.TIMEOUT),
         (_message("0", "-1"), DATASETS, Status.ERROR, ErrorKind.BAD_POINTER),
         (DEEP_RECURSION, DATASETS, Status.ERROR, ErrorKind.STACK_OVERFLOW),
-    ] * 6
+    ] * 20
     limits = Limits(timeout_s=0.3)
 
     def run(case):
