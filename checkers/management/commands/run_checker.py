@@ -57,7 +57,7 @@ def _find(ref: str) -> Checker:
     if not sep or not namespace or not slug:
         raise usage_error(f"{ref!r}: expected NAMESPACE/CHECKER, for example growth/few-null-emails")
     checker = (
-        Checker.objects.select_related("namespace", "rule_dataset__datasource")
+        Checker.objects.select_related("namespace")
         .filter(namespace__slug=namespace, slug=slug)
         .first()
     )
