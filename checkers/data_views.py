@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from checkers import datasources
 from checkers.forms import DatasetForm, DatasourceForm
-from checkers.models import Checker, Dataset, Datasource
+from checkers.models import Dataset, Datasource
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from namespaces.pages import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
@@ -137,7 +137,7 @@ def _dataset_form(request: HttpRequest, namespace: Namespace, dataset: Dataset |
         return render(request, "checkers/_dataset_preview.html", {"preview": preview, "form": form})
     if not may(request, Role.EDITOR):
         form.make_read_only()
-    users = (dataset.checkers.all() | Checker.objects.filter(rules__dataset=dataset)).distinct() if dataset else []
+    users = dataset.readers() if dataset else []
     return render(
         request,
         "checkers/dataset_form.html",

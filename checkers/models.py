@@ -211,6 +211,10 @@ class Dataset(models.Model):
     def measure(self, measures: list[datasources.Measure]) -> tuple[list, float]:
         return self.datasource.measure(self.sql, measures)
 
+    def readers(self) -> models.QuerySet[Checker]:
+        """The checkers that read it: code checkers that declare it, rule checkers with a rule on it."""
+        return Checker.objects.filter(models.Q(datasets=self) | models.Q(rules__dataset=self)).distinct()
+
     def first_row(self) -> datasources.FetchResult:
         return self.datasource.first_row(self.sql)
 
@@ -446,9 +450,7 @@ class CheckerRule(models.Model):
     checker = models.ForeignKey(Checker, on_delete=models.CASCADE, related_name="rules")
     position = models.PositiveSmallIntegerField(default=0, help_text="Rules run and report in this order.")
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="rules")
-    metric = models.CharField(
-        "measure", max_length=16, choices=Metric.choices, default=Metric.ROW_COUNT
-    )
+    metric = models.CharField("measure", max_length=16, choices=Metric.choices, default=Metric.ROW_COUNT)
     column = models.CharField(max_length=200, blank=True, help_text="For the measures of a column.")
     op = models.CharField("must be", max_length=8, choices=Operator.choices, default=Operator.LT)
     value = models.FloatField()

@@ -119,7 +119,7 @@ def figure(value: Any) -> str:
     if isinstance(value, decimal.Decimal) and value.is_finite():
         if value == value.to_integral_value():
             return str(int(value))
-        return format(value.normalize(), "f")
+        return format(value, "f").rstrip("0")
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime.date | datetime.time):
@@ -238,7 +238,9 @@ def measures_by_dataset(rules: Iterable[Rule]) -> dict[str, list[Measure]]:
     return plan
 
 
-def judge_all(rules: Sequence[Rule], figures: Callable[[Rule], Any]) -> tuple[list[Message], SandboxError | None]:
+def judge_all(
+    rules: Sequence[Rule], figures: Callable[[Rule], Any]
+) -> tuple[list[Message], SandboxError | None]:
     """Every rule's message, in order; the first rule that cannot be judged is the run's error.
 
     ``figures(rule)`` gives the rule's measured figure or raises the ``SandboxError`` that

@@ -68,11 +68,12 @@ def measure_rules(rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]]
         return Outcome(Status.ERROR, error=CheckerError(ErrorKind.RULE_ERROR, detail))
     specs = [rule.spec() for rule in rules]
     datasets = {rule.dataset.slug: rule.dataset for rule in rules}
-    figures: dict[tuple[str, Measure | None], Any] = {}
+    figures: Figures = {}
     for slug, measures in measures_by_dataset(specs).items():
         started = time.perf_counter()
         try:
-            figures |= _figures(datasets[slug], measures, any(s.dataset == slug and not s.measure for s in specs))
+            scalar = any(spec.dataset == slug and spec.measure is None for spec in specs)
+            figures |= _figures(datasets[slug], measures, scalar)
         except SandboxError as error:
             return Outcome(Status.ERROR, error=CheckerError(error.kind, error.detail))
         stats[slug] = {
@@ -82,17 +83,21 @@ def measure_rules(rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]]
             "truncated": False,
         }
     messages, error = judge_all(specs, lambda spec: figures[(spec.dataset, spec.measure)])
-    status = Status.ERROR if error else Status.RED if any(m.level == Level.FAIL for m in messages) else Status.GREEN
-    return Outcome(status, messages, CheckerError(error.kind, error.detail) if error else None)
+    if error:
+        return Outcome(Status.ERROR, messages, CheckerError(error.kind, error.detail))
+    return Outcome(Status.RED if any(m.level == Level.FAIL for m in messages) else Status.GREEN, messages)
 
 
-def _figures(dataset: Dataset, measures: list[Measure], scalar: bool) -> dict[tuple[str, Measure | None], Any]:
+Figures = dict[tuple[str, Measure | None], Any]
+
+
+def _figures(dataset: Dataset, measures: list[Measure], scalar: bool) -> Figures:
     """The dataset's figures by measure (``None`` for the first cell); a failure names the dataset."""
-    figures: dict[tuple[str, Measure | None], Any] = {}
+    figures: Figures = {}
     try:
         if measures:
             values, _ = dataset.measure(measures)
-            figures |= {(dataset.slug, measure): value for measure, value in zip(measures, values, strict=True)}
+            figures |= {(dataset.slug, m): value for m, value in zip(measures, values, strict=True)}
         if scalar:
             first = dataset.first_row().values
             figures[(dataset.slug, None)] = first[0][0] if first and first[0] else None
@@ -113,8 +118,8 @@ def _missing_column(dataset: Dataset, measures: list[Measure]) -> SandboxError |
     if missing is None:
         return None
     return SandboxError(
-        ErrorKind.RULE_ERROR, f"rule on {dataset.slug}: dataset {dataset.slug!r} has no column {missing!r}; "
-        f"columns are {columns}"
+        ErrorKind.RULE_ERROR,
+        f"rule on {dataset.slug}: dataset {dataset.slug!r} has no column {missing!r}; columns are {columns}",
     )
 
 

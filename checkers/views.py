@@ -170,8 +170,12 @@ def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None)
         defaults=AlarmDefaults.objects.filter(namespace=namespace).first() or AlarmDefaults(),
         prefix="alarm",
     )
-    rule_formset = RuleFormSet(data, instance=checker or Checker(namespace=namespace), prefix="rules",
-                               form_kwargs={"namespace": namespace})
+    rule_formset = RuleFormSet(
+        data,
+        instance=checker or Checker(namespace=namespace),
+        prefix="rules",
+        form_kwargs={"namespace": namespace},
+    )
     result: dict = {}
     if data is not None and _valid(form, policy_form, rule_formset):
         if request.POST.get("action") != "test":

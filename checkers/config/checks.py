@@ -86,7 +86,7 @@ def _rule(ctx: Context, path: Path, value: dict[str, Any]) -> dict[str, Any]:
 
 def _rules(ctx: Context, path: Path, value: list[Any]) -> dict[str, Any]:
     if not value:
-        ctx.error(path, "a rule checker needs at least one rule: `rules: [{dataset, metric, op, value}, ...]`")
+        ctx.error(path, "a rule checker needs at least one rule: rules: [{dataset, metric, op, value}, ...]")
     for index, rule in enumerate(value):
         _read_rule(ctx, (*path, index), rule)
     return {"kind": CheckerKind.RULE}

@@ -106,10 +106,7 @@ class Exporter:
             "datasources": [self.datasource(d) for d in _by_slug(namespace.datasources.all())],
             "datasets": [self.dataset(d) for d in _by_slug(namespace.datasets.select_related("datasource"))],
             "runbooks": [self.runbook(r) for r in _by_slug(namespace.runbooks.select_related("owner"))],
-            "checkers": [
-                self.checker(c)
-                for c in _by_slug(namespace.checkers.select_related("runbook"))
-            ],
+            "checkers": [self.checker(c) for c in _by_slug(namespace.checkers.select_related("runbook"))],
             "channels": [self.channel(c) for c in _by_slug(namespace.channels.all())],
         }
         return data | {key: items for key, items in sections.items() if items}

@@ -11,7 +11,8 @@ one dataset become one query that returns one row whatever the table's size:
 
 The dataset's statement is the one ``validate_sql`` accepted, placed on lines of its own so
 that a trailing ``--`` comment cannot swallow the closing parenthesis. Column names are
-quoted identifiers in the engine's dialect (sqlglot doubles any quote inside them), and the
+quoted identifiers in the engine's dialect (sqlglot doubles any quote inside them; SQLite's are
+backquoted), and the
 wrapped statement is validated again as a whole, so nothing in a dataset's SQL or a rule's
 column can make it a second statement or a write. It then runs in the same read-only,
 time-boxed session as any dataset.
@@ -64,7 +65,10 @@ def projection(measure: Measure, dialect: str) -> str:
         raise SqlRejected(f"{measure.metric!r} is not a measure the database can compute")
     if not measure.column:
         raise SqlRejected(f"the {measure.metric} of a dataset needs a column")
-    column = exp.to_identifier(measure.column, quoted=True).sql(dialect=dialect)
+    # SQLite reads a double-quoted name that matches no column as a string literal (so a typo
+    # would count a constant); a backquoted name is always an identifier there.
+    quoting = "mysql" if dialect == "sqlite" else dialect
+    column = exp.to_identifier(measure.column, quoted=True).sql(dialect=quoting)
     template = _FRESHNESS_SQL[dialect] if measure.metric == "freshness" else _COLUMN_SQL[measure.metric]
     return template.format(c=column)
 

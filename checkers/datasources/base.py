@@ -173,7 +173,11 @@ class Engine:
         duration_ms = (time.perf_counter() - started) * 1000
         truncated = len(raw) > self.row_cap
         return FetchResult(
-            columns=columns, rows=rows, truncated=truncated, duration_ms=duration_ms, values=raw[: self.row_cap]
+            columns=columns,
+            rows=rows,
+            truncated=truncated,
+            duration_ms=duration_ms,
+            values=raw[: self.row_cap],
         )
 
     @contextlib.contextmanager
