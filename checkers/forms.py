@@ -426,6 +426,11 @@ class CheckerRuleForm(NamespaceForm):
 class BaseRuleFormSet(forms.BaseInlineFormSet):
     """The rule builder's rows: at least one rule, saved in the order shown."""
 
+    default_error_messages = {
+        "too_few_forms": "A rule checker needs at least one rule: add one.",
+        "too_many_forms": "A checker holds at most %(num)d rules.",
+    }
+
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
         form.fields["DELETE"].widget.attrs["class"] = "form-check-input"

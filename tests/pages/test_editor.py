@@ -13,17 +13,24 @@ NEW = "/n/alpha/checkers/new/"
 WAT = (Path(__file__).parents[1] / "sandbox" / "fixtures" / "few_null_emails.wat").read_text()
 
 
+SEED_RULE = {"metric": "row_count", "op": "<", "value": "42", "message": SEED_MESSAGE}
+
+
+def rule_rows(*rows: dict, initial: int = 0) -> dict:
+    """The rule builder's rows as the page posts them (a formset with prefix ``rules``)."""
+    data = {"rules-TOTAL_FORMS": str(len(rows)), "rules-INITIAL_FORMS": str(initial)}
+    for index, row in enumerate(rows):
+        data |= {f"rules-{index}-{key}": value for key, value in row.items()}
+    return data
+
+
 def rule_form(dataset, **extra) -> dict:
     return {
         "name": "Few null e-mails",
         "slug": "few-null",
         "kind": "rule",
         "severity": "warning",
-        "rule_dataset": dataset.pk,
-        "rule_metric": "row_count",
-        "rule_op": "<",
-        "rule_value": "42",
-        "rule_message": SEED_MESSAGE,
+        **rule_rows({"dataset": dataset.pk, **SEED_RULE}),
         "schedule_cron": "*/5 * * * *",
         "enabled": "on",
         "params": "{}",
@@ -45,7 +52,7 @@ def code_form(dataset, kind: str, source: str, **extra) -> dict:
 
 @pytest.fixture
 def dataset(seed):
-    return seed[0].rule_dataset
+    return seed[0].rules.get().dataset
 
 
 def test_editor_creates_a_rule_checker(personas, login, dataset):
@@ -53,11 +60,13 @@ def test_editor_creates_a_rule_checker(personas, login, dataset):
     checker = Checker.objects.get(slug="few-null")
     assert response["Location"] == "/n/alpha/checkers/few-null/"
     assert checker.namespace == personas.a
-    assert (checker.rule_dataset, checker.rule_metric, checker.rule_op, checker.rule_value) == (
+    rule = checker.rules.get()
+    assert (rule.dataset, rule.metric, rule.op, rule.value, rule.message) == (
         dataset,
         "row_count",
         "<",
         42,
+        SEED_MESSAGE,
     )
     assert checker.tag_list() == ["nightly", "users"]
     assert checker.next_run_at is not None
@@ -83,22 +92,27 @@ def test_editor_creates_a_python_checker_reading_datasets(personas, login, datas
 
 
 def test_choices_hold_only_this_namespaces_objects(personas, login, dataset, b_objects):
-    form = login(personas.editor).get(NEW).context["form"]
-    assert list(form.fields["rule_dataset"].queryset) == [dataset]
+    context = login(personas.editor).get(NEW).context
+    form = context["form"]
+    assert list(context["rule_formset"].forms[0].fields["dataset"].queryset) == [dataset]
     assert list(form.fields["datasets"].queryset) == [dataset]
     Runbook.objects.create(namespace=personas.b, slug="b-book", title="B", body="x")
     assert not form.fields["runbook"].queryset.filter(namespace=personas.b).exists()
 
 
-@pytest.mark.parametrize("field", ["rule_dataset", "datasets"])
-def test_posting_another_namespaces_dataset_id_is_refused(personas, login, dataset, b_objects, field):
-    b_dataset = b_objects[1]
-    data = code_form(dataset, "python", SEED_PYTHON) if field == "datasets" else rule_form(dataset)
-    data[field] = [b_dataset.pk] if field == "datasets" else b_dataset.pk
+def test_posting_another_namespaces_dataset_id_in_a_rule_is_refused(personas, login, dataset, b_objects):
+    response = login(personas.editor).post(NEW, rule_form(dataset, **{"rules-0-dataset": b_objects[1].pk}))
+    assert response.status_code == 200
+    assert "Select a valid choice" in str(response.context["rule_formset"].forms[0].errors["dataset"])
+    assert not Checker.objects.filter(slug="few-null").exists()
+
+
+def test_posting_another_namespaces_dataset_id_to_read_is_refused(personas, login, dataset, b_objects):
+    data = code_form(dataset, "python", SEED_PYTHON, datasets=[b_objects[1].pk])
     response = login(personas.editor).post(NEW, data)
     assert response.status_code == 200
-    assert "Select a valid choice" in str(response.context["form"].errors[field])
-    assert not Checker.objects.filter(slug__in=["few-null", "few-null-python"]).exists()
+    assert "Select a valid choice" in str(response.context["form"].errors["datasets"])
+    assert not Checker.objects.filter(slug="few-null-python").exists()
 
 
 def test_posting_another_namespaces_runbook_or_channel_is_refused(personas, login, dataset):
@@ -277,3 +291,83 @@ def test_a_blank_slug_made_from_a_taken_name_says_so(personas, login, dataset, r
 def test_a_name_without_letters_needs_a_typed_slug(personas, login, dataset):
     response = login(personas.editor).post(NEW, rule_form(dataset, name="!!!", slug=""))
     assert "Type a slug" in str(response.context["form"].errors["slug"])
+
+
+def test_editor_saves_a_suite_of_rules_in_the_order_shown(personas, login, dataset):
+    second = {"dataset": dataset.pk, "metric": "null_count", "column": "username", "op": "==", "value": "0"}
+    login(personas.editor).post(
+        NEW, rule_form(dataset, **rule_rows(second, {"dataset": dataset.pk, **SEED_RULE}))
+    )
+    rules = list(Checker.objects.get(slug="few-null").rules.all())
+    assert [(r.position, r.metric, r.column, r.op, r.value) for r in rules] == [
+        (0, "null_count", "username", "==", 0),
+        (1, "row_count", "", "<", 42),
+    ]
+
+
+def test_editing_removes_a_ticked_rule_and_keeps_the_others(personas, login, rule, dataset):
+    kept = rule.rules.get()
+    added = rule.rules.create(dataset=dataset, metric="row_count", op=">", value=1, position=1)
+    rows = rule_rows(
+        {"id": kept.pk, "dataset": dataset.pk, **SEED_RULE},
+        {
+            "id": added.pk,
+            "dataset": dataset.pk,
+            "metric": "row_count",
+            "op": ">",
+            "value": "1",
+            "DELETE": "on",
+        },
+        initial=2,
+    )
+    edit = f"{rule.get_absolute_url()}edit/"
+    response = login(personas.editor).post(edit, rule_form(dataset, slug=rule.slug, **rows))
+    assert response.status_code == 302
+    assert list(rule.rules.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_a_rule_checker_without_a_rule_is_not_saved_and_says_so(personas, login, dataset):
+    response = login(personas.editor).post(NEW, rule_form(dataset, **rule_rows()))
+    assert response.status_code == 200
+    assert 'data-testid="rule-errors"' in response.content.decode()
+    assert "needs at least one rule" in response.content.decode()
+    assert not Checker.objects.filter(slug="few-null").exists()
+
+
+def test_an_incomplete_rule_is_marked_at_its_own_fields(personas, login, dataset):
+    row = {"dataset": "", "metric": "avg", "column": "", "op": "between", "value": "5", "high": "1"}
+    response = login(personas.editor).post(NEW, rule_form(dataset, **rule_rows(row)))
+    errors = response.context["rule_formset"].forms[0].errors
+    assert errors["dataset"] == ["A rule checks one dataset: pick it."]
+    assert errors["column"] == ["The average of a column needs a column name."]
+    assert errors["high"] == ["The upper bound must be at least the value."]
+    assert not Checker.objects.filter(slug="few-null").exists()
+
+
+def test_a_code_checker_ignores_the_hidden_blank_rule_row(personas, login, dataset):
+    data = code_form(dataset, "python", SEED_PYTHON, **rule_rows({"dataset": "", "value": ""}))
+    assert login(personas.editor).post(NEW, data).status_code == 302
+    assert not Checker.objects.get(slug="few-null-python").rules.exists()
+
+
+def test_turning_a_rule_checker_into_code_drops_its_rules(personas, login, rule, dataset):
+    edit = f"{rule.get_absolute_url()}edit/"
+    data = code_form(dataset, "python", SEED_PYTHON, slug=rule.slug)
+    assert login(personas.editor).post(edit, data).status_code == 302
+    assert not rule.rules.exists()
+
+
+def test_test_run_of_a_typed_suite_measures_each_rule_and_records_nothing(personas, login, dataset, shop):
+    shop.set_null_emails(50)
+    rows = rule_rows(
+        {"dataset": dataset.pk, **SEED_RULE},
+        {"dataset": dataset.pk, "metric": "distinct_count", "column": "username", "op": ">=", "value": "50"},
+    )
+    response = login(personas.editor).post(NEW, rule_form(dataset, action="test", **rows))
+    outcome = response.context["evaluation"].outcome
+    assert [(m.level, m.text) for m in outcome.messages] == [
+        ("fail", f"{SEED_MESSAGE} (50, expected < 42)"),
+        ("ok", "distinct count of username in users_with_email_null (50 >= 50)"),
+    ]
+    assert not Checker.objects.filter(slug="few-null").exists()
+    assert not CheckRun.objects.exists()
