@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from functools import cached_property, partial
 from zoneinfo import ZoneInfo
 
-from celery import current_app
 from croniter import croniter
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -773,7 +772,9 @@ class AlarmEvent(models.Model):
 
 def queue_delivery(notification_id: int) -> None:
     """Hand one notification to a worker; a down broker just leaves it to the sweep (no retries here)."""
-    current_app.send_task("alarms.tasks.deliver_notification", (notification_id,), retry=False)
+    from alarms.tasks import deliver_notification  # loads Celery, which run_checker never needs
+
+    deliver_notification.apply_async((notification_id,), retry=False)
 
 
 class Notification(models.Model):

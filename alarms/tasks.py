@@ -3,13 +3,13 @@ a notification is claimed with a conditional UPDATE, so a redelivered task finds
 
 from __future__ import annotations
 
-from celery import shared_task
 from django.conf import settings
 
 from alarms.models import AlarmState, Notification
+from malleable.celery import app
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@app.task(acks_late=True, ignore_result=True)
 def deliver_notification(notification_id: int) -> str | None:
     """The first phase: a few quick tries; what still fails waits for the sweep's backoff."""
     notification = Notification.objects.select_related("event", "channel").filter(pk=notification_id).first()
@@ -18,13 +18,13 @@ def deliver_notification(notification_id: int) -> str | None:
     return notification.deliver(tries=settings.ALARM_QUICK_TRIES)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@app.task(acks_late=True, ignore_result=True)
 def sweep_notifications() -> int:
     """The second phase: everything due (retries, expired claims of dead workers), one try each."""
     return Notification.sweep()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@app.task(acks_late=True, ignore_result=True)
 def announce_due_alarms() -> int:
     """Repeats of open alarms, and alarms whose mute, window or disabling just ended."""
     return AlarmState.announce_all()

@@ -4,32 +4,34 @@ A transport sends one alarm message and either returns or raises ``DeliveryError
 ``permanent=True`` when trying again cannot help (a refused login, a 4xx, a malformed URL),
 so the outbox disables the channel and says why; ``permanent=False`` for what time may fix
 (a broker or mail server down, a timeout, a 5xx), so the outbox retries with backoff.
-Transports import nothing from the models: they get the channel and the message.
+Transports import nothing from the models: they get the channel and the message. Their
+clients (kombu, apprise) are imported where a channel uses them, so a process that records
+runs but delivers nothing (``run_checker`` of a green checker from cron) never loads them.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import http.client
 import smtplib
 import urllib.error
 import urllib.request
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
-import amqp.exceptions
-import apprise
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.core.validators import validate_email
-from kombu import Connection, Exchange, Queue
-from kombu.exceptions import KombuError
 
 from alarms import payloads
 
-EXCHANGE = Exchange("malleable.alarms", type="topic", durable=True)
+if TYPE_CHECKING:
+    from kombu import Connection, Exchange
+
+EXCHANGE_NAME = "malleable.alarms"
 PERSISTENT = 2
 SIGNATURE_HEADER = "X-Malleable-Signature-256"
 
@@ -84,24 +86,35 @@ def timeout() -> float:
     return settings.ALARM_TIMEOUT_S
 
 
+@functools.cache
+def exchange() -> Exchange:
+    """DESIGN.md's topic exchange for alarm messages."""
+    from kombu import Exchange
+
+    return Exchange(EXCHANGE_NAME, type="topic", durable=True)
+
+
 @register
 class QueueTransport(Transport):
     """DESIGN.md's contract: the durable topic exchange, persistent JSON, publisher confirms."""
 
     kind = "queue"
     label = "Message queue (RabbitMQ topic exchange malleable.alarms)"
-    PERMANENT = (amqp.exceptions.AccessRefused, amqp.exceptions.NotAllowed)
 
     def broker_url(self) -> str:
         return self.channel.url or settings.ALARM_BROKER_URL or settings.CELERY_BROKER_URL
 
     def validate(self) -> None:
+        from kombu import Connection
+
         try:
             Connection(self.broker_url()).transport_cls  # noqa: B018  (resolves the scheme)
         except (KeyError, ValueError, ImportError) as exc:
             raise ValidationError({"url": f"Not a broker URL kombu knows ({exc})."}) from None
 
     def describe(self) -> str:
+        from kombu import Connection
+
         return Connection(self.broker_url()).as_uri(include_password=False)
 
     def options(self, url: str) -> dict[str, Any]:
@@ -113,12 +126,16 @@ class QueueTransport(Transport):
         return options
 
     def notify(self, message: Message) -> None:
+        import amqp.exceptions
+        from kombu import Connection
+        from kombu.exceptions import KombuError
+
         url = self.broker_url()
         try:
             with Connection(url, connect_timeout=timeout(), transport_options=self.options(url)) as conn:
                 conn.Producer().publish(
                     payloads.encode(message.payload),
-                    exchange=EXCHANGE,
+                    exchange=exchange(),
                     routing_key=message.routing_key,
                     declare=self.declare(conn),
                     delivery_mode=PERSISTENT,
@@ -128,16 +145,19 @@ class QueueTransport(Transport):
                     retry=False,
                     timeout=timeout(),
                 )
-        except self.PERMANENT as exc:
+        except (amqp.exceptions.AccessRefused, amqp.exceptions.NotAllowed) as exc:
             raise DeliveryError(f"the broker refused us: {exc}", permanent=True) from None
         except (KombuError, amqp.exceptions.AMQPError, OSError) as exc:
             raise DeliveryError(f"broker unreachable: {exc}") from None
 
     def declare(self, conn: Connection) -> list[Any]:
         """On the embedded transport nobody else binds a queue, so alarms get one to wait in."""
+        from kombu import Queue
+
+        alarms = exchange()
         if conn.transport.driver_type == "amqp":
-            return [EXCHANGE]
-        return [EXCHANGE, Queue("malleable.alarms", EXCHANGE, routing_key="#", durable=True)]
+            return [alarms]
+        return [alarms, Queue(EXCHANGE_NAME, alarms, routing_key="#", durable=True)]
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -245,6 +265,8 @@ class AppriseTransport(Transport):
             raise ValidationError(
                 {"url": f"A {self.kind} channel takes a URL starting with {self.schemes[0]}"}
             )
+        import apprise
+
         if not apprise.Apprise().add(url):
             raise ValidationError({"url": "apprise does not understand this URL."})
 
@@ -252,6 +274,8 @@ class AppriseTransport(Transport):
         return urlsplit(self.channel.url).scheme + "://…"
 
     def notify(self, message: Message) -> None:
+        import apprise
+
         service = apprise.Apprise()
         if not service.add(self.channel.url):
             raise DeliveryError("apprise does not understand the channel's URL", permanent=True)

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from checkers import datasources, runs
 from checkers.humanize import describe_every
 from checkers.models import Checker, CheckerRule, CheckRun, Dataset, Datasource, Trigger
-from checkers.sandbox.core import MAX_MODULE_BYTES
+from checkers.sandbox.program import MAX_MODULE_BYTES
 from namespaces.access import namespace_of
 from namespaces.models import Role
 from namespaces.tenant_admin import SameNamespaceForm, TenantAdminMixin

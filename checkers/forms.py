@@ -24,7 +24,7 @@ from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasour
 from checkers.rules import number
 from checkers.runs import Evaluation
 from checkers.sandbox import Limits, Program, get_sandbox
-from checkers.sandbox.core import MAX_MODULE_BYTES
+from checkers.sandbox.program import MAX_MODULE_BYTES
 from malleable.encryption import SecretInput
 from namespaces.access import is_tenant_owned, namespace_path
 from namespaces.models import Namespace

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from cron_descriptor import ExpressionDescriptor, FormatException, Options
 from django.utils import timezone
 
 from checkers import schedules
@@ -41,6 +40,8 @@ def describe_every(seconds: int) -> str:
 
 
 def describe_cron(cron: str) -> str:
+    from cron_descriptor import ExpressionDescriptor, FormatException, Options  # only pages say schedules
+
     options = Options()
     options.use_24hour_time_format = True
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
@@ -13,6 +12,7 @@ from django.utils import timezone
 from checkers import runs
 from checkers.models import Checker, CheckRun
 from checkers.sandbox import ErrorKind
+from malleable.celery import app
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 TIME_LIMIT_MARGIN_S = 10
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@app.task(acks_late=True, ignore_result=True)
 def dispatch_due_checkers() -> int:
     """Queue a run of every due checker. Beat ticking twice, or two dispatchers, queue each once."""
     now = timezone.now()
@@ -48,7 +48,7 @@ def time_limit(checker: Checker) -> int:
     return int(queries + checker.limits().timeout_s + TIME_LIMIT_MARGIN_S)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@app.task(acks_late=True, ignore_result=True)
 def run_checker(run_id: int) -> str | None:
     """Evaluate and record one queued run; a duplicate delivery finds it taken and does nothing."""
     run = runs.claim_queued(run_id)

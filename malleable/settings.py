@@ -115,7 +115,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
-    "django_celery_beat",
     "namespaces",
     "checkers",
     "runbooks",
@@ -219,7 +218,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = _typed("CELERY_WORKER_CONCURRENCY", int, 2)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat's entries are the fixed ones below (checkers keep their own schedules in their rows), so
+# Celery's file scheduler is enough: no scheduler app whose models every process would load.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
 
 # The checker sandbox.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import markdown
-import nh3
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -12,8 +10,9 @@ from django.utils.safestring import SafeString, mark_safe
 from namespaces.models import Namespace
 
 MARKDOWN_EXTENSIONS = ["extra", "sane_lists", "toc"]
-# Links may leave the page but never run script: nh3 drops javascript: URLs and event handlers.
-ALLOWED_TAGS = nh3.ALLOWED_TAGS | {
+# Allowed beside nh3's own tags. Links may leave the page but never run script: nh3 drops
+# javascript: URLs and event handlers.
+EXTRA_TAGS = {
     "h1",
     "h2",
     "h3",
@@ -34,8 +33,13 @@ ALLOWED_TAGS = nh3.ALLOWED_TAGS | {
 
 
 def render_markdown(text: str) -> SafeString:
+    """Markdown and nh3 load on the first runbook shown, not in every process that loads models."""
+    import markdown
+    import nh3
+
     html = markdown.markdown(text, extensions=MARKDOWN_EXTENSIONS, output_format="html")
-    return mark_safe(nh3.clean(html, tags=ALLOWED_TAGS, link_rel="noopener noreferrer nofollow"))  # noqa: S308
+    tags = nh3.ALLOWED_TAGS | EXTRA_TAGS
+    return mark_safe(nh3.clean(html, tags=tags, link_rel="noopener noreferrer nofollow"))  # noqa: S308
 
 
 class Runbook(models.Model):

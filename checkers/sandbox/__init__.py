@@ -4,11 +4,22 @@ This package imports nothing from Django: bytes and datasets in, an ``Outcome`` 
 
     from checkers.sandbox import Limits, Program, get_sandbox
     outcome = get_sandbox(cache_dir).run(Program.from_path("check.wat"), datasets, Limits(timeout_s=2))
+
+Importing the package loads only its plain types; wasmtime loads with the first
+``get_sandbox()`` call (or ``Sandbox``), so a process that never runs code (a rule checker
+run from cron, the web pages that list runs) never pays for it.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .outcome import CheckerError, ErrorKind, Level, Limits, Message, Outcome, SandboxError, Status
 from .program import Program, ProgramKind
-from .sandbox import Sandbox, get_sandbox
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
 
 __all__ = [
     "CheckerError",
@@ -24,3 +35,18 @@ __all__ = [
     "Status",
     "get_sandbox",
 ]
+
+
+def get_sandbox(cache_dir: Path | None = None) -> Sandbox:
+    """The process-wide Sandbox for ``cache_dir`` (``sandbox.get_sandbox``), loading wasmtime."""
+    from .sandbox import get_sandbox as process_sandbox
+
+    return process_sandbox(cache_dir)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Sandbox":
+        from .sandbox import Sandbox
+
+        return Sandbox
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

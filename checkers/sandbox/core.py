@@ -29,13 +29,11 @@ import wasmtime
 from .cache import ArtifactCache
 from .host import MAX_DATASET_NAME_BYTES, RunState, bind, classify, current, fuel_used, new_store
 from .outcome import ErrorKind, Level, Limits, Outcome, SandboxError
-from .program import Program, ProgramKind
+from .program import MAX_MODULE_BYTES, Program, ProgramKind
 
 MALLEABLE = "malleable"
 WASI = "wasi_snapshot_preview1"
 
-# Compilation is not covered by the run's time limit, so the input that drives it is capped.
-MAX_MODULE_BYTES = 32 * 1024 * 1024
 # Compiled modules kept in memory; beyond this the least recently run is dropped.
 MAX_PREPARED = 256
 

@@ -15,6 +15,8 @@ class ProgramKind(enum.StrEnum):
 
 
 SUFFIXES = {".wasm": ProgramKind.WASM, ".wat": ProgramKind.WAT, ".py": ProgramKind.PYTHON}
+# Compilation is not covered by the run's time limit, so the input that drives it is capped.
+MAX_MODULE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)

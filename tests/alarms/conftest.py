@@ -18,7 +18,7 @@ from kombu import Connection, Queue
 from alarms import models as alarm_models
 from alarms import tasks
 from alarms.models import AlarmState, Channel
-from alarms.transports import EXCHANGE
+from alarms.transports import exchange
 from checkers import runs
 from checkers.models import Checker, CheckRun
 
@@ -92,7 +92,7 @@ class Consumer:
         self.connection = Connection(RABBITMQ_URL)
         self.queue = Queue(
             f"test-alarms-{uuid.uuid4().hex}",
-            EXCHANGE,
+            exchange(),
             routing_key=pattern,
             exclusive=True,
             auto_delete=True,
