@@ -222,7 +222,8 @@ def test_truncated_of_an_unknown_dataset_is_an_unknown_dataset_error(run):
     assert outcome.status == Status.ERROR
     assert outcome.error.to_dict() == {
         "kind": "unknown_dataset",
-        "detail": "unknown_dataset: no dataset named 'nope'; this checker's datasets are: empty, total, users",
+        "detail": "unknown_dataset: no dataset named 'nope'; "
+        "this checker's datasets are: empty, total, users",
     }
 
 
