@@ -58,7 +58,8 @@ class Datasource(models.Model):
     row_cap = models.PositiveIntegerField(
         default=10_000,
         validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
-        help_text="Rows fetched per dataset at most; a run records when it was cut.",
+        help_text="Rows fetched per dataset at most; a code checker whose dataset hits it is an error, "
+        "unless the dataset is marked as a sample.",
     )
     max_concurrency = models.PositiveSmallIntegerField(
         default=4,
