@@ -45,7 +45,7 @@ def code_form(dataset, kind: str, source: str, **extra) -> dict:
 
 @pytest.fixture
 def dataset(seed):
-    return seed[0].rule_dataset
+    return seed[1].datasets.get()
 
 
 def test_editor_creates_a_rule_checker(personas, login, dataset):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("checkers", "0003_checker_tags"),
+        ("checkers", "0004_checker_rules"),
     ]
 
     operations = [
