@@ -88,8 +88,8 @@ class DatasourceAdmin(TenantAdminMixin, admin.ModelAdmin):
 
 @admin.register(Dataset)
 class DatasetAdmin(TenantAdminMixin, admin.ModelAdmin):
-    list_display = ["slug", "namespace", "datasource", "description"]
-    list_filter = ["datasource"]
+    list_display = ["slug", "namespace", "datasource", "sample", "description"]
+    list_filter = ["datasource", "sample"]
     search_fields = ["slug", "sql", "description"]
 
 

@@ -158,6 +158,8 @@ def _preview(dataset: Dataset) -> dict:
         "shown": min(len(result.rows), PREVIEW_ROWS),
         "truncated": result.truncated,
         "row_cap": dataset.datasource.row_cap,
+        "datasource": dataset.datasource.slug,
+        "sample": dataset.sample,
         "ms": result.duration_ms,
     }
 

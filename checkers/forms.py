@@ -146,8 +146,8 @@ class DatasourceForm(NamespaceForm):
 class DatasetForm(NamespaceForm):
     class Meta:
         model = Dataset
-        fields = ["slug", "datasource", "sql", "description"]
-        labels = {"sql": "SQL", "slug": "Name (slug)"}
+        fields = ["slug", "datasource", "sql", "description", "sample"]
+        labels = {"sql": "SQL", "slug": "Name (slug)", "sample": "A sample: checks see only the first rows"}
         widgets = {
             "sql": forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "font-monospace"}),
             "description": forms.Textarea(attrs={"rows": 2}),
@@ -160,7 +160,13 @@ class DatasetForm(NamespaceForm):
             Row(Column("slug", css_class="col-md-6"), Column("datasource", css_class="col-md-6")),
             "sql",
             "description",
+            "sample",
         )
+
+
+def dataset_label(dataset: Dataset) -> str:
+    """A dataset as the editor lists it, saying when it is a sample."""
+    return f"{dataset.slug} ({dataset.sample_note})" if dataset.sample else dataset.slug
 
 
 def timezone_choices(namespace: Namespace) -> list[tuple[str, str]]:
@@ -270,6 +276,9 @@ class CheckerForm(NamespaceForm):
             (CheckerKind.WASM, "WebAssembly: WAT text or a .wasm module"),
         ]
         self.fields["source"].strip = False
+        datasets = self.fields["datasets"]
+        datasets.queryset = datasets.queryset.select_related("datasource")
+        datasets.label_from_instance = dataset_label
         if self.instance.pk is None:
             self.initial.setdefault("schedule_cron", "*/5 * * * *")
         if not self.instance.wasm_module:
@@ -395,6 +404,10 @@ class CheckerForm(NamespaceForm):
         if detail:
             message, self.source_error = located(detail)
             self.add_error("source", message)
+
+    def sample_datasets(self) -> list[Dataset]:
+        """The datasets it may read that are marked as samples, for the editor's side panel."""
+        return [dataset for dataset in self.fields["datasets"].queryset if dataset.sample]
 
     def test_run(self, rules: list[CheckerRule]) -> Evaluation:
         """The checker as typed, against live datasets; nothing is saved or recorded."""

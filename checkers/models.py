@@ -58,7 +58,8 @@ class Datasource(models.Model):
     row_cap = models.PositiveIntegerField(
         default=10_000,
         validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
-        help_text="Rows fetched per dataset at most; a run records when it was cut.",
+        help_text="Rows fetched per dataset at most; a code checker whose dataset hits it is an error, "
+        "unless the dataset is marked as a sample.",
     )
     max_concurrency = models.PositiveSmallIntegerField(
         default=4,
@@ -184,6 +185,11 @@ class Dataset(models.Model):
         help_text="One read-only statement, for example SELECT username FROM users WHERE email IS NULL"
     )
     description = models.TextField(blank=True)
+    sample = models.BooleanField(
+        default=False,
+        help_text="Checks see only the first N rows (the datasource's row cap); "
+        "without this, a dataset cut at the row cap makes a code checker's run an error.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -217,6 +223,20 @@ class Dataset(models.Model):
 
     def first_row(self) -> datasources.FetchResult:
         return self.datasource.first_row(self.sql)
+
+    @property
+    def sample_note(self) -> str:
+        """What every page showing a sample dataset says of it: "sample: first 10,000 rows"."""
+        return f"sample: first {self.datasource.row_cap:,} rows" if self.sample else ""
+
+    def truncated_error(self, fetched: int) -> str:
+        """Why a run refuses this dataset once the row cap cut it, and the three ways out."""
+        source = self.datasource
+        return (
+            f"dataset {self.slug}: {fetched:,} rows fetched and more were left (the row cap of "
+            f"datasource {source.slug}); aggregate or filter in the dataset's SQL, raise the "
+            "datasource's row cap, or mark the dataset as a sample"
+        )
 
 
 class CheckerKind(models.TextChoices):

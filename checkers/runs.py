@@ -43,7 +43,11 @@ class Evaluation:
 def fetch_datasets(
     checker: Checker, stats: dict[str, dict[str, Any]], declared: Iterable[Dataset] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Every dataset the checker reads; the first failure is a ``dataset_error`` that names it."""
+    """Every dataset the checker reads; the first failure is a ``dataset_error`` that names it.
+
+    A dataset cut at its datasource's row cap is a ``dataset_truncated`` error unless it is
+    marked as a sample: a verdict on the first N rows would say all is well when it is not.
+    """
     fetched = {}
     for dataset in checker.read_datasets(declared):
         started = time.perf_counter()
@@ -56,8 +60,11 @@ def fetch_datasets(
             "ms": round((time.perf_counter() - started) * 1000, 3),
             "query_ms": round(result.duration_ms, 3),
             "truncated": result.truncated,
+            "sample": dataset.sample,
         }
-        fetched[dataset.slug] = result.to_dataset()
+        if result.truncated and not dataset.sample:
+            raise SandboxError(ErrorKind.DATASET_TRUNCATED, dataset.truncated_error(len(result.rows)))
+        fetched[dataset.slug] = result.to_dataset() | ({"truncated": True} if result.truncated else {})
     return fetched
 
 

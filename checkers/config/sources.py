@@ -7,7 +7,7 @@ from typing import Any
 from checkers.config import credentials
 from checkers.config.context import Context, Scope
 from checkers.config.document import Path
-from checkers.config.schema import INTEGER, NUMBER, TEXT, Schema, choice
+from checkers.config.schema import BOOLEAN, INTEGER, NUMBER, TEXT, Schema, choice
 from checkers.config.section import Section
 from checkers.config.store import default
 from checkers.models import Dataset, Datasource, Engine
@@ -21,7 +21,7 @@ DATASOURCE_KEYS = {
     "row_cap": "row_cap",
     "max_concurrency": "max_concurrency",
 }
-DATASET_KEYS = {"sql": "sql", "description": "description"}
+DATASET_KEYS = {"sql": "sql", "description": "description", "sample": "sample"}
 
 
 class Datasources(Section):
@@ -70,7 +70,7 @@ class Datasets(Section):
     kind = "dataset"
     schema = Schema(
         "a dataset",
-        {"slug": TEXT, "datasource": TEXT, "sql": TEXT, "description": TEXT},
+        {"slug": TEXT, "datasource": TEXT, "sql": TEXT, "description": TEXT, "sample": BOOLEAN},
         required=("slug", "datasource", "sql"),
     )
 

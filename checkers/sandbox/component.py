@@ -31,7 +31,17 @@ if TYPE_CHECKING:
 
 # What the component may import: exactly the functions of wit/checker.wit, no WASI.
 IMPORTS = frozenset(
-    {"dataset-names", "dataset", "dataset-rows", "dataset-scalar", "ok", "fail", "log", "now-ms"}
+    {
+        "dataset-names",
+        "dataset",
+        "dataset-rows",
+        "dataset-scalar",
+        "dataset-truncated",
+        "ok",
+        "fail",
+        "log",
+        "now-ms",
+    }
 )
 # The error kinds the guest may report itself; anything else it says is a python_exception.
 GUEST_KINDS = frozenset({ErrorKind.PYTHON_EXCEPTION, ErrorKind.MEMORY_LIMIT, ErrorKind.STACK_OVERFLOW})
@@ -210,6 +220,7 @@ _HOST_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "dataset": _dataset_json,
     "dataset-rows": RunState.dataset_rows,
     "dataset-scalar": _dataset_scalar,
+    "dataset-truncated": RunState.dataset_truncated,
     "ok": RunState.ok,
     "fail": RunState.fail,
     "log": RunState.write_log,

@@ -50,6 +50,7 @@ ABI: dict[str, tuple[list[wasmtime.ValType], list[wasmtime.ValType]]] = {
     "dataset": ([_i32, _i32], [_i64]),
     "dataset_rows": ([_i32, _i32], [_i64]),
     "dataset_scalar": ([_i32, _i32], [_f64]),
+    "dataset_truncated": ([_i32, _i32], [_i32]),
     "ok": ([_i32, _i32], []),
     "fail": ([_i32, _i32], []),
     "log": ([_i32, _i32], []),
@@ -382,6 +383,11 @@ def _host_scalar(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> float
     return state.dataset_scalar(name)
 
 
+def _host_truncated(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> int:
+    state, name = _read_name(caller, name_ptr, name_len)
+    return int(state.dataset_truncated(name))
+
+
 def _host_message(level: Level) -> Callable[[wasmtime.Caller, int, int], None]:
     def host(caller: wasmtime.Caller, ptr: int, length: int) -> None:
         state = current()
@@ -400,6 +406,7 @@ _HOST_FUNCTIONS: dict[str, Callable[..., object]] = {
     "dataset": _host_dataset,
     "dataset_rows": _host_rows,
     "dataset_scalar": _host_scalar,
+    "dataset_truncated": _host_truncated,
     "ok": _host_message(Level.OK),
     "fail": _host_message(Level.FAIL),
     "log": _host_message(Level.LOG),

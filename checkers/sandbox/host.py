@@ -44,6 +44,8 @@ class RunState:
     - ``dataset(name)``: the dataset as given (an unknown name is ``unknown_dataset``).
     - ``dataset_rows(name) -> int`` and ``dataset_scalar(name) -> float`` (NaN when the
       first cell is absent or not numeric); nothing is encoded.
+    - ``dataset_truncated(name) -> bool``: the rows were cut at the datasource's row cap (the
+      dataset's optional ``"truncated"`` key; only a dataset marked as a sample gets this far).
     - ``dataset_names() -> list[str]``.
     - ``check_message_size(nbytes)``: call before copying a message out of guest memory, so a
       60 MB message is refused without being read.
@@ -96,6 +98,9 @@ class RunState:
 
     def dataset_rows(self, name: str) -> int:
         return len(self.dataset(name).get("rows", []))
+
+    def dataset_truncated(self, name: str) -> bool:
+        return bool(self.dataset(name).get("truncated", False))
 
     def dataset_scalar(self, name: str) -> float:
         rows = self.dataset(name).get("rows", [])

@@ -29,8 +29,10 @@ class ErrorKind(enum.StrEnum):
     OUTPUT_LIMIT = "output_limit"
     PYTHON_EXCEPTION = "python_exception"
     # Raised around the sandbox by the run pipeline, never by sandbox_run: a dataset query
-    # that failed, and a rule checker whose metric cannot be computed.
+    # that failed, a dataset cut at its datasource's row cap (and not marked as a sample),
+    # and a rule checker whose metric cannot be computed.
     DATASET_ERROR = "dataset_error"
+    DATASET_TRUNCATED = "dataset_truncated"
     RULE_ERROR = "rule_error"
 
 

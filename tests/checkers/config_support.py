@@ -85,6 +85,7 @@ namespaces:
       - slug: orders
         datasource: shop
         sql: SELECT id, amount FROM orders
+        sample: true
     runbooks:
       - slug: null-emails
         title: Users without an e-mail address

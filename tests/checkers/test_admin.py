@@ -150,3 +150,24 @@ def test_the_checker_form_shows_and_edits_tags(personas, login, seed):
     }
     assert client.post(change_url(checker), form).status_code == 302
     assert Checker.objects.get(pk=checker.pk).tags == "billing nightly"
+
+
+def test_an_editor_marks_a_dataset_as_a_sample_in_the_admin(personas, login, seed):
+    dataset = seed[1].datasets.get()
+    client = login(personas.editor)
+    listing = client.get(reverse("admin:checkers_dataset_changelist")).content.decode()
+    assert "column-sample" in listing
+    assert 'name="sample"' in client.get(change_url(dataset)).content.decode()
+    form = {
+        "namespace": personas.a.pk,
+        "slug": dataset.slug,
+        "datasource": dataset.datasource_id,
+        "sql": dataset.sql,
+        "description": "",
+        "sample": "on",
+    }
+    assert client.post(change_url(dataset), form).status_code == 302
+    dataset.refresh_from_db()
+    assert dataset.sample is True
+    filtered = client.get(reverse("admin:checkers_dataset_changelist") + "?sample__exact=1")
+    assert list(filtered.context["cl"].result_list) == [dataset]

@@ -9,7 +9,7 @@ import yaml
 from django.conf import settings
 
 from checkers import config
-from checkers.models import Checker, CheckerKind, Datasource
+from checkers.models import Checker, CheckerKind, Dataset, Datasource
 from namespaces.models import Namespace
 from tests.checkers.config_support import (
     DESIGN_EXAMPLE,
@@ -151,6 +151,33 @@ def test_keys_are_in_the_contract_order_and_defaults_are_left_out(imported):
     assert list(amounts)[-1] == "tags"
     assert amounts["tags"] == ["billing", "nightly"]
     assert "tags: [billing, nightly]" in config.export_yaml()
+
+
+def test_only_a_sample_dataset_says_sample(imported):
+    exported = config.export_yaml()
+
+    assert yaml.safe_load(exported)["namespaces"][0]["datasets"] == [
+        {"slug": "orders", "datasource": "shop", "sql": "SELECT id, amount FROM orders", "sample": True},
+        {
+            "slug": "users_with_email_null",
+            "datasource": "shop",
+            "sql": "SELECT username FROM users WHERE email IS NULL",
+            "description": "Users we cannot write to.",
+        },
+    ]
+    assert "        sample: true\n" in exported
+
+
+def test_a_dataset_stops_being_a_sample_when_the_file_drops_the_key(tmp_path, imported, sqlite_dir):
+    assert Dataset.objects.get(slug="orders").sample is True
+    text = rich_file(tmp_path, sqlite_dir).read_text().replace("        sample: true\n", "", 1)
+
+    plan = config.import_file(write(tmp_path, text, "again.yaml"), environ=ENVIRON)
+
+    assert Dataset.objects.get(slug="orders").sample is False
+    assert "sample: true" not in config.export_yaml()
+    [change] = [c for c in plan.changes if (c.kind, c.label) == ("dataset", "growth/orders")]
+    assert (str(change.action), change.keys) == ("updated", ("sample",))
 
 
 def test_python_source_is_a_literal_block(imported):

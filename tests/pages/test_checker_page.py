@@ -2,10 +2,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.html import escape
 
 from alarms.models import AlarmPolicy, AlarmState, ToggleLog
 from checkers import runs
-from checkers.models import Checker, CheckRun
+from checkers.models import Checker, CheckRun, Datasource
 
 ACTIONS = [
     "run",
@@ -240,3 +241,52 @@ def test_delete_checker(personas, login, rule):
     response = client.post(f"{page(rule)}delete/")
     assert response["Location"] == "/n/alpha/"
     assert not Checker.objects.filter(pk=rule.pk).exists()
+
+
+CUT_DETAIL = (
+    "dataset_truncated: dataset users_with_email_null: 7 rows fetched and more were left (the row cap "
+    "of datasource shop); aggregate or filter in the dataset's SQL, raise the datasource's row cap, "
+    "or mark the dataset as a sample"
+)
+
+
+def cut_at_7(checker: Checker, shop, nulls: int = 20) -> None:
+    """The seed's dataset holds ``nulls`` rows and its datasource stops at 7."""
+    Datasource.objects.filter(datasets__checkers=checker).update(row_cap=7)
+    shop.set_null_emails(nulls)
+
+
+def test_a_run_on_a_cut_dataset_is_an_error_the_page_explains(personas, login, python_checker, shop):
+    cut_at_7(python_checker, shop)
+    run = runs.execute(python_checker)
+    assert (run.status, run.error_kind, run.error_detail) == ("error", "dataset_truncated", CUT_DETAIL)
+    content = login(personas.viewer).get(page(python_checker)).content.decode()
+    assert "Error: <code>dataset_truncated</code>" in content
+    assert escape(CUT_DETAIL) in content
+    assert 'data-testid="stat-cut">hit: rows cut</span>' in content
+    assert AlarmState.objects.get(checker=python_checker).state == "error"
+
+
+def test_the_pages_test_run_on_a_cut_dataset_shows_the_error_and_records_nothing(
+    personas, login, python_checker, shop
+):
+    cut_at_7(python_checker, shop)
+    response = login(personas.editor).post(action(python_checker, "test"), HTTP_HX_REQUEST="true")
+    content = response.content.decode()
+    assert response.context["evaluation"].outcome.error.detail == CUT_DETAIL
+    assert "Error: <code>dataset_truncated</code>" in content
+    assert escape(CUT_DETAIL) in content
+    assert not CheckRun.objects.exists()
+
+
+def test_a_sample_dataset_is_badged_on_the_checker_page_and_its_run_judged(
+    personas, login, python_checker, shop
+):
+    cut_at_7(python_checker, shop, nulls=50)
+    python_checker.datasets.update(sample=True)
+    run = runs.execute(python_checker)
+    assert (run.status, run.error_kind) == ("green", "")
+    content = login(personas.viewer).get(page(python_checker)).content.decode()
+    assert content.count('data-testid="sample-badge"') == 1
+    assert ">sample: first 7 rows</span>" in content
+    assert 'data-testid="stat-sample">sample: first 7 rows</span>' in content

@@ -55,14 +55,58 @@ def test_preview_shows_the_first_50_rows_and_the_time_and_saves_nothing(personas
     assert not Dataset.objects.exists()
 
 
-def test_preview_says_when_the_row_cap_was_hit(personas, login, source, shop):
+def test_preview_says_when_the_row_cap_was_hit_and_that_checkers_will_get_an_error(
+    personas, login, source, shop
+):
     Datasource.objects.filter(pk=source.pk).update(row_cap=10)
     shop.set_null_emails(30)
     response = login(personas.editor).post(NEW, form(source, action="preview"), HTTP_HX_REQUEST="true")
     content = response.content.decode()
     assert content.lstrip().startswith('<section id="dataset-preview"')
-    assert 'data-testid="row-cap-notice"' in content
-    assert "stops at 10 rows" in content
+    assert "more than 10 rows in" in content
+    assert "<strong>Showing the first 10 rows; the query returns more.</strong>" in content
+    assert "The row cap of datasource shop stops it at 10." in content
+    assert 'data-testid="row-cap-error"' in content
+    assert "Code checkers that read it will end in an error (<code>dataset_truncated</code>)" in content
+    assert 'data-testid="row-cap-sample"' not in content
+
+
+def test_preview_of_a_sample_says_checkers_are_judged_on_the_first_rows(personas, login, source, shop):
+    Datasource.objects.filter(pk=source.pk).update(row_cap=10)
+    shop.set_null_emails(30)
+    data = form(source, action="preview", sample="on")
+    content = login(personas.editor).post(NEW, data, HTTP_HX_REQUEST="true").content.decode()
+    assert "<strong>Showing the first 10 rows; the query returns more.</strong>" in content
+    assert "This dataset is a sample: checkers see these first 10 rows and are judged on them." in content
+    assert 'data-testid="row-cap-error"' not in content
+    assert not Dataset.objects.exists()
+
+
+def test_editor_marks_a_dataset_as_a_sample_and_the_pages_show_it(personas, login, source):
+    Datasource.objects.filter(pk=source.pk).update(row_cap=10_000)
+    client = login(personas.editor)
+    assert client.post(NEW, form(source, sample="on")).status_code == 302
+    assert Dataset.objects.get(slug="users_with_email_null").sample is True
+    badge = 'data-testid="sample-badge"'
+    listing = client.get("/n/alpha/datasets/").content.decode()
+    assert listing.count(badge) == 1
+    assert ">sample: first 10,000 rows</span>" in listing
+    response = client.get("/n/alpha/datasets/users_with_email_null/")
+    page = response.content.decode()
+    assert page.count(badge) == 1
+    assert ">sample: first 10,000 rows</span>" in page
+    assert response.context["form"]["sample"].value() is True
+    assert "Checks see only the first N rows" in page
+
+
+def test_a_dataset_that_is_not_a_sample_has_no_badge(personas, login, source):
+    client = login(personas.editor)
+    client.post(NEW, form(source))
+    assert 'data-testid="sample-badge"' not in client.get("/n/alpha/datasets/").content.decode()
+    assert (
+        'data-testid="sample-badge"'
+        not in client.get("/n/alpha/datasets/users_with_email_null/").content.decode()
+    )
 
 
 def test_a_write_statement_is_refused_with_a_clear_error(personas, login, source):

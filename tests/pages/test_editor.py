@@ -5,7 +5,7 @@ import wasmtime
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from alarms.models import AlarmPolicy, Channel
-from checkers.models import Checker, CheckRun
+from checkers.models import Checker, CheckRun, Datasource
 from runbooks.models import Runbook
 from tests.shop import SEED_MESSAGE, SEED_PYTHON
 
@@ -203,6 +203,38 @@ def test_editor_test_run_records_nothing(personas, login, dataset, shop):
     assert "looking" in content
     assert 'data-testid="test-duration"' in content
     assert response.context["evaluation"].dataset_stats["users_with_email_null"]["rows"] == 50
+
+
+def test_editor_test_run_of_a_cut_dataset_is_an_error_not_a_green(personas, login, dataset, shop):
+    Datasource.objects.filter(pk=dataset.datasource_id).update(row_cap=7)
+    shop.set_null_emails(50)
+    data = code_form(dataset, "python", SEED_PYTHON, action="test")
+    response = login(personas.editor).post(NEW, data, HTTP_HX_REQUEST="true")
+    outcome = response.context["evaluation"].outcome
+    assert outcome.error.to_dict() == {
+        "kind": "dataset_truncated",
+        "detail": "dataset_truncated: dataset users_with_email_null: 7 rows fetched and more were left "
+        "(the row cap of datasource shop); aggregate or filter in the dataset's SQL, raise the "
+        "datasource's row cap, or mark the dataset as a sample",
+    }
+    content = response.content.decode()
+    assert "Error: <code>dataset_truncated</code>" in content
+    assert "dataset users_with_email_null: 7 rows fetched and more were left" in content
+    assert not CheckRun.objects.exists()
+    assert not Checker.objects.filter(slug="few-null-python").exists()
+
+
+def test_editor_lists_sample_datasets_with_their_badge(personas, login, dataset):
+    client = login(personas.editor)
+    assert 'data-testid="sample-datasets"' not in client.get(NEW).content.decode()
+    dataset.sample = True
+    dataset.save(update_fields=["sample"])
+    response = client.get(NEW)
+    content = response.content.decode()
+    assert 'data-testid="sample-datasets"' in content
+    assert ">sample: first 10,000 rows</span>" in content
+    labels = [label for _, label in response.context["form"].fields["datasets"].choices]
+    assert labels == ["users_with_email_null (sample: first 10,000 rows)"]
 
 
 def test_editor_test_run_of_a_saved_checker_uses_the_typed_changes(personas, login, python_checker, dataset):

@@ -97,6 +97,59 @@ def test_dataset_scalar_is_first_cell_or_nan(run_wat, rows, seen):
     assert [m.text for m in outcome.messages] == [seen]
 
 
+# Logs "cut" or "whole" for the dataset named at 0 (length 5): the optional dataset_truncated import.
+TRUNCATED_IS = checker(
+    """(if (call $dataset_truncated (i32.const 0) (i32.const 5))
+         (then (call $log (i32.const 16) (i32.const 3)))
+         (else (call $log (i32.const 32) (i32.const 5))))""",
+    data=strings(name=(0, "users"), cut=(16, "cut"), whole=(32, "whole")),
+    extra='(import "malleable" "dataset_truncated" (func $dataset_truncated (param i32 i32) (result i32)))',
+)
+USERS = DATASETS["users"]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "seen"),
+    [
+        ({**USERS, "truncated": True}, "cut"),
+        ({**USERS, "truncated": False}, "whole"),
+        (USERS, "whole"),
+    ],
+    ids=["cut", "whole", "absent"],
+)
+def test_dataset_truncated_says_whether_the_rows_were_cut(run_wat, dataset, seen):
+    outcome = run_wat(TRUNCATED_IS, datasets={"users": dataset})
+    assert outcome.status == Status.GREEN, outcome.to_dict()
+    assert [m.text for m in outcome.messages] == [seen]
+
+
+def test_dataset_truncated_of_an_unknown_dataset_is_an_error(run_wat):
+    outcome = run_wat(TRUNCATED_IS, datasets={"total": DATASETS["total"]})
+    assert outcome.status == Status.ERROR
+    assert outcome.error.to_dict() == {
+        "kind": "unknown_dataset",
+        "detail": "unknown_dataset: no dataset named 'users'; this checker's datasets are: total",
+    }
+    assert outcome.messages == []
+
+
+def test_a_module_without_the_dataset_truncated_import_runs_on_a_cut_dataset(run_wat):
+    outcome = run_wat(REFERENCE, datasets={"users": {**USERS, "truncated": True}})
+    assert "dataset_truncated" not in REFERENCE
+    assert outcome.status == Status.GREEN, outcome.to_dict()
+    assert [m.text for m in outcome.messages] == ["fewer than 42"]
+
+
+def test_dataset_truncated_with_the_wrong_signature_is_an_unknown_import(run_wat):
+    outcome = run_wat(
+        '(module (import "malleable" "dataset_truncated" (func (param i32 i32) (result i64)))'
+        ' (func (export "check")))'
+    )
+    assert outcome.status == Status.ERROR
+    assert outcome.error.kind == "unknown_import"
+    assert outcome.error.detail.startswith("unknown_import: malleable.dataset_truncated is imported as ")
+
+
 def test_now_ms_is_the_wall_clock(run_wat):
     # The guest compares now_ms() with the host's clock, passed in as a scalar dataset.
     before = time.time() * 1000

@@ -138,3 +138,27 @@ def test_green_in_process_writes_json(capsys, settings, tmp_path):
     settings.SANDBOX_CACHE_DIR = tmp_path
     call_command("sandbox_run", str(CHECKER), "--dataset", FEW, "--json")
     assert json.loads(capsys.readouterr().out)["status"] == "green"
+
+
+def test_a_dataset_file_may_say_its_rows_were_cut(capsys, settings, tmp_path):
+    settings.SANDBOX_CACHE_DIR = tmp_path
+    cut, whole = tmp_path / "cut.json", tmp_path / "whole.json"
+    cut.write_text(json.dumps({"columns": ["id"], "rows": [[1], [2]], "truncated": True}))
+    whole.write_text(json.dumps({"columns": ["id"], "rows": [[1], [2]]}))
+    checker = tmp_path / "sample.py"
+    checker.write_text(
+        "print(datasets['cut'].truncated, datasets['whole'].truncated, len(datasets['cut']))\n"
+    )
+    call_command(
+        "sandbox_run", str(checker), "--dataset", f"cut={cut}", "--dataset", f"whole={whole}", "--json"
+    )
+    assert json.loads(capsys.readouterr().out)["logs"] == "True False 2\n"
+
+
+def test_truncated_in_a_dataset_file_must_be_true_or_false(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"columns": ["id"], "rows": [], "truncated": "yes"}))
+    with pytest.raises(CommandError) as raised:
+        call_command("sandbox_run", str(CHECKER), "--dataset", f"cut={bad}")
+    assert raised.value.returncode == 64
+    assert str(raised.value) == f'--dataset cut: "truncated" in {bad} must be true or false'

@@ -206,6 +206,27 @@ def test_scalar_keeps_strings_and_dates(run):
     assert outcome.logs == "'2024-05-01'\n"
 
 
+def test_truncated_says_whether_the_rows_were_cut_at_the_row_cap(run):
+    cut = {**USERS, "truncated": True}
+    outcome = run(
+        "print(datasets['cut'].truncated, datasets['users'].truncated, datasets['whole'].truncated)\n"
+        "print(datasets['cut'].truncated, len(datasets['cut']))\n",
+        {"cut": cut, "users": USERS, "whole": {**USERS, "truncated": False}},
+    )
+    assert outcome.status == Status.GREEN, outcome.to_dict()
+    assert outcome.logs == "True False False\nTrue 3\n"
+
+
+def test_truncated_of_an_unknown_dataset_is_an_unknown_dataset_error(run):
+    outcome = run("datasets['nope'].truncated")
+    assert outcome.status == Status.ERROR
+    assert outcome.error.to_dict() == {
+        "kind": "unknown_dataset",
+        "detail": "unknown_dataset: no dataset named 'nope'; "
+        "this checker's datasets are: empty, total, users",
+    }
+
+
 def test_a_dataset_compares_with_numbers_by_row_count(run):
     outcome = run(
         "users = datasets['users']\n"

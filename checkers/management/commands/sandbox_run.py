@@ -30,7 +30,8 @@ class Command(UsageCommand):
             action="append",
             default=[],
             metavar="NAME=FILE.json",
-            help='a dataset the checker can read; FILE holds {"columns": [...], "rows": [[...], ...]}',
+            help='a dataset the checker can read; FILE holds {"columns": [...], "rows": [[...], ...]} '
+            'and optionally "truncated": true (the rows were cut at a row cap)',
         )
         parser.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit")
         parser.add_argument("--memory", type=int, metavar="MB", help="linear memory limit")
@@ -74,7 +75,10 @@ def _load_dataset(spec: str) -> tuple[str, dict[str, list]]:
         raise usage_error(f"--dataset {name}: {file} is not JSON: {exc}") from None
     if not _dataset_shaped(data):
         raise usage_error(f'--dataset {name}: {file} must hold {{"columns": [...], "rows": [[...], ...]}}')
-    return name, {"columns": data["columns"], "rows": data["rows"]}
+    if not isinstance(data.get("truncated", False), bool):
+        raise usage_error(f'--dataset {name}: "truncated" in {file} must be true or false')
+    dataset = {"columns": data["columns"], "rows": data["rows"]}
+    return name, dataset | ({"truncated": True} if data.get("truncated") else {})
 
 
 def _dataset_shaped(data: object) -> bool:

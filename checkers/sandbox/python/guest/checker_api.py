@@ -100,6 +100,7 @@ class Dataset:
         self._data: list[list[Any]] | None = None
         self._rows: list[Row] | None = None
         self._count: int | None = None
+        self._truncated: bool | None = None
 
     def _load(self) -> list[list[Any]]:
         if self._data is None:
@@ -130,6 +131,13 @@ class Dataset:
             raise KeyError(f"dataset {self.name!r} has no column {name!r}; columns are {columns}")
         position = columns.index(name)
         return [values[position] for values in data]
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the rows were cut at the datasource's row cap: only ever for a sample dataset."""
+        if self._truncated is None:
+            self._truncated = bool(wit_world.dataset_truncated(self.name))
+        return self._truncated
 
     def scalar(self) -> Any:
         """The first cell of the first row (``None`` when there is none), without copying the rest."""
