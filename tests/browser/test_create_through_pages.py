@@ -25,9 +25,10 @@ def test_owner_creates_datasource_dataset_and_rule_checker_through_the_pages(sig
     expect(page.get_by_test_id("why")).to_contain_text("Not run yet")
     checker = Checker.objects.get(namespace__slug="alpha", slug="few-null-e-mails")
     assert checker.kind == CheckerKind.RULE
-    assert (checker.rule_metric, checker.rule_op, checker.rule_value) == ("row_count", "<", 42)
-    assert checker.rule_dataset == Dataset.objects.get(slug="users_with_email_null")
-    assert checker.rule_dataset.datasource == Datasource.objects.get(namespace__slug="alpha", slug="shop")
+    rule = checker.rules.get()
+    assert (rule.metric, rule.op, rule.value) == ("row_count", "<", 42)
+    assert rule.dataset == Dataset.objects.get(slug="users_with_email_null")
+    assert rule.dataset.datasource == Datasource.objects.get(namespace__slug="alpha", slug="shop")
     assert checker.schedule_cron == "*/15 * * * *"
 
 
