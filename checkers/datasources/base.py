@@ -6,12 +6,13 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from checkers.datasources.errors import DatasourceError, InvalidSpec, QueryFailed, QueryTimeout, TargetRefused
-from checkers.datasources.values import JsonValue, to_json_row
+from checkers.datasources.values import JsonRows, JsonValue
 
 # Column names and raw driver rows, before encoding.
 Rows = tuple[list[str], list[Sequence[Any]]]
@@ -46,16 +47,40 @@ class Target:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """A dataset as fetched: JSON-safe rows, capped, with what the cap cut."""
+    """A dataset as fetched, capped, with what the cap cut.
+
+    ``values`` are the driver's rows as it returned them (a ``Decimal`` stays a ``Decimal``,
+    an int an int), for whoever needs exact figures. ``rows`` are the same rows encoded by
+    the table in ``checkers.datasources.values``, converted on first use; ``to_json()`` is the
+    dataset as guests receive it. Neither conversion happens while the session is open.
+    """
 
     columns: list[str]
-    rows: list[list[JsonValue]]
+    values: list[Sequence[Any]]
     truncated: bool
     duration_ms: float
+    # True when the driver gives each column a single type (see ``JsonRows``).
+    typed_columns: bool = False
 
-    def to_dataset(self) -> dict[str, list[Any]]:
-        """The dataset in the guest ABI's shape (DESIGN.md)."""
-        return {"columns": self.columns, "rows": self.rows}
+    @cached_property
+    def json_rows(self) -> JsonRows:
+        return JsonRows(self.values, typed_columns=self.typed_columns)
+
+    @property
+    def rows(self) -> list[list[JsonValue]]:
+        return self.json_rows.as_list()
+
+    def to_json(self) -> bytes:
+        """``{"columns": [...], "rows": [[...], ...]}`` as UTF-8 JSON (the guest ABI's shape)."""
+        return self.json_rows.to_json(self.columns)
+
+    def to_dataset(self) -> dict[str, Any]:
+        """The dataset in the guest ABI's shape (DESIGN.md), for ``RunState``.
+
+        ``rows`` is a ``JsonRows``: a sequence of encoded rows whose ``to_json(columns)``
+        ``RunState.dataset_json`` uses, so a code checker's rows are never converted in Python.
+        """
+        return {"columns": self.columns, "rows": self.json_rows}
 
 
 def parse_url(url: str, engine: type[Engine], secrets: Sequence[str] = ()) -> Location:
@@ -121,6 +146,8 @@ class Engine:
     server_scoped: ClassVar[bool] = False
     # MySQL's SHOW has no SELECT form for some server state (replication), so it may read it.
     allow_show: ClassVar[bool] = False
+    # Every value of a column has the column's type (or is NULL); not so in SQLite.
+    typed_columns: ClassVar[bool] = True
 
     def __init__(
         self, location: Location, target: Target, *, password: str, timeout_s: float, row_cap: int
@@ -167,10 +194,16 @@ class Engine:
         started = time.perf_counter()
         with self.session() as session:
             columns, raw = self.read(session, sql, self.row_cap + 1)
-        rows = [to_json_row(row) for row in raw[: self.row_cap]]
         duration_ms = (time.perf_counter() - started) * 1000
         truncated = len(raw) > self.row_cap
-        return FetchResult(columns=columns, rows=rows, truncated=truncated, duration_ms=duration_ms)
+        values = raw[: self.row_cap] if truncated else raw
+        return FetchResult(
+            columns=columns,
+            values=values,
+            truncated=truncated,
+            duration_ms=duration_ms,
+            typed_columns=self.typed_columns,
+        )
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Any]:
