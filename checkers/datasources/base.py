@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from checkers.datasources.errors import DatasourceError, InvalidSpec, QueryFailed, QueryTimeout, TargetRefused
+from checkers.datasources.pool import POOLS, Pool
 from checkers.datasources.values import JsonRows, JsonValue
 
 # Column names and raw driver rows, before encoding.
@@ -150,14 +152,47 @@ class Engine:
     typed_columns: ClassVar[bool] = True
 
     def __init__(
-        self, location: Location, target: Target, *, password: str, timeout_s: float, row_cap: int
+        self,
+        location: Location,
+        target: Target,
+        *,
+        password: str,
+        timeout_s: float,
+        row_cap: int,
+        max_idle: int = 4,
+        identity: str = "",
     ) -> None:
         self.location = location
         self.target = target
         self.password = password
         self.timeout_s = timeout_s
         self.row_cap = row_cap
+        self.max_idle = max_idle
+        self.identity = identity
         self.secrets = [secret for secret in (password, location.password) if secret]
+
+    @property
+    def pool_key(self) -> str:
+        """A digest of everything a session depends on, so a changed datasource never reuses one."""
+        location = self.location
+        parts = (
+            self.name,
+            location.scheme,
+            location.host,
+            self.port,
+            location.database,
+            location.user,
+            location.password,
+            sorted(location.params.items()),
+            location.path,
+            self.target.addresses,
+            str(self.target.path),
+            self.password,
+            self.timeout_s,
+            self.row_cap,
+            self.max_idle,
+        )
+        return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.location.user}@{self.location.host or self.location.path}>"
@@ -207,8 +242,62 @@ class Engine:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Any]:
-        """A connection in a read-only transaction with the timeouts set; rolled back after."""
+        """A connection in a read-only transaction with the timeouts set; rolled back after.
+
+        The connection comes from this process's pool for the datasource when one is idle,
+        and goes back to it only when the engine could reset it; one that fails to start
+        its transaction (the server closed it while idle) is dropped for a fresh one.
+        """
+        pool = POOLS.get(self.pool_key, identity=self.identity, max_idle=self.max_idle, close=self._close)
+        connection = self._checkout(pool)
+        clean = False
+        try:
+            yield connection
+            clean = True
+        except Exception:
+            clean = True  # the statement failed, not the process: the reset decides
+            raise
+        finally:
+            if clean and self._reset(connection):
+                pool.give(connection)
+            else:
+                self._close(connection)
+
+    def _checkout(self, pool: Pool) -> Any:
+        while (connection := pool.take()) is not None:
+            try:
+                with self.translating():
+                    self._begin(connection)
+            except DatasourceError:
+                self._close(connection)
+            else:
+                return connection
+        with self.translating(connecting=True):
+            connection = self._connect()
+        try:
+            with self.translating():
+                self._begin(connection)
+        except BaseException:
+            self._close(connection)
+            raise
+        return connection
+
+    def _connect(self) -> Any:
+        """A new connection to the vetted target."""
         raise NotImplementedError
+
+    def _begin(self, connection: Any) -> None:
+        """Start a read-only transaction with the statement and lock timeouts."""
+        raise NotImplementedError
+
+    def _reset(self, connection: Any) -> bool:
+        """End the transaction and clear the session; False when the connection is not fit to keep."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _close(connection: Any) -> None:
+        with contextlib.suppress(Exception):
+            connection.close()
 
     def read(self, session: Any, sql: str, limit: int) -> Rows:
         """Column names and up to ``limit`` rows of ``sql``, run in ``session``."""

@@ -13,7 +13,15 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from checkers.datasources import ConnectFailed, ConnectionSpec, QueryFailed, QueryTimeout, SqlRejected, fetch
+from checkers.datasources import (
+    ConnectFailed,
+    ConnectionSpec,
+    QueryFailed,
+    QueryTimeout,
+    SqlRejected,
+    close_idle_connections,
+    fetch,
+)
 from tests.datasources.shops import USERS
 
 ROLES = ["reader", "superuser"]
@@ -132,7 +140,9 @@ def test_an_unknown_database_is_a_permanent_connect_error(mariadb_shop):
 
 
 def test_an_abandoned_result_closes_its_connection(mariadb_shop):
-    """A capped read closes its connection rather than draining it, and leaves no session behind."""
+    """A capped read closes its connection rather than draining it (or pooling it), and
+    leaves no session behind."""
+    close_idle_connections()
     sql = "SELECT seq FROM seq_1_to_1000000 LIMIT 1000000"
     fetch(mariadb_shop.spec("reader", row_cap=1), sql, policy=mariadb_shop.policy)
     with pymysql.connect(host=mariadb_shop.host, port=mariadb_shop.port, user="root") as admin:
