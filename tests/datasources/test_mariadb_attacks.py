@@ -81,8 +81,8 @@ def test_root_is_refused_by_the_read_only_transaction_itself(mariadb_shop):
 
 
 def test_set_session_read_write_cannot_be_smuggled_in(mariadb_shop):
-    """It changes only the next transaction; the running one stays read-only, and every
-    fetch is one statement on a fresh connection, so there is never a next one."""
+    """It changes only the next transaction; the running one stays read-only, and a pooled
+    connection is reset and made read-only again before its next transaction (test_pool)."""
     engine = mariadb_shop.engine_for("superuser")
     with engine.session() as session:
         assert engine.read(session, "SET SESSION TRANSACTION READ WRITE", 10) == ([], [])
