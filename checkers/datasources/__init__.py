@@ -7,7 +7,8 @@ A plug-in registry (``ENGINES``) of one small class per engine, and four calls:
   Malleable's own database, a host outside the allowed list, a SQLite file outside the
   operator's directory;
 - ``fetch(spec, sql, policy=...)``: both checks, then the query in a read-only session, as a
-  ``FetchResult`` of JSON-safe rows (encoding table in ``checkers.datasources.values``);
+  ``FetchResult``: the driver's exact ``values``, and ``rows`` and ``to_json()`` encoded by the
+  table in ``checkers.datasources.values`` when first asked for, after the session;
 - ``test_connection(spec, policy=...)``: a one-line description of the server and session.
 
 Sessions reuse this process's idle connections to the same datasource (``pool``): at most
