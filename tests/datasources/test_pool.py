@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 import psycopg
 import pytest
 
-from checkers.datasources import QueryFailed, QueryTimeout, close_idle_connections, fetch
+from checkers.datasources import (
+    ConnectionSpec,
+    QueryFailed,
+    QueryTimeout,
+    TargetPolicy,
+    close_idle_connections,
+    engine_for,
+    fetch,
+)
+from checkers.datasources.base import Target
 from checkers.datasources.pool import IDLE_S, POOLS
 from tests.datasources.shops import Shop
 
@@ -190,3 +200,27 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(pg_shop):
     after = _session(pg_shop)
     assert after[0] != before[0]
     assert after[1:] == READ_ONLY["postgresql"]
+
+
+def test_every_setting_a_session_depends_on_is_in_the_pool_key():
+    spec = ConnectionSpec("postgresql", "postgresql://reader@127.0.0.1:5432/shop", password="one")
+    base = engine_for(spec, TargetPolicy())
+    changed = [
+        engine_for(replace(spec, url="postgresql://reader@127.0.0.1:5433/shop"), TargetPolicy()),
+        engine_for(replace(spec, url="postgresql://reader@127.0.0.1:5432/other"), TargetPolicy()),
+        engine_for(replace(spec, url="postgresql://writer@127.0.0.1:5432/shop"), TargetPolicy()),
+        engine_for(
+            replace(spec, url="postgresql://reader@127.0.0.1:5432/shop?sslmode=require"), TargetPolicy()
+        ),
+        engine_for(replace(spec, password="two"), TargetPolicy()),
+        engine_for(replace(spec, statement_timeout_s=11.0), TargetPolicy()),
+        engine_for(replace(spec, row_cap=5), TargetPolicy()),
+        engine_for(replace(spec, max_concurrency=5), TargetPolicy()),
+        type(base)(
+            base.location, Target(addresses=("127.0.0.2",)), password="one", timeout_s=10.0, row_cap=10_000
+        ),
+    ]
+    keys = {base.pool_key} | {engine.pool_key for engine in changed}
+    assert len(keys) == 1 + len(changed)
+    assert engine_for(replace(spec, identity="datasource:9"), TargetPolicy()).pool_key == base.pool_key
+    assert "one" not in base.pool_key
