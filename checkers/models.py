@@ -85,6 +85,8 @@ class Datasource(models.Model):
             password=self.password,
             statement_timeout_s=self.statement_timeout,
             row_cap=self.row_cap,
+            max_concurrency=self.max_concurrency,
+            identity=f"datasource:{self.pk}" if self.pk else "",
         )
 
     def policy(self) -> datasources.TargetPolicy:

@@ -7,8 +7,13 @@ A plug-in registry (``ENGINES``) of one small class per engine, and four calls:
   Malleable's own database, a host outside the allowed list, a SQLite file outside the
   operator's directory;
 - ``fetch(spec, sql, policy=...)``: both checks, then the query in a read-only session, as a
-  ``FetchResult`` of JSON-safe rows (encoding table in ``checkers.datasources.values``);
+  ``FetchResult``: the driver's exact ``values``, and ``rows`` and ``to_json()`` encoded by the
+  table in ``checkers.datasources.values`` when first asked for, after the session;
 - ``test_connection(spec, policy=...)``: a one-line description of the server and session.
+
+Sessions reuse this process's idle connections to the same datasource (``pool``): at most
+``max_concurrency`` wait, each for a minute at most, and each use is a fresh read-only
+transaction on a reset session. ``close_idle_connections()`` closes them all.
 
 Every failure is a ``DatasourceError`` whose message is scrubbed of the password, with
 ``permanent`` saying whether a retry can help. Nothing here reads Django settings or
@@ -20,7 +25,6 @@ userinfo (``postgresql://reader:secret@host/db``) is. Both are scrubbed from eve
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from checkers.datasources.aggregates import Measure, aggregate_sql
+from checkers.datasources.aggregates import Measure, aggregate_sql, first_row_sql
 from checkers.datasources.base import Engine, FetchResult, Location, Target, parse_url
 from checkers.datasources.errors import (
     AuthenticationFailed,
@@ -43,6 +47,7 @@ from checkers.datasources.errors import (
     scrub,
 )
 from checkers.datasources.mysql import MySQL
+from checkers.datasources.pool import POOLS
 from checkers.datasources.postgresql import PostgreSQL
 from checkers.datasources.sql import check_statement
 from checkers.datasources.sqlite import SQLite
@@ -66,6 +71,7 @@ __all__ = [
     "TargetPolicy",
     "TargetRefused",
     "check_target",
+    "close_idle_connections",
     "describe_target",
     "engine_for",
     "fetch",
@@ -101,6 +107,11 @@ class ConnectionSpec:
     password: str = ""
     statement_timeout_s: float = 10.0
     row_cap: int = 10_000
+    # Idle connections this process keeps for the datasource (its max_concurrency).
+    max_concurrency: int = 4
+    # What stays the same when the datasource is edited (Django passes its primary key), so
+    # the pool of its previous settings is closed at once; empty for a one-off spec.
+    identity: str = ""
 
     def __post_init__(self) -> None:
         timeout = self.statement_timeout_s
@@ -108,6 +119,9 @@ class ConnectionSpec:
             raise InvalidSpec("the statement timeout must be a number of seconds above 0")
         if isinstance(self.row_cap, bool) or not isinstance(self.row_cap, int) or self.row_cap < 1:
             raise InvalidSpec("the row cap must be a whole number of at least 1")
+        concurrency = self.max_concurrency
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidSpec("the maximum concurrency must be a whole number of at least 1")
         _ = self.location
 
     @cached_property
@@ -130,7 +144,7 @@ class ConnectionSpec:
         return (
             f"ConnectionSpec(engine={self.engine!r}, url={scrub(self.url, self.secrets)!r}, "
             f"password={'***' if self.password else ''!r}, statement_timeout_s={self.statement_timeout_s!r}, "
-            f"row_cap={self.row_cap!r})"
+            f"row_cap={self.row_cap!r}, max_concurrency={self.max_concurrency!r}, identity={self.identity!r})"
         )
 
     __str__ = __repr__
@@ -187,6 +201,8 @@ def engine_for(spec: ConnectionSpec, policy: TargetPolicy) -> Engine:
         password=spec.effective_password,
         timeout_s=spec.statement_timeout_s,
         row_cap=spec.row_cap,
+        max_idle=spec.max_concurrency,
+        identity=spec.identity,
     )
 
 
@@ -213,14 +229,23 @@ def measure(
 
 
 def first_row(spec: ConnectionSpec, sql: str, *, policy: TargetPolicy) -> FetchResult:
-    """The dataset's first row only (a ``scalar`` rule): the server stops after it."""
+    """The dataset's first row only (a ``scalar`` rule): the server stops after it, so even a
+    huge result is not drained or abandoned (which would cost a pooled MySQL connection)."""
+    engine_class = _engine(spec.engine)
     statement = validate_sql(sql, spec.engine)
-    return engine_for(dataclasses.replace(spec, row_cap=1), policy).fetch(statement)
+    if not (engine_class.allow_show and statement.lstrip()[:4].upper() == "SHOW"):
+        statement = validate_sql(first_row_sql(statement), spec.engine)
+    return engine_for(spec, policy).fetch(statement, limit=1)
 
 
 def test_connection(spec: ConnectionSpec, *, policy: TargetPolicy) -> str:
     """A short line such as "Connected to PostgreSQL 15.20 as reader; read-only session OK"."""
     return engine_for(spec, policy).describe()
+
+
+def close_idle_connections() -> None:
+    """Close this process's pooled datasource connections (a worker shutting down, tests)."""
+    POOLS.close()
 
 
 test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported

@@ -79,3 +79,8 @@ def aggregate_sql(statement: str, measures: Sequence[Measure], dialect: str) -> 
         raise SqlRejected("an aggregate query needs at least one measure")
     columns = ", ".join(f"{projection(measure, dialect)} AS m{i}" for i, measure in enumerate(measures))
     return f"SELECT {columns}\nFROM (\n{statement}\n) AS {ALIAS}"
+
+
+def first_row_sql(statement: str) -> str:
+    """``statement`` limited to its first row by the server (standard in all three engines)."""
+    return f"SELECT *\nFROM (\n{statement}\n) AS {ALIAS}\nLIMIT 1"

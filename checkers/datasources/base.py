@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from checkers.datasources.errors import DatasourceError, InvalidSpec, QueryFailed, QueryTimeout, TargetRefused
-from checkers.datasources.values import JsonValue, to_json_row
+from checkers.datasources.pool import POOLS, Pool
+from checkers.datasources.values import JsonRows, JsonValue
 
 # Column names and raw driver rows, before encoding.
 Rows = tuple[list[str], list[Sequence[Any]]]
@@ -46,18 +49,40 @@ class Target:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """A dataset as fetched: JSON-safe rows, capped, with what the cap cut."""
+    """A dataset as fetched, capped, with what the cap cut.
+
+    ``values`` are the driver's rows as it returned them (a ``Decimal`` stays a ``Decimal``,
+    an int an int), for whoever needs exact figures. ``rows`` are the same rows encoded by
+    the table in ``checkers.datasources.values``, converted on first use; ``to_json()`` is the
+    dataset as guests receive it. Neither conversion happens while the session is open.
+    """
 
     columns: list[str]
-    rows: list[list[JsonValue]]
+    values: list[Sequence[Any]]
     truncated: bool
     duration_ms: float
-    # The driver's own values of the same rows: exact (a Decimal stays a Decimal), for rules.
-    values: list[Sequence[Any]] = field(default_factory=list, repr=False)
+    # True when the driver gives each column a single type (see ``JsonRows``).
+    typed_columns: bool = False
 
-    def to_dataset(self) -> dict[str, list[Any]]:
-        """The dataset in the guest ABI's shape (DESIGN.md)."""
-        return {"columns": self.columns, "rows": self.rows}
+    @cached_property
+    def json_rows(self) -> JsonRows:
+        return JsonRows(self.values, typed_columns=self.typed_columns)
+
+    @property
+    def rows(self) -> list[list[JsonValue]]:
+        return self.json_rows.as_list()
+
+    def to_json(self) -> bytes:
+        """``{"columns": [...], "rows": [[...], ...]}`` as UTF-8 JSON (the guest ABI's shape)."""
+        return self.json_rows.to_json(self.columns)
+
+    def to_dataset(self) -> dict[str, Any]:
+        """The dataset in the guest ABI's shape (DESIGN.md), for ``RunState``.
+
+        ``rows`` is a ``JsonRows``: a sequence of encoded rows whose ``to_json(columns)``
+        ``RunState.dataset_json`` uses, so a code checker's rows are never converted in Python.
+        """
+        return {"columns": self.columns, "rows": self.json_rows}
 
 
 def parse_url(url: str, engine: type[Engine], secrets: Sequence[str] = ()) -> Location:
@@ -123,16 +148,51 @@ class Engine:
     server_scoped: ClassVar[bool] = False
     # MySQL's SHOW has no SELECT form for some server state (replication), so it may read it.
     allow_show: ClassVar[bool] = False
+    # Every value of a column has the column's type (or is NULL); not so in SQLite.
+    typed_columns: ClassVar[bool] = True
 
     def __init__(
-        self, location: Location, target: Target, *, password: str, timeout_s: float, row_cap: int
+        self,
+        location: Location,
+        target: Target,
+        *,
+        password: str,
+        timeout_s: float,
+        row_cap: int,
+        max_idle: int = 4,
+        identity: str = "",
     ) -> None:
         self.location = location
         self.target = target
         self.password = password
         self.timeout_s = timeout_s
         self.row_cap = row_cap
+        self.max_idle = max_idle
+        self.identity = identity
         self.secrets = [secret for secret in (password, location.password) if secret]
+
+    @property
+    def pool_key(self) -> str:
+        """A digest of everything a session depends on, so a changed datasource never reuses one."""
+        location = self.location
+        parts = (
+            self.name,
+            location.scheme,
+            location.host,
+            self.port,
+            location.database,
+            location.user,
+            location.password,
+            sorted(location.params.items()),
+            location.path,
+            self.target.addresses,
+            str(self.target.path),
+            self.password,
+            self.timeout_s,
+            self.row_cap,
+            self.max_idle,
+        )
+        return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.location.user}@{self.location.host or self.location.path}>"
@@ -164,26 +224,84 @@ class Engine:
             raise TargetRefused(f"a {self.label} session connects only to addresses the policy vetted")
         return self.target.addresses
 
-    def fetch(self, sql: str) -> FetchResult:
-        """Run one already-validated read statement and keep at most ``row_cap`` rows."""
+    def fetch(self, sql: str, limit: int | None = None) -> FetchResult:
+        """Run one already-validated read statement and keep at most ``row_cap`` rows.
+
+        ``limit`` keeps fewer (a scalar rule reads one row) on the same pooled session.
+        """
+        cap = min(limit or self.row_cap, self.row_cap)
         started = time.perf_counter()
         with self.session() as session:
-            columns, raw = self.read(session, sql, self.row_cap + 1)
-        rows = [to_json_row(row) for row in raw[: self.row_cap]]
+            columns, raw = self.read(session, sql, cap + 1)
         duration_ms = (time.perf_counter() - started) * 1000
-        truncated = len(raw) > self.row_cap
+        truncated = len(raw) > cap
+        values = raw[:cap] if truncated else raw
         return FetchResult(
             columns=columns,
-            rows=rows,
+            values=values,
             truncated=truncated,
             duration_ms=duration_ms,
-            values=raw[: self.row_cap],
+            typed_columns=self.typed_columns,
         )
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Any]:
-        """A connection in a read-only transaction with the timeouts set; rolled back after."""
+        """A connection in a read-only transaction with the timeouts set; rolled back after.
+
+        The connection comes from this process's pool for the datasource when one is idle,
+        and goes back to it only when the engine could reset it; one that fails to start
+        its transaction (the server closed it while idle) is dropped for a fresh one.
+        """
+        pool = POOLS.get(self.pool_key, identity=self.identity, max_idle=self.max_idle, close=self._close)
+        connection = self._checkout(pool)
+        clean = False
+        try:
+            yield connection
+            clean = True
+        except Exception:
+            clean = True  # the statement failed, not the process: the reset decides
+            raise
+        finally:
+            if clean and self._reset(connection):
+                pool.give(connection)
+            else:
+                self._close(connection)
+
+    def _checkout(self, pool: Pool) -> Any:
+        while (connection := pool.take()) is not None:
+            try:
+                with self.translating():
+                    self._begin(connection)
+            except DatasourceError:
+                self._close(connection)
+            else:
+                return connection
+        with self.translating(connecting=True):
+            connection = self._connect()
+        try:
+            with self.translating():
+                self._begin(connection)
+        except BaseException:
+            self._close(connection)
+            raise
+        return connection
+
+    def _connect(self) -> Any:
+        """A new connection to the vetted target."""
         raise NotImplementedError
+
+    def _begin(self, connection: Any) -> None:
+        """Start a read-only transaction with the statement and lock timeouts."""
+        raise NotImplementedError
+
+    def _reset(self, connection: Any) -> bool:
+        """End the transaction and clear the session; False when the connection is not fit to keep."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _close(connection: Any) -> None:
+        with contextlib.suppress(Exception):
+            connection.close()
 
     def read(self, session: Any, sql: str, limit: int) -> Rows:
         """Column names and up to ``limit`` rows of ``sql``, run in ``session``."""

@@ -1,6 +1,7 @@
 """MySQL and MariaDB datasources (PyMySQL).
 
-The session is ``SET SESSION TRANSACTION READ ONLY`` then ``START TRANSACTION READ ONLY``,
+The session is ``SET SESSION TRANSACTION READ ONLY`` then ``START TRANSACTION READ ONLY``
+(rolled back and reset with ``COM_RESET_CONNECTION`` before the connection is pooled),
 with the engine's statement time limit (``max_statement_time`` on MariaDB,
 ``max_execution_time`` on MySQL, detected from the server's version), lock waits bounded by
 the same timeout, socket timeouts as a backstop and ``sql_select_limit`` at the cap plus one.
@@ -13,12 +14,10 @@ hide from a parser, so ``screen`` refuses both before anything runs.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import socket
 import ssl
-from collections.abc import Iterator
 from typing import Any
 
 import pymysql
@@ -40,6 +39,8 @@ TIMEOUT_CODES = frozenset({1969, 3024, 1205, 1317})
 # Access denied (user, database), unknown database.
 DENIED_CODES = frozenset({1044, 1045, 1698})
 UNKNOWN_DATABASE = 1049
+# Reset the session's state without reconnecting (MariaDB 10.2.4+, MySQL 5.7.3+).
+COM_RESET_CONNECTION = 0x1F
 # Statement refused in a read-only transaction, command or column denied.
 PERMANENT_CODES = frozenset({1792, 1142, 1143, 1227})
 
@@ -115,23 +116,28 @@ class MySQL(Engine):
             return connection
         raise ConnectFailed(f"{self.label}: cannot reach {self.location.host}:{self.port}: {error}")
 
-    @contextlib.contextmanager
-    def session(self) -> Iterator[pymysql.Connection]:
-        with self.translating(connecting=True):
-            connection = self._connect()
+    def _begin(self, connection: pymysql.Connection) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.execute(f"SET {self._limits(connection)}")
+            cursor.execute("START TRANSACTION READ ONLY")
+
+    def _reset(self, connection: pymysql.Connection) -> bool:
+        """Roll back, then COM_RESET_CONNECTION: variables, named locks, temporary tables.
+
+        A result left half-read cannot be rolled back without reading it all, so ``_read``
+        closes such a connection instead (the server rolls back), and it is not kept.
+        """
+        if not connection.open:
+            return False
         try:
-            with self.translating(), connection.cursor() as cursor:
-                cursor.execute("SET SESSION TRANSACTION READ ONLY")
-                cursor.execute(f"SET SESSION {self._limits(connection)}")
-                cursor.execute("START TRANSACTION READ ONLY")
-            yield connection
-        finally:
-            # A result left half-read cannot be rolled back without reading it all; closing
-            # the connection rolls it back on the server instead.
-            if connection.open:
-                with contextlib.suppress(pymysql.MySQLError):
-                    connection.rollback()
-                connection.close()
+            connection.rollback()
+            # PyMySQL has no call for it; the command is one byte and its answer an OK packet.
+            connection._execute_command(COM_RESET_CONNECTION, b"")
+            connection._read_ok_packet()
+        except (pymysql.MySQLError, OSError):
+            return False
+        return connection.open
 
     def _limits(self, connection: pymysql.Connection) -> str:
         seconds = max(1, math.ceil(self.timeout_s))
@@ -139,8 +145,10 @@ class MySQL(Engine):
             statement = f"max_statement_time = {self.timeout_s:.3f}"
         else:
             statement = f"max_execution_time = {max(1, round(self.timeout_s * 1000))}"
+        # The reset restores the server's character set on MySQL: set PyMySQL's again.
         return (
-            f"{statement}, SESSION sql_select_limit = {self.row_cap + 1},"
+            f"NAMES utf8mb4 COLLATE utf8mb4_general_ci, SESSION {statement},"
+            f" SESSION sql_select_limit = {self.row_cap + 1},"
             f" SESSION lock_wait_timeout = {seconds}, SESSION innodb_lock_wait_timeout = {seconds}"
         )
 

@@ -2,23 +2,22 @@
 
 The session is a READ ONLY transaction with ``statement_timeout``, ``lock_timeout`` (half of
 it, so a blocked query says so) and ``idle_in_transaction_session_timeout`` set inside it,
-always rolled back. The query runs through a server-side cursor (``DECLARE ... CURSOR
-FOR``), which PostgreSQL accepts only for one SELECT or VALUES without data-modifying WITH
-clauses: that refuses ``COPY ... TO PROGRAM`` and other statements a read-only transaction
-alone would let a superuser run. Rows are fetched with one ``FETCH`` of the cap plus one,
-so a huge result never crosses the network.
+always rolled back, then ``DISCARD ALL`` before the connection waits in the pool. The
+query runs through a server-side cursor (``DECLARE ... CURSOR FOR``), which PostgreSQL
+accepts only for one SELECT or VALUES without data-modifying WITH clauses: that refuses
+``COPY ... TO PROGRAM`` and other statements a read-only transaction alone would let a
+superuser run. Rows are fetched with one ``FETCH`` of the cap plus one, so a huge result
+never crosses the network.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-from psycopg import errors
+from psycopg import errors, pq
 
 from checkers.datasources.base import Engine, Location, Rows
 from checkers.datasources.errors import AuthenticationFailed, ConnectFailed, DatasourceError, InvalidSpec
@@ -73,26 +72,31 @@ class PostgreSQL(Engine):
             info["require_auth"] = "!gss,!sspi"
         return info
 
-    @contextlib.contextmanager
-    def session(self) -> Iterator[psycopg.Connection]:
-        with self.translating(connecting=True):
-            connection = psycopg.connect(**self.conninfo(), autocommit=False)
+    def _connect(self) -> psycopg.Connection:
+        connection = psycopg.connect(**self.conninfo(), autocommit=False, prepare_threshold=None)
+        connection.read_only = True
+        return connection
+
+    def _begin(self, connection: psycopg.Connection) -> None:
+        # A lock wait gives up at half the budget, so it is reported as one.
+        timeout_ms = max(2, round(self.timeout_s * 1000))
+        connection.execute(
+            "SELECT set_config('statement_timeout', %(ms)s, true),"
+            " set_config('lock_timeout', %(lock_ms)s, true),"
+            " set_config('idle_in_transaction_session_timeout', %(ms)s, true)",
+            {"ms": str(timeout_ms), "lock_ms": str(timeout_ms // 2)},
+        )
+
+    def _reset(self, connection: psycopg.Connection) -> bool:
+        """Roll back, then ``DISCARD ALL``: settings, advisory locks, cursors, temporary tables."""
         try:
-            with self.translating():
-                connection.read_only = True
-                # A lock wait gives up at half the budget, so it is reported as one.
-                timeout_ms = max(2, round(self.timeout_s * 1000))
-                connection.execute(
-                    "SELECT set_config('statement_timeout', %(ms)s, true),"
-                    " set_config('lock_timeout', %(lock_ms)s, true),"
-                    " set_config('idle_in_transaction_session_timeout', %(ms)s, true)",
-                    {"ms": str(timeout_ms), "lock_ms": str(timeout_ms // 2)},
-                )
-            yield connection
-        finally:
-            with contextlib.suppress(psycopg.Error):
-                connection.rollback()
-            connection.close()
+            connection.rollback()
+            connection.autocommit = True
+            connection.execute("DISCARD ALL")
+            connection.autocommit = False
+        except psycopg.Error:
+            return False
+        return not connection.broken and connection.info.transaction_status == pq.TransactionStatus.IDLE
 
     def _read(self, session: psycopg.Connection, sql: str, limit: int) -> Rows:
         with session.cursor(name="malleable_dataset") as cursor:

@@ -45,6 +45,7 @@ class SQLite(Engine):
     dialect = "sqlite"
     schemes = ("sqlite",)
     django_backends = frozenset({"sqlite3", "spatialite"})
+    typed_columns = False
 
     @classmethod
     def validate_location(cls, location: Location) -> None:

@@ -11,6 +11,7 @@ that is already resolved is the nearest equivalent and takes about a millisecond
 
 from __future__ import annotations
 
+import decimal
 import json
 import threading
 import time
@@ -208,6 +209,8 @@ def _dataset_scalar(state: RunState, name: str) -> str:
     if not state.dataset_rows(name):
         return "null"
     first = state.datasets[name]["rows"][0]
+    if first and isinstance(first[0], decimal.Decimal) and first[0].is_finite():
+        return str(first[0])  # a number no float holds, with all its digits
     return json.dumps(first[0] if first else None, default=_json_default)
 
 

@@ -90,7 +90,12 @@ class RunState:
     def dataset_json(self, name: str) -> bytes:
         if name not in self._encoded:
             dataset = self.dataset(name)
-            payload = {"columns": list(dataset.get("columns", [])), "rows": dataset.get("rows", [])}
+            columns, rows = list(dataset.get("columns", [])), dataset.get("rows", [])
+            if hasattr(rows, "to_json"):
+                # A datasource's rows (``checkers.datasources.JsonRows``) encode themselves.
+                self._encoded[name] = rows.to_json(columns)
+                return self._encoded[name]
+            payload = {"columns": columns, "rows": rows}
             self._encoded[name] = json.dumps(
                 payload, separators=(",", ":"), ensure_ascii=False, default=_json_default
             ).encode("utf-8")

@@ -13,7 +13,15 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from checkers.datasources import ConnectFailed, ConnectionSpec, QueryFailed, QueryTimeout, SqlRejected, fetch
+from checkers.datasources import (
+    ConnectFailed,
+    ConnectionSpec,
+    QueryFailed,
+    QueryTimeout,
+    SqlRejected,
+    close_idle_connections,
+    fetch,
+)
 from tests.datasources.shops import USERS
 
 ROLES = ["reader", "superuser"]
@@ -73,8 +81,8 @@ def test_root_is_refused_by_the_read_only_transaction_itself(mariadb_shop):
 
 
 def test_set_session_read_write_cannot_be_smuggled_in(mariadb_shop):
-    """It changes only the next transaction; the running one stays read-only, and every
-    fetch is one statement on a fresh connection, so there is never a next one."""
+    """It changes only the next transaction; the running one stays read-only, and a pooled
+    connection is reset and made read-only again before its next transaction (test_pool)."""
     engine = mariadb_shop.engine_for("superuser")
     with engine.session() as session:
         assert engine.read(session, "SET SESSION TRANSACTION READ WRITE", 10) == ([], [])
@@ -132,7 +140,9 @@ def test_an_unknown_database_is_a_permanent_connect_error(mariadb_shop):
 
 
 def test_an_abandoned_result_closes_its_connection(mariadb_shop):
-    """A capped read closes its connection rather than draining it, and leaves no session behind."""
+    """A capped read closes its connection rather than draining it (or pooling it), and
+    leaves no session behind."""
+    close_idle_connections()
     sql = "SELECT seq FROM seq_1_to_1000000 LIMIT 1000000"
     fetch(mariadb_shop.spec("reader", row_cap=1), sql, policy=mariadb_shop.policy)
     with pymysql.connect(host=mariadb_shop.host, port=mariadb_shop.port, user="root") as admin:

@@ -11,11 +11,32 @@ import json
 import reprlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import wit_world
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or an exponent: a float when one holds it, else a Decimal.
+
+    The host writes a float's shortest form, and every digit of a decimal no float holds, so
+    up to 15 digits without an exponent is always a float (the common case, decided from
+    the length alone).
+    """
+    value = float(text)
+    if len(text) <= 16 and "e" not in text and "E" not in text:
+        return value
+    if repr(value) == text:
+        return value
+    exact = Decimal(text)
+    return value if value == value and abs(value) != float("inf") and Decimal(repr(value)) == exact else exact
+
+
+def _parse(text: str) -> Any:
+    return json.loads(text, parse_float=_number)
 
 
 def ok(message: object) -> None:
@@ -104,7 +125,7 @@ class Dataset:
 
     def _load(self) -> list[list[Any]]:
         if self._data is None:
-            payload = json.loads(wit_world.dataset(self.name))
+            payload = _parse(wit_world.dataset(self.name))
             self._columns = [str(column) for column in payload.get("columns", [])]
             self._data = payload.get("rows", [])
             self._count = len(self._data)
@@ -143,7 +164,7 @@ class Dataset:
         """The first cell of the first row (``None`` when there is none), without copying the rest."""
         if self._data is not None:
             return self._data[0][0] if self._data and self._data[0] else None
-        return json.loads(wit_world.dataset_scalar(self.name))
+        return _parse(wit_world.dataset_scalar(self.name))
 
     def __len__(self) -> int:
         if self._count is None:
