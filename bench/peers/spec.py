@@ -57,18 +57,30 @@ def verdict(passed: int, checks: int, **extra: Any) -> Verdict:
     return {"passed": passed, "checks": checks, **extra}
 
 
+_channel = None
+
+
+def claim_stdout() -> None:
+    """Keep stdout for the answers: point fd 1 at stderr, so what a tool prints goes there.
+
+    Call it first thing in a worker, before a tool or Django can print anything.
+    """
+    global _channel
+    if _channel is None:
+        _channel = os.fdopen(os.dup(1), "w", buffering=1)
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+
+
 def serve(tasks: dict[str, Callable[[], Verdict]], notes: list[str] | None = None) -> None:
     """Answer ``{"task": NAME}`` lines on stdin with ``{"task", "ms", "passed", "checks"}``.
 
-    The tools log to stdout, so the answers go to a private copy of it and stdout itself is
-    pointed at stderr. Each task is timed here, the same way for every tool.
+    Each task is timed here, the same way for every tool.
     """
-    channel = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    claim_stdout()
 
     def send(message: dict[str, Any]) -> None:
-        channel.write(json.dumps(message) + "\n")
+        _channel.write(json.dumps(message) + "\n")
 
     send({"ready": True, "tasks": sorted(tasks), "notes": notes or [], "pid": os.getpid()})
     for line in sys.stdin:

@@ -90,6 +90,7 @@ def main() -> None:
         outcome = validate(build([sys.argv[2]])[sys.argv[2]])
         print(outcome)
         sys.exit(0 if outcome["passed"] == outcome["checks"] else 1)
+    spec.claim_stdout()
     definitions = build(TASKS)
     spec.serve({task: (lambda d=definition: validate(d)) for task, definition in definitions.items()})
 

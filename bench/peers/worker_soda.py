@@ -71,6 +71,7 @@ def scan(checks: str) -> spec.Verdict:
 
 
 def main() -> None:
+    spec.claim_stdout()
     from soda.scan import Scan  # noqa: F401  (imported once, before the first task)
 
     spec.serve({name: (lambda c=checks: scan(c)) for name, checks in CHECKS.items()})
