@@ -18,7 +18,7 @@ their own virtualenvs under ``bench/peers/.venvs/`` (never into the project's). 
 4. The fresh-process task, cron style, ``--fresh-repeat`` times (after one discarded round):
    ``manage.py run_checker``, ``soda scan`` and a GX script, each a new process; wall time
    and peak RSS from ``os.wait4``.
-5. A Markdown table: median (min–max) per task and tool, the ratios Malleable/Soda and
+5. A Markdown table: median (min-max) per task and tool, the ratios Malleable/Soda and
    Malleable/GX, and the issue's targets (issue 9), met or missed.
 
 What the tasks check is in ``spec.py``. Compare figures from one run: the machine is shared.
@@ -65,10 +65,12 @@ ROWS = [
     ("ten checks, 100k rows: one Python checker", "ten_100k_python", "ten_100k", 3.0),
 ]
 
-if not (sys.prefix != sys.base_prefix and Path(sys.prefix).resolve() == (ROOT / ".venv").resolve()):
-    if PROJECT_PYTHON.exists() and os.environ.get("PEERS_REEXEC") != "1":
-        os.environ["PEERS_REEXEC"] = "1"
-        os.execv(str(PROJECT_PYTHON), [str(PROJECT_PYTHON), __file__, *sys.argv[1:]])
+# Started with another Python (``python3 bench/peers/run.py``): go on in the project's, which
+# has psycopg and what the Malleable worker needs.
+IN_PROJECT_VENV = Path(sys.prefix).resolve() == (ROOT / ".venv").resolve()
+if not IN_PROJECT_VENV and PROJECT_PYTHON.exists() and os.environ.get("PEERS_REEXEC") != "1":
+    os.environ["PEERS_REEXEC"] = "1"
+    os.execv(str(PROJECT_PYTHON), [str(PROJECT_PYTHON), __file__, *sys.argv[1:]])  # noqa: S606
 
 sys.path.insert(0, str(HERE))
 
@@ -201,10 +203,14 @@ def warm_rounds(workers: dict[str, Worker], repeat: int, warmup: int, results: R
                         results.add_problem(f"{tool} {task}: {answer['error']}")
                         continue
                     if answer["passed"] != answer["checks"] or answer.get("errors"):
-                        results.add_problem(f"{tool} {task}: {answer['passed']}/{answer['checks']} checks held {answer}")
+                        results.add_problem(
+                            f"{tool} {task}: {answer['passed']}/{answer['checks']} checks held {answer}"
+                        )
                     if round_ >= warmup:
                         results.warm.setdefault(tool, {}).setdefault(task, []).append(answer["ms"])
-        print(f"round {round_ + 1}/{warmup + repeat}{' (warm-up)' if round_ < warmup else ''}", file=sys.stderr)
+        print(
+            f"round {round_ + 1}/{warmup + repeat}{' (warm-up)' if round_ < warmup else ''}", file=sys.stderr
+        )
 
 
 def fresh_commands() -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -220,7 +226,10 @@ def fresh_commands() -> dict[str, tuple[list[str], dict[str, str]]]:
             malleable_env(),
         ),
         "gx": ([str(gx), str(HERE / "worker_gx.py"), "--once", "rowcount_1k"], tool_env()),
-        "soda": ([str(soda), "scan", "-d", worker_soda.DATA_SOURCE, "-c", str(config), str(checks)], tool_env()),
+        "soda": (
+            [str(soda), "scan", "-d", worker_soda.DATA_SOURCE, "-c", str(config), str(checks)],
+            tool_env(),
+        ),
     }
 
 
@@ -256,7 +265,7 @@ def cell(values: list[float] | None, unit: str = "ms", scale: float = 1.0) -> st
         return "not run"
     median, low, high = (v * scale for v in (statistics.median(values), min(values), max(values)))
     fmt = "{:,.0f}" if median >= 100 else "{:,.1f}"
-    return f"{fmt.format(median)} {unit} ({fmt.format(low)}–{fmt.format(high)})"
+    return f"{fmt.format(median)} {unit} ({fmt.format(low)}-{fmt.format(high)})"
 
 
 def ratio(mine: list[float] | None, theirs: list[float] | None) -> float | None:
@@ -279,26 +288,48 @@ def table(results: Results) -> tuple[str, list[dict[str, Any]]]:
     ]
     summary = []
 
-    def row(label: str, mine: Any, gx: Any, soda: Any, target: float, unit: str = "ms", scale: float = 1.0) -> None:
+    def row(
+        label: str, mine: Any, gx: Any, soda: Any, target: float, unit: str = "ms", scale: float = 1.0
+    ) -> None:
         to_soda, to_gx = ratio(mine, soda), ratio(mine, gx)
-        shown = [f"{r:.2f}×" if r is not None else "–" for r in (to_soda, to_gx)]
-        goal = f"≤ {target:g}× Soda"
+        shown = [f"{r:.2f}x" if r is not None else "-" for r in (to_soda, to_gx)]
+        goal = f"≤ {target:g}x Soda"
         lines.append(
             f"| {label} | {cell(mine, unit, scale)} | {cell(gx, unit, scale)} | {cell(soda, unit, scale)}"
             f" | {shown[0]} | {shown[1]} | {goal} | {verdict(to_soda, target)} |"
         )
         summary.append(
-            {"work": label, "malleable_per_soda": to_soda, "malleable_per_gx": to_gx, "target": target,
-             "met": None if to_soda is None else to_soda <= target}
+            {
+                "work": label,
+                "malleable_per_soda": to_soda,
+                "malleable_per_gx": to_gx,
+                "target": target,
+                "met": None if to_soda is None else to_soda <= target,
+            }
         )
 
     for label, mine, theirs, target in ROWS:
-        row(label, warm.get("malleable", {}).get(mine), warm.get("gx", {}).get(theirs),
-            warm.get("soda", {}).get(theirs), target)
+        row(
+            label,
+            warm.get("malleable", {}).get(mine),
+            warm.get("gx", {}).get(theirs),
+            warm.get("soda", {}).get(theirs),
+            target,
+        )
     fresh = results.fresh
-    for key, label, unit, scale in (("wall_ms", "wall time", "ms", 1.0), ("rss_kib", "peak RSS", "MB", 1024 / 1e6)):
-        row(f"one row count in a fresh process: {label}", fresh.get("malleable", {}).get(key),
-            fresh.get("gx", {}).get(key), fresh.get("soda", {}).get(key), 1.0, unit, scale)
+    for key, label, unit, scale in (
+        ("wall_ms", "wall time", "ms", 1.0),
+        ("rss_kib", "peak RSS", "MB", 1024 / 1e6),
+    ):
+        row(
+            f"one row count in a fresh process: {label}",
+            fresh.get("malleable", {}).get(key),
+            fresh.get("gx", {}).get(key),
+            fresh.get("soda", {}).get(key),
+            1.0,
+            unit,
+            scale,
+        )
     return "\n".join(lines), summary
 
 
@@ -315,10 +346,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=20, help="measured warm rounds (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="warm rounds discarded first (default 3)")
-    parser.add_argument("--fresh-repeat", type=int, default=5, help="measured fresh-process rounds (default 5)")
+    parser.add_argument(
+        "--fresh-repeat", type=int, default=5, help="measured fresh-process rounds (default 5)"
+    )
     parser.add_argument("--skip-fresh", action="store_true", help="no fresh-process rounds")
     parser.add_argument(
-        "--malleable-today", action="store_true",
+        "--malleable-today",
+        action="store_true",
         help="give Malleable the checks-as-code file without rule suites (the suite task is skipped)",
     )
     parser.add_argument("--json", metavar="FILE", help="write the raw numbers as JSON to FILE (- for stdout)")
@@ -351,8 +385,10 @@ def main() -> None:
         "warmup": args.warmup,
         "fresh_repeat": 0 if args.skip_fresh else args.fresh_repeat,
     }
-    print(f"\nbench/peers, {meta['when']}, Malleable {meta['malleable_commit']}, {meta['cpus']} CPUs,"
-          f" {args.repeat} warm rounds after {args.warmup} discarded; medians (min–max)\n")
+    print(
+        f"\nbench/peers, {meta['when']}, Malleable {meta['malleable_commit']}, {meta['cpus']} CPUs,"
+        f" {args.repeat} warm rounds after {args.warmup} discarded; medians (min-max)\n"
+    )
     print(text)
     for note in results.notes:
         print(f"\n- note: {note}")
@@ -360,8 +396,14 @@ def main() -> None:
         print(f"\n- **not all green**: {problem}")
     if args.json:
         dump = json.dumps(
-            {"meta": meta, "warm_ms": results.warm, "fresh": results.fresh, "summary": summary,
-             "notes": results.notes, "problems": results.problems},
+            {
+                "meta": meta,
+                "warm_ms": results.warm,
+                "fresh": results.fresh,
+                "summary": summary,
+                "notes": results.notes,
+                "problems": results.problems,
+            },
             indent=2,
         )
         if args.json == "-":

@@ -17,7 +17,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-import spec  # noqa: E402
+import spec
 
 URL = "postgresql+psycopg2://malleable_peers_reader@127.0.0.1:5432/malleable_peers"
 
@@ -32,12 +32,13 @@ def expectations(task: str) -> tuple[str, list[Any]]:
         # nulls < 100 of 1,000  <=>  at least 901 non-null  <=>  mostly 0.901
         return "orders", [gxe.ExpectColumnValuesToNotBeNull(column="email", mostly=0.901)]
     low, high = spec.AMOUNT_BOUNDS
+    # Built from spec's constants; {batch} is GX's placeholder for the table.
     stale = (
-        "SELECT newest FROM (SELECT max(created_at) AS newest FROM {batch}) AS t"
+        "SELECT newest FROM (SELECT max(created_at) AS newest FROM {batch}) AS t"  # noqa: S608
         f" WHERE newest < now() - interval '{spec.FRESH_WITHIN_S} seconds'"
     )
     custom = (
-        f"SELECT n FROM ({spec.CUSTOM_SQL.replace('orders_100k', '{batch}')}) AS t(n)"
+        f"SELECT n FROM ({spec.CUSTOM_SQL.replace('orders_100k', '{batch}')}) AS t(n)"  # noqa: S608
         f" WHERE n >= {spec.REFUNDED_OVER_500_BELOW}"
     )
     return "orders_100k", [
@@ -46,8 +47,12 @@ def expectations(task: str) -> tuple[str, list[Any]]:
         gxe.ExpectColumnValuesToNotBeNull(column="email", mostly=0.90001),
         gxe.ExpectColumnMinToBeBetween(column="amount", min_value=spec.MIN_AMOUNT_AT_LEAST),
         gxe.ExpectColumnMaxToBeBetween(column="amount", max_value=spec.MAX_AMOUNT_AT_MOST),
-        gxe.ExpectColumnMeanToBeBetween(column="amount", min_value=spec.AVG_AMOUNT[0], max_value=spec.AVG_AMOUNT[1]),
-        gxe.ExpectColumnUniqueValueCountToBeBetween(column="status", min_value=spec.STATUSES, max_value=spec.STATUSES),
+        gxe.ExpectColumnMeanToBeBetween(
+            column="amount", min_value=spec.AVG_AMOUNT[0], max_value=spec.AVG_AMOUNT[1]
+        ),
+        gxe.ExpectColumnUniqueValueCountToBeBetween(
+            column="status", min_value=spec.STATUSES, max_value=spec.STATUSES
+        ),
         gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=low, max_value=high),
         gxe.UnexpectedRowsExpectation(unexpected_rows_query=stale, description="freshness of created_at"),
         gxe.ExpectColumnValuesToBeUnique(column="id"),

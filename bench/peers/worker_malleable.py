@@ -3,9 +3,9 @@
 Run by ``run.py`` with the project's ``.venv/bin/python`` and ``DATABASE_URL`` pointing at a
 throwaway database of its own (``malleable_peers_own``, never the one the checks read). It
 migrates that database, writes the checks-as-code file below and imports it with
-``import_config``, then answers tasks. A task's time is ``runs.execute(checker)``: fetching,
-evaluating and recording the run (its alarm state, transition and outbox included); the
-checker rows are loaded once, before timing, as a worker holding them would.
+``import_config``, then answers tasks. A task's time is what a worker does with a checker's
+id: load the checker, then ``runs.execute(checker)``: fetch, evaluate and record the run (its
+alarm state, transition and outbox included).
 
 The file is written for rule suites (one checker, ``rules: [...]``) and the ``freshness`` and
 ``duplicate_count`` metrics. A Malleable without them refuses that file; the worker then
@@ -49,7 +49,14 @@ def rule(dataset: str, metric: str, op: str, value: float, message: str, **more:
 def ten_rules(final: bool) -> list[tuple[str, dict[str, Any]]]:
     """The ten checks of ``spec``, as (slug, rule)."""
     if final:
-        fresh = rule("orders_100k", "freshness", "<", spec.FRESH_WITHIN_S, "newest order within a day", column="created_at")
+        fresh = rule(
+            "orders_100k",
+            "freshness",
+            "<",
+            spec.FRESH_WITHIN_S,
+            "newest order within a day",
+            column="created_at",
+        )
         unique = rule("orders_100k", "duplicate_count", "==", 0, "no duplicate ids", column="id")
     else:
         fresh = rule("orders_100k_age", "scalar", "<", spec.FRESH_WITHIN_S, "newest order within a day")
@@ -57,15 +64,43 @@ def ten_rules(final: bool) -> list[tuple[str, dict[str, Any]]]:
     low, high = spec.AVG_AMOUNT
     return [
         ("rows", rule("orders_100k", "row_count", ">", 0, "orders exist")),
-        ("null-emails", rule("orders_100k", "null_count", "<", spec.NULL_EMAILS_100K_BELOW, "few orders without e-mail", column="email")),
-        ("min-amount", rule("orders_100k", "min", ">=", spec.MIN_AMOUNT_AT_LEAST, "smallest amount", column="amount")),
-        ("max-amount", rule("orders_100k", "max", "<=", spec.MAX_AMOUNT_AT_MOST, "largest amount", column="amount")),
-        ("avg-amount", rule("orders_100k", "avg", "between", low, "average amount", column="amount", high=high)),
-        ("statuses", rule("orders_100k", "distinct_count", "==", spec.STATUSES, "order statuses", column="status")),
-        ("amount-bounds", rule("orders_100k_out_of_bounds", "row_count", "==", 0, "amounts between 0 and 10,000")),
+        (
+            "null-emails",
+            rule(
+                "orders_100k",
+                "null_count",
+                "<",
+                spec.NULL_EMAILS_100K_BELOW,
+                "few orders without e-mail",
+                column="email",
+            ),
+        ),
+        (
+            "min-amount",
+            rule("orders_100k", "min", ">=", spec.MIN_AMOUNT_AT_LEAST, "smallest amount", column="amount"),
+        ),
+        (
+            "max-amount",
+            rule("orders_100k", "max", "<=", spec.MAX_AMOUNT_AT_MOST, "largest amount", column="amount"),
+        ),
+        (
+            "avg-amount",
+            rule("orders_100k", "avg", "between", low, "average amount", column="amount", high=high),
+        ),
+        (
+            "statuses",
+            rule("orders_100k", "distinct_count", "==", spec.STATUSES, "order statuses", column="status"),
+        ),
+        (
+            "amount-bounds",
+            rule("orders_100k_out_of_bounds", "row_count", "==", 0, "amounts between 0 and 10,000"),
+        ),
         ("fresh", fresh),
         ("unique-ids", unique),
-        ("refunded-over-500", rule("refunded_over_500", "scalar", "<", spec.REFUNDED_OVER_500_BELOW, "large refunds")),
+        (
+            "refunded-over-500",
+            rule("refunded_over_500", "scalar", "<", spec.REFUNDED_OVER_500_BELOW, "large refunds"),
+        ),
     ]
 
 
@@ -99,15 +134,28 @@ def config(final: bool) -> dict[str, Any]:
     every = {"every": 3600}
     datasets = DATASETS if final else DATASETS | TODAY_DATASETS
     checkers = [
-        {"slug": "rowcount-1k", "schedule": every, "rule": rule("orders", "row_count", ">", 0, "orders exist")},
+        {
+            "slug": "rowcount-1k",
+            "schedule": every,
+            "rule": rule("orders", "row_count", ">", 0, "orders exist"),
+        },
         {
             "slug": "nullcount-1k",
             "schedule": every,
-            "rule": rule("orders", "null_count", "<", spec.NULL_EMAILS_1K_BELOW, "few orders without e-mail", column="email"),
+            "rule": rule(
+                "orders",
+                "null_count",
+                "<",
+                spec.NULL_EMAILS_1K_BELOW,
+                "few orders without e-mail",
+                column="email",
+            ),
         },
         {"slug": "python-100k", "schedule": every, "datasets": ["orders_100k"], "python": PYTHON_CHECKER},
     ]
-    checkers += [{"slug": f"ten-{slug}", "schedule": every, "rule": spec_} for slug, spec_ in ten_rules(final)]
+    checkers += [
+        {"slug": f"ten-{slug}", "schedule": every, "rule": spec_} for slug, spec_ in ten_rules(final)
+    ]
     if final:
         checkers.append({"slug": "suite-100k", "schedule": every, "rules": [r for _, r in ten_rules(True)]})
     return {
@@ -117,8 +165,12 @@ def config(final: bool) -> dict[str, Any]:
                 "name": "bench/peers",
                 "members": [{"user": "peersbench", "role": "owner"}],
                 # row_cap: today a rule fetches every row, and a cut dataset would be judged cut.
-                "datasources": [{"slug": "shop", "engine": "postgresql", "url": READER_URL, "row_cap": 1_000_000}],
-                "datasets": [{"slug": slug, "datasource": "shop", "sql": sql} for slug, sql in datasets.items()],
+                "datasources": [
+                    {"slug": "shop", "engine": "postgresql", "url": READER_URL, "row_cap": 1_000_000}
+                ],
+                "datasets": [
+                    {"slug": slug, "datasource": "shop", "sql": sql} for slug, sql in datasets.items()
+                ],
                 "checkers": checkers,
             }
         ]
@@ -152,7 +204,9 @@ def import_config(workdir: Path, today: bool) -> tuple[bool, list[str]]:
                 f" and duplicates are scalar rules; first error: {exc.errors[0]}"
             )
     else:
-        notes.append("--malleable-today: the suite task is skipped; freshness and duplicates are scalar rules")
+        notes.append(
+            "--malleable-today: the suite task is skipped; freshness and duplicates are scalar rules"
+        )
     path = path if final else write_config(workdir, False)
     call_command("import_config", str(path), create_users=True, verbosity=0)
     return final, notes
@@ -162,20 +216,19 @@ def tasks(final: bool) -> dict[str, Any]:
     from checkers import runs
     from checkers.models import Checker
 
-    loaded = {
-        c.slug: c
-        for c in Checker.objects.select_related("namespace", "rule_dataset__datasource").filter(namespace__slug=NAMESPACE)
-    }
+    ids = dict(Checker.objects.filter(namespace__slug=NAMESPACE).values_list("slug", "pk"))
 
     def run(*slugs: str) -> spec.Verdict:
         passed = checks = 0
         statuses = []
         for slug in slugs:
-            done = runs.execute(loaded[slug])
+            done = runs.execute(Checker.objects.select_related("namespace").get(pk=ids[slug]))
             levels = [m["level"] for m in done.messages]
             passed += levels.count("ok")
             checks += levels.count("ok") + levels.count("fail")
-            statuses.append(done.status if not done.error_kind else f"{done.status}:{done.error_kind}:{done.error_detail}")
+            statuses.append(
+                done.status if not done.error_kind else f"{done.status}:{done.error_kind}:{done.error_detail}"
+            )
         return spec.verdict(passed, checks, statuses=sorted(set(statuses)))
 
     ten = [f"ten-{slug}" for slug, _ in ten_rules(final)]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import spec  # noqa: E402
+import spec
 
 DATA_SOURCE = "peers"
 CONFIG = f"""\
