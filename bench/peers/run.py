@@ -366,6 +366,7 @@ def main() -> None:
     recreate_own_database()
     results = Results()
     started = time.time()
+    load_before = [round(x, 2) for x in os.getloadavg()]
     workers = start_workers(args.malleable_today)
     try:
         for worker in workers.values():
@@ -384,16 +385,10 @@ def main() -> None:
         "repeat": args.repeat,
         "warmup": args.warmup,
         "fresh_repeat": 0 if args.skip_fresh else args.fresh_repeat,
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
-    print(
-        f"\nbench/peers, {meta['when']}, Malleable {meta['malleable_commit']}, {meta['cpus']} CPUs,"
-        f" {args.repeat} warm rounds after {args.warmup} discarded; medians (min-max)\n"
-    )
-    print(text)
-    for note in results.notes:
-        print(f"\n- note: {note}")
-    for problem in results.problems:
-        print(f"\n- **not all green**: {problem}")
+    report(meta, text, results, sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         dump = json.dumps(
             {
@@ -410,6 +405,22 @@ def main() -> None:
             print(dump)
         else:
             Path(args.json).write_text(dump + "\n")
+
+
+def report(meta: dict[str, Any], text: str, results: Results, out: IO[str]) -> None:
+    """The table and what to know when reading it; on stderr when stdout carries the JSON."""
+    load = f"load average {meta['load_average_before'][0]} before, {meta['load_average_after'][0]} after"
+    print(
+        f"\nbench/peers, {meta['when']}, Malleable {meta['malleable_commit']}, {meta['cpus']} CPUs, {load};"
+        f" {meta['repeat']} warm rounds after {meta['warmup']} discarded,"
+        f" {meta['fresh_repeat']} fresh-process rounds; median (min-max)\n",
+        file=out,
+    )
+    print(text, file=out)
+    for note in results.notes:
+        print(f"\n- note: {note}", file=out)
+    for problem in results.problems:
+        print(f"\n- **not all green**: {problem}", file=out)
 
 
 if __name__ == "__main__":

@@ -201,7 +201,7 @@ def import_config(workdir: Path, today: bool) -> tuple[bool, list[str]]:
             final = False
             notes.append(
                 "this Malleable refuses the rule-suite file, so the suite task is skipped and freshness"
-                f" and duplicates are scalar rules; first error: {exc.errors[0]}"
+                f" and duplicates are scalar rules; first error: {exc.errors[0]}".replace(str(ROOT) + "/", "")
             )
     else:
         notes.append(
