@@ -76,7 +76,7 @@ def setup_django() -> None:
 
 
 def make_checkers(count: int) -> list:
-    from checkers.models import Checker, CheckerKind, Dataset, Datasource
+    from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
     from namespaces.models import Namespace
 
     namespace = Namespace.objects.create(slug="bench", name="Bench")
@@ -86,23 +86,22 @@ def make_checkers(count: int) -> list:
     dataset = Dataset.objects.create(
         namespace=namespace, slug="users", datasource=source, sql="SELECT * FROM users"
     )
-    Checker.objects.bulk_create(
+    checkers = Checker.objects.bulk_create(
         Checker(
             namespace=namespace,
             slug=f"rule-{i}",
             name=f"Rule {i}",
             kind=CheckerKind.RULE,
-            rule_dataset=dataset,
-            rule_metric="null_count",
-            rule_column="email",
-            rule_op="<",
-            rule_value=50,
             schedule_every=3600,
             enabled=False,
         )
         for i in range(count)
     )
-    return list(Checker.objects.select_related("namespace", "rule_dataset__datasource"))
+    CheckerRule.objects.bulk_create(
+        CheckerRule(checker=checker, dataset=dataset, metric="null_count", column="email", op="<", value=50)
+        for checker in checkers
+    )
+    return list(Checker.objects.select_related("namespace"))
 
 
 def in_process(checkers: list) -> dict[str, float]:

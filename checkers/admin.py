@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from checkers import datasources, runs
 from checkers.humanize import describe_every
-from checkers.models import Checker, CheckRun, Dataset, Datasource, Trigger
+from checkers.models import Checker, CheckerRule, CheckRun, Dataset, Datasource, Trigger
 from checkers.sandbox.core import MAX_MODULE_BYTES
 from namespaces.access import namespace_of
 from namespaces.models import Role
@@ -119,6 +119,16 @@ class CheckerForm(SameNamespaceForm):
         return cleaned
 
 
+class CheckerRuleInline(TenantAdminMixin, admin.StackedInline):
+    """A rule checker's rules, in order: the fields of the editor's rule builder."""
+
+    model = CheckerRule
+    form = forms.ModelForm
+    fields = ["position", *CheckerRule.FIELDS]
+    extra = 0
+    verbose_name = "rule (for rule checkers)"
+
+
 @admin.register(Checker)
 class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
     form = CheckerForm
@@ -137,6 +147,7 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "enabled", "severity"]
     search_fields = ["slug", "name", "description", "tags"]
     filter_horizontal = ["datasets"]
+    inlines = [CheckerRuleInline]
     readonly_fields = ["module_sha256", "next_run_at", "last_run_at"]
     actions = ["run_now", "test_run"]
     fieldsets = [
@@ -153,20 +164,6 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
                     "severity",
                     "tags",
                     "runbook",
-                ]
-            },
-        ),
-        (
-            "Rule (no code)",
-            {
-                "fields": [
-                    "rule_dataset",
-                    "rule_metric",
-                    "rule_column",
-                    "rule_op",
-                    "rule_value",
-                    "rule_value_high",
-                    "rule_message",
                 ]
             },
         ),

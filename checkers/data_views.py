@@ -107,7 +107,7 @@ def datasource_delete(request: HttpRequest, namespace: Namespace, datasource: st
 @namespace_page()
 def dataset_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
     sets = namespace.datasets.select_related("datasource").annotate(
-        checker_count=Count("checkers", distinct=True) + Count("rule_checkers", distinct=True)
+        checker_count=Count("checkers", distinct=True) + Count("rules__checker", distinct=True)
     )
     return render(request, "checkers/dataset_list.html", page_context(request, namespace, datasets=sets))
 
@@ -137,7 +137,7 @@ def _dataset_form(request: HttpRequest, namespace: Namespace, dataset: Dataset |
         return render(request, "checkers/_dataset_preview.html", {"preview": preview, "form": form})
     if not may(request, Role.EDITOR):
         form.make_read_only()
-    users = (dataset.checkers.all() | dataset.rule_checkers.all()).distinct() if dataset else []
+    users = dataset.readers() if dataset else []
     return render(
         request,
         "checkers/dataset_form.html",

@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from alarms.models import AlarmPolicy, OnError
 from checkers import datasources, runs
 from checkers.humanize import SourcePosition, error_position
-from checkers.models import Checker, CheckerKind, Dataset, Datasource
+from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
 from checkers.rules import number
 from checkers.runs import Evaluation
 from checkers.sandbox import Limits, Program, get_sandbox
@@ -219,13 +219,6 @@ class CheckerForm(NamespaceForm):
             "tags",
             "runbook",
             "enabled",
-            "rule_dataset",
-            "rule_metric",
-            "rule_column",
-            "rule_op",
-            "rule_value",
-            "rule_value_high",
-            "rule_message",
             "datasets",
             "source",
             "params",
@@ -238,13 +231,6 @@ class CheckerForm(NamespaceForm):
         ]
         labels = {
             "kind": "How it checks",
-            "rule_dataset": "Dataset",
-            "rule_metric": "Measure",
-            "rule_column": "Column",
-            "rule_op": "Must be",
-            "rule_value": "Value",
-            "rule_value_high": "and at most",
-            "rule_message": "Message",
             "datasets": "Datasets the code reads",
             "source": "Code",
             "schedule_cron": "Cron schedule",
@@ -256,7 +242,6 @@ class CheckerForm(NamespaceForm):
             "fuel": "Fuel (instructions)",
         }
         help_texts = {
-            "rule_message": "Said with every verdict, e.g. There should be less than 42 users in that state.",
             "source": "Python: datasets['name'], ok(), fail(), print(), CheckerCase().assertLessThan(...). "
             "WebAssembly: WAT text importing the malleable module (docs/checkers.md).",
             "params": "JSON object, passed to code as params.",
@@ -277,13 +262,8 @@ class CheckerForm(NamespaceForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.source_error: SourcePosition | None = None
-        for name in ("rule_value", "rule_value_high"):
-            self.initial[name] = number(self.initial.get(name))
         self.fields["timezone"].widget = forms.Select(choices=timezone_choices(self.namespace))
         self.fields["runbook"].empty_label = "No runbook yet"
-        self.fields["rule_dataset"].empty_label = "Pick a dataset"
-        self.fields["rule_metric"].choices = self.fields["rule_metric"].choices[1:]
-        self.fields["rule_op"].choices = self.fields["rule_op"].choices[1:]
         self.fields["kind"].choices = [
             (CheckerKind.RULE, "Rule: no code, built with this form"),
             (CheckerKind.PYTHON, "Python code"),
@@ -322,22 +302,8 @@ class CheckerForm(NamespaceForm):
             ),
             Div(
                 Fieldset(
-                    "Rule",
-                    HTML(
-                        '<p class="rule-sentence" data-testid="rule-sentence" aria-live="polite">'
-                        "Pick a dataset, a measure and a bound.</p>"
-                    ),
-                    Row(
-                        Column("rule_dataset", css_class="col-md-6"),
-                        Column("rule_metric", css_class="col-md-6"),
-                    ),
-                    Row(
-                        Column("rule_column", css_class="col-md-3 rule-column"),
-                        Column("rule_op", css_class="col-md-3"),
-                        Column("rule_value", css_class="col-md-3"),
-                        Column("rule_value_high", css_class="col-md-3 rule-high"),
-                    ),
-                    "rule_message",
+                    "Rules",
+                    HTML('{% include "checkers/_rule_rows.html" %}'),
                 ),
                 css_id="rule-builder",
                 css_class="kind-section",
@@ -430,9 +396,67 @@ class CheckerForm(NamespaceForm):
             message, self.source_error = located(detail)
             self.add_error("source", message)
 
-    def test_run(self) -> Evaluation:
+    def test_run(self, rules: list[CheckerRule]) -> Evaluation:
         """The checker as typed, against live datasets; nothing is saved or recorded."""
-        return runs.evaluate(self.instance, declared=self.cleaned_data.get("datasets") or [])
+        return runs.evaluate(self.instance, declared=self.cleaned_data.get("datasets") or [], rules=rules)
+
+
+class CheckerRuleForm(NamespaceForm):
+    """One row of the rule builder."""
+
+    class Meta:
+        model = CheckerRule
+        fields = CheckerRule.FIELDS
+        widgets = {
+            "message": forms.TextInput(attrs={"placeholder": "Said with every verdict (optional)"}),
+            "value": forms.NumberInput(attrs={"step": "any"}),
+            "high": forms.NumberInput(attrs={"step": "any"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("value", "high"):
+            self.initial[name] = number(self.initial.get(name))
+        self.fields["dataset"].empty_label = "Pick a dataset"
+        self.fields["dataset"].error_messages["required"] = "A rule checks one dataset: pick it."
+        self.fields["value"].error_messages["required"] = "A rule compares with a value: set it."
+        self.fields["column"].widget.attrs["placeholder"] = "column"
+
+
+class BaseRuleFormSet(forms.BaseInlineFormSet):
+    """The rule builder's rows: at least one rule, saved in the order shown."""
+
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        form.fields["DELETE"].widget.attrs["class"] = "form-check-input"
+
+    def rules(self) -> list[CheckerRule]:
+        """The rows as rules, unsaved: what a test run of the form as typed measures."""
+        kept = [form for form in self.forms if form.has_changed() or not form.empty_permitted]
+        return [form.instance for form in kept if not self._should_delete_form(form)]
+
+    def save_in_order(self, checker: Checker) -> None:
+        for form in self.deleted_forms:
+            if form.instance.pk:
+                form.instance.delete()
+        for position, rule in enumerate(self.rules()):
+            rule.checker, rule.position = checker, position
+            rule.save()
+
+
+RuleFormSet = forms.inlineformset_factory(
+    Checker,
+    CheckerRule,
+    form=CheckerRuleForm,
+    formset=BaseRuleFormSet,
+    fields=CheckerRule.FIELDS,
+    extra=0,
+    min_num=1,
+    validate_min=True,
+    max_num=50,
+    validate_max=True,
+    can_delete=True,
+)
 
 
 class AlarmPolicyForm(NamespaceForm):

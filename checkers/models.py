@@ -111,6 +111,15 @@ class Datasource(models.Model):
         with DatasourceLease.hold(self):
             return datasources.fetch(self.connection_spec(), sql, policy=self.policy())
 
+    def measure(self, sql: str, measures: list[datasources.Measure]) -> tuple[list, float]:
+        """A dataset's figures in one aggregate query, under the same lease as a fetch."""
+        with DatasourceLease.hold(self):
+            return datasources.measure(self.connection_spec(), sql, measures, policy=self.policy())
+
+    def first_row(self, sql: str) -> datasources.FetchResult:
+        with DatasourceLease.hold(self):
+            return datasources.first_row(self.connection_spec(), sql, policy=self.policy())
+
     def test_connection(self) -> str:
         return datasources.test_connection(self.connection_spec(), policy=self.policy())
 
@@ -199,6 +208,16 @@ class Dataset(models.Model):
     def fetch(self) -> datasources.FetchResult:
         return self.datasource.fetch(self.sql)
 
+    def measure(self, measures: list[datasources.Measure]) -> tuple[list, float]:
+        return self.datasource.measure(self.sql, measures)
+
+    def readers(self) -> models.QuerySet[Checker]:
+        """The checkers that read it: code checkers that declare it, rule checkers with a rule on it."""
+        return Checker.objects.filter(models.Q(datasets=self) | models.Q(rules__dataset=self)).distinct()
+
+    def first_row(self) -> datasources.FetchResult:
+        return self.datasource.first_row(self.sql)
+
 
 class CheckerKind(models.TextChoices):
     RULE = "rule", "Rule (no code)"
@@ -231,16 +250,6 @@ class Checker(models.Model):
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=8, choices=CheckerKind.choices, default=CheckerKind.RULE)
     datasets = models.ManyToManyField(Dataset, blank=True, related_name="checkers")
-
-    rule_dataset = models.ForeignKey(
-        Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="rule_checkers"
-    )
-    rule_metric = models.CharField(max_length=16, choices=Metric.choices, blank=True)
-    rule_column = models.CharField(max_length=200, blank=True, help_text="For column aggregates.")
-    rule_op = models.CharField("operator", max_length=8, choices=Operator.choices, blank=True)
-    rule_value = models.FloatField(null=True, blank=True)
-    rule_value_high = models.FloatField(null=True, blank=True, help_text="Upper bound, for between.")
-    rule_message = models.CharField(max_length=500, blank=True)
 
     source = models.TextField(blank=True, help_text="Python source, or WAT text for a wasm checker.")
     wasm_module = models.BinaryField(null=True, blank=True, editable=True)
@@ -342,16 +351,9 @@ class Checker(models.Model):
     def schedule(self) -> schedules.Schedule | None:
         return schedules.parse(self.schedule_cron, self.schedule_every)
 
-    def rule(self) -> Rule:
-        return Rule(
-            dataset=self.rule_dataset.slug if self.rule_dataset else "",
-            metric=Metric(self.rule_metric),
-            column=self.rule_column,
-            op=Operator(self.rule_op),
-            value=self.rule_value,
-            high=self.rule_value_high,
-            message=self.rule_message,
-        )
+    def rule_list(self) -> list[CheckerRule]:
+        """Its rules in order, each with its dataset and datasource (one query)."""
+        return list(self.rules.select_related("dataset__datasource"))
 
     def program(self) -> Program:
         if self.kind == CheckerKind.PYTHON:
@@ -390,14 +392,6 @@ class Checker(models.Model):
             raise ValidationError(errors)
 
     def _kind_errors(self) -> dict[str, str]:
-        if self.kind == CheckerKind.RULE:
-            try:
-                self.rule().validate()
-            except ValueError as exc:
-                return {"rule_metric": str(exc)}
-            if self.rule_dataset_id is None:
-                return {"rule_dataset": "A rule checks one dataset: pick it."}
-            return {}
         if self.kind == CheckerKind.PYTHON and not self.source.strip():
             return {"source": "Write the Python checker's source."}
         if self.kind == CheckerKind.WASM and not (self.source.strip() or self.wasm_module):
@@ -431,19 +425,74 @@ class Checker(models.Model):
         return state or "unknown"
 
     def read_datasets(self, declared: Iterable[Dataset] | None = None) -> list[Dataset]:
-        """The datasets a run fetches: the rule's one, or those the code checker declared.
+        """The datasets a run reads: its rules' datasets, or those the code checker declared.
 
-        ``declared`` stands in for the saved many-to-many, for a checker being edited (a test
-        run of the form as typed saves nothing, so the relation does not have it yet).
+        ``declared`` stands in for the saved relations, for a checker being edited (a test
+        run of the form as typed saves nothing, so the relations do not have it yet).
         """
-        if self.kind == CheckerKind.RULE:
-            return [self.rule_dataset] if self.rule_dataset else []
+        if self.kind == CheckerKind.RULE and declared is None:
+            declared = {rule.dataset for rule in self.rule_list()}
         if declared is None:
             declared = self.datasets.select_related("datasource")
         return sorted(declared, key=lambda dataset: dataset.slug)
 
     def dataset_slugs(self) -> list[str]:
         return [dataset.slug for dataset in self.read_datasets()]
+
+
+class CheckerRule(models.Model):
+    """One rule of a rule checker: a figure of a dataset and the bound it must keep."""
+
+    NAMESPACE_PATH = "checker__namespace"
+    # What a person sets, in the order the editor, the admin and checks as code show it.
+    FIELDS = ("dataset", "metric", "column", "op", "value", "high", "message")
+
+    checker = models.ForeignKey(Checker, on_delete=models.CASCADE, related_name="rules")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Rules run and report in this order.")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="rules")
+    metric = models.CharField("measure", max_length=16, choices=Metric.choices, default=Metric.ROW_COUNT)
+    column = models.CharField(max_length=200, blank=True, help_text="For the measures of a column.")
+    op = models.CharField("must be", max_length=8, choices=Operator.choices, default=Operator.LT)
+    value = models.FloatField()
+    high = models.FloatField("and at most", null=True, blank=True, help_text="The upper bound, for between.")
+    message = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Said with every verdict, e.g. There should be less than 42 users in that state.",
+    )
+
+    class Meta:
+        ordering = ["checker", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.spec().describe() if self.dataset_id else "rule"
+
+    def spec(self) -> Rule:
+        return Rule(
+            dataset=self.dataset.slug if self.dataset_id else "",
+            metric=Metric(self.metric),
+            op=Operator(self.op),
+            value=self.value,
+            column=self.column if Metric(self.metric).needs_column else "",
+            high=self.high if self.op == Operator.BETWEEN else None,
+            message=self.message,
+        )
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        checker = self.checker if self.checker_id or "checker" in self._state.fields_cache else None
+        if self.dataset_id and checker and self.dataset.namespace_id != checker.namespace_id:
+            errors["dataset"] = "Pick a dataset of this checker's namespace."
+        metric = Metric(self.metric) if self.metric in Metric.values else None
+        if metric and metric.needs_column and not self.column.strip():
+            errors["column"] = f"The {metric.label.lower()} needs a column name."
+        if self.op == Operator.BETWEEN and self.value is not None:
+            if self.high is None:
+                errors["high"] = "Between needs an upper bound."
+            elif self.high < self.value:
+                errors["high"] = "The upper bound must be at least the value."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Trigger(models.TextChoices):

@@ -1,28 +1,37 @@
-"""Rule checkers: a metric of one dataset compared with a value, evaluated on the host.
+"""Rule checkers: figures of datasets, measured by the database, compared with bounds.
 
-A rule is what a form can say: "the row count of users_with_email_null is < 42". It runs on
-the host rather than in the sandbox because it executes no user code, and a run then costs
-microseconds instead of a wasm instantiation. Its verdict and messages are exactly those of
-the Python checker that ``Rule.as_python()`` writes (``tests/checkers/test_rules.py`` runs
-both on the same data), so a rule can be turned into code without changing what it says.
+A rule is what a form can say: "the row count of users_with_email_null is < 42". A rule
+checker holds one or more of them (a suite). The figures are asked of the database as
+aggregates wrapped around each dataset's statement (``checkers.datasources.aggregates``): all
+the rules on one dataset are one query that returns one row, so a rule is as right on a
+billion rows as on ten, and the row cap never cuts what it measures. ``scalar`` reads the
+first cell of the first row, fetched with a cap of one row.
 
-Metrics: ``row_count``; ``scalar`` (the first cell of the first row); and aggregates of one
-column: ``sum``, ``min``, ``max``, ``avg`` over the non-null values, ``null_count``, and
-``distinct_count`` of the non-null values (SQL's ``COUNT(DISTINCT col)``).
+A figure keeps the database's own type: a NUMERIC stays a ``Decimal`` and is compared
+exactly with the bound. Any failing rule makes the run red; each rule says ok or fail in a
+message that names its figure. A rule whose figure cannot be computed or compared (a
+column that is not there, the average of no values, a text compared with a number) makes
+the run an error, ``rule_error``, never red or green.
+
+``Rule.as_python()`` writes the Python checker that says the same thing, for a team that
+wants to take a rule further in code.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
+import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
 
-from checkers.sandbox import ErrorKind, SandboxError
-from checkers.sandbox.host import RunState
+from checkers.datasources import Measure
+from checkers.sandbox.outcome import ErrorKind, Level, Message, SandboxError
 
 
 class Metric(models.TextChoices):
@@ -34,10 +43,31 @@ class Metric(models.TextChoices):
     AVG = "avg", "Average of a column"
     NULL_COUNT = "null_count", "Nulls in a column"
     DISTINCT_COUNT = "distinct_count", "Distinct values in a column"
+    DUPLICATE_COUNT = "duplicate_count", "Repeated values in a column"
+    FRESHNESS = "freshness", "Seconds since a column's newest time"
 
     @property
     def needs_column(self) -> bool:
         return self not in (Metric.ROW_COUNT, Metric.SCALAR)
+
+    @property
+    def noun(self) -> str:
+        """The metric in a sentence: "the null count of email in users"."""
+        return NOUNS[self]
+
+
+NOUNS = {
+    Metric.ROW_COUNT: "row count",
+    Metric.SCALAR: "first cell",
+    Metric.SUM: "sum",
+    Metric.MIN: "minimum",
+    Metric.MAX: "maximum",
+    Metric.AVG: "average",
+    Metric.NULL_COUNT: "null count",
+    Metric.DISTINCT_COUNT: "distinct count",
+    Metric.DUPLICATE_COUNT: "repeated values",
+    Metric.FRESHNESS: "seconds since the newest",
+}
 
 
 class Operator(models.TextChoices):
@@ -60,14 +90,20 @@ ASSERTIONS: dict[Operator, tuple[str, Callable[[Any, Any], bool]]] = {
     Operator.NE: ("assertNotEqual", operator.ne),
 }
 
-# Python expressions over ``values`` (the column's non-null values) or ``column`` (all of them).
-AGGREGATES: dict[Metric, str] = {
+# Metrics whose figure is NULL when the column has no values: nothing to compare then.
+_NEEDS_VALUES = frozenset({Metric.MIN, Metric.MAX, Metric.AVG, Metric.FRESHNESS})
+
+# What ``as_python`` computes for each column metric, over ``values`` (the column's non-null
+# values) or ``column`` (all of them).
+PYTHON: dict[Metric, str] = {
     Metric.SUM: "sum(values)",
     Metric.MIN: "min(values)",
     Metric.MAX: "max(values)",
     Metric.AVG: "sum(values) / len(values)",
-    Metric.NULL_COUNT: "sum(1 for v in column if v is None)",
+    Metric.NULL_COUNT: "len(column) - len(values)",
     Metric.DISTINCT_COUNT: "len(set(values))",
+    Metric.DUPLICATE_COUNT: "len(values) - len(set(values))",
+    Metric.FRESHNESS: "(now() - max(datetime.fromisoformat(v) for v in values)).total_seconds()",
 }
 
 
@@ -76,6 +112,26 @@ def number(value: float | None) -> int | float | None:
     if value is not None and float(value).is_integer():
         return int(value)
     return value
+
+
+def figure(value: Any) -> str:
+    """A figure as a person reads it: 20000, 12.5, 1234567890.123456789, '2025-01-31T09:00:00'."""
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        if value == value.to_integral_value():
+            return str(int(value))
+        return format(value, "f").rstrip("0")
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.date | datetime.time):
+        return repr(value.isoformat())
+    return repr(value)
+
+
+def _comparable(bound: float, measured: Any) -> Any:
+    """The bound in the figure's own terms: 0.1 against a Decimal is Decimal('0.1'), not the float."""
+    if isinstance(measured, decimal.Decimal):
+        return decimal.Decimal(repr(float(bound)))
+    return number(bound)
 
 
 @dataclass(frozen=True)
@@ -99,48 +155,44 @@ class Rule:
         if self.op == Operator.BETWEEN and (self.high is None or self.high < self.value):
             raise ValueError("Between needs an upper bound at least as large as the value.")
 
-    def evaluate(self, state: RunState) -> None:
-        """Record ok or fail on ``state``; a metric that cannot be computed is a ``rule_error``."""
-        measured = self.measure(state)
-        low = number(self.value)
+    @property
+    def measure(self) -> Measure | None:
+        """What the database computes for this rule; None for ``scalar``, which is read, not computed."""
+        if self.metric == Metric.SCALAR:
+            return None
+        return Measure(str(self.metric), self.column if self.metric.needs_column else "")
+
+    def describe(self) -> str:
+        """The figure in words: "null count of email in users"."""
+        column = f" of {self.column}" if self.metric.needs_column else ""
+        return f"{self.metric.noun}{column} in {self.dataset}"
+
+    def judge(self, measured: Any) -> Message:
+        """Ok or fail, in words that name the figure; ``rule_error`` when it cannot be compared."""
+        if measured is None and self.metric == Metric.SUM:
+            measured = 0
+        if measured is None and self.metric in _NEEDS_VALUES:
+            raise self.error(f"the {self.describe()} cannot be computed: the column has no values")
+        low = _comparable(self.value, measured)
         try:
             if self.op == Operator.BETWEEN:
-                high = number(self.high)
+                high = _comparable(self.high, measured)
                 held = low <= measured <= high
-                claim, joiner = f"between {low!r} and {high!r}", " is "
+                claim, joiner = f"between {figure(low)} and {figure(high)}", " is "
             else:
                 held = ASSERTIONS[self.op][1](measured, low)
-                claim, joiner = f"{self.op} {low!r}", " "
+                claim, joiner = f"{self.op} {figure(low)}", " "
         except TypeError:
-            raise self._error(f"{measured!r} cannot be compared with {low!r}") from None
-        text = f"{measured!r}{joiner}{claim}" if held else f"{measured!r}, expected {claim}"
-        (state.ok if held else state.fail)(f"{self.message} ({text})" if self.message else text)
+            raise self.error(f"{figure(measured)} cannot be compared with {figure(low)}") from None
+        shown = figure(measured)
+        text = f"{shown}{joiner}{claim}" if held else f"{shown}, expected {claim}"
+        return Message(Level.OK if held else Level.FAIL, f"{self.message or self.describe()} ({text})")
 
-    def measure(self, state: RunState) -> Any:
-        data = state.dataset(self.dataset)
-        rows = data.get("rows", [])
-        if self.metric == Metric.ROW_COUNT:
-            return len(rows)
-        if self.metric == Metric.SCALAR:
-            return rows[0][0] if rows and rows[0] else None
-        columns = list(data.get("columns", []))
-        if self.column not in columns:
-            raise self._error(
-                f"dataset {self.dataset!r} has no column {self.column!r}; columns are {columns}"
-            )
-        position = columns.index(self.column)
-        column = [row[position] for row in rows]
-        values = [v for v in column if v is not None]
-        try:
-            return eval(AGGREGATES[self.metric], {}, {"values": values, "column": column})  # noqa: S307
-        except (TypeError, ValueError, ZeroDivisionError) as exc:
-            raise self._error(f"the {self.metric.label.lower()} cannot be computed: {exc}") from None
-
-    def _error(self, detail: str) -> SandboxError:
+    def error(self, detail: str) -> SandboxError:
         return SandboxError(ErrorKind.RULE_ERROR, f"rule on {self.dataset}: {detail}")
 
     def as_python(self) -> str:
-        """The Python checker that says exactly what this rule says."""
+        """The Python checker that says what this rule says (figures as the sandbox computes them)."""
         name = json.dumps(self.dataset)
         lines = []
         if self.metric == Metric.ROW_COUNT:
@@ -148,10 +200,12 @@ class Rule:
         elif self.metric == Metric.SCALAR:
             lines.append(f"value = datasets[{name}].scalar()")
         else:
+            if self.metric == Metric.FRESHNESS:
+                lines.append("import datetime")
             lines.append(f"column = datasets[{name}].column({json.dumps(self.column)})")
             lines.append("values = [v for v in column if v is not None]")
-            lines.append(f"value = {AGGREGATES[self.metric]}")
-        message = json.dumps(self.message) if self.message else "None"
+            lines.append(f"value = {PYTHON[self.metric]}")
+        message = json.dumps(self.message or self.describe())
         if self.op == Operator.BETWEEN:
             args = f"value, {number(self.value)!r}, {number(self.high)!r}, {message}"
             lines.append(f"CheckerCase().assertBetween({args})")
@@ -172,3 +226,31 @@ class Rule:
             high=spec.get("high"),
             message=spec.get("message", ""),
         )
+
+
+def measures_by_dataset(rules: Iterable[Rule]) -> dict[str, list[Measure]]:
+    """Each dataset's measures, once each, in the rules' order: one aggregate query per dataset."""
+    plan: dict[str, list[Measure]] = {}
+    for rule in rules:
+        measures = plan.setdefault(rule.dataset, [])
+        if rule.measure is not None and rule.measure not in measures:
+            measures.append(rule.measure)
+    return plan
+
+
+def judge_all(
+    rules: Sequence[Rule], figures: Callable[[Rule], Any]
+) -> tuple[list[Message], SandboxError | None]:
+    """Every rule's message, in order; the first rule that cannot be judged is the run's error.
+
+    ``figures(rule)`` gives the rule's measured figure or raises the ``SandboxError`` that
+    keeps it from being measured.
+    """
+    messages: list[Message] = []
+    first_error: SandboxError | None = None
+    for rule in rules:
+        try:
+            messages.append(rule.judge(figures(rule)))
+        except SandboxError as error:
+            first_error = first_error or error
+    return messages, first_error

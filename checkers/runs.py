@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,9 +19,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkers import datasources
-from checkers.models import Checker, CheckerKind, CheckRun, Dataset, RunStatus, Trigger
-from checkers.sandbox import ErrorKind, Outcome, SandboxError, get_sandbox
-from checkers.sandbox.host import RunState
+from checkers.datasources import Measure
+from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, RunStatus, Trigger
+from checkers.rules import judge_all, measures_by_dataset
+from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status, get_sandbox
 from checkers.signals import run_recorded
 
 log = logging.getLogger(__name__)
@@ -60,36 +61,94 @@ def fetch_datasets(
     return fetched
 
 
-def evaluate_rule(checker: Checker, datasets: dict[str, Any]) -> Outcome:
-    state = RunState(datasets, checker.limits(), checker.params)
-    started, error = time.perf_counter(), None
+def measure_rules(rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]]) -> Outcome:
+    """Ask each dataset's database for its rules' figures, one query per dataset, and judge them."""
+    if not rules:
+        detail = "rule_error: this rule checker has no rules: add one in the editor or in `rules:`"
+        return Outcome(Status.ERROR, error=CheckerError(ErrorKind.RULE_ERROR, detail))
+    specs = [rule.spec() for rule in rules]
+    datasets = {rule.dataset.slug: rule.dataset for rule in rules}
+    figures: Figures = {}
+    for slug, measures in measures_by_dataset(specs).items():
+        started = time.perf_counter()
+        try:
+            scalar = any(spec.dataset == slug and spec.measure is None for spec in specs)
+            figures |= _figures(datasets[slug], measures, scalar)
+        except SandboxError as error:
+            return Outcome(Status.ERROR, error=CheckerError(error.kind, error.detail))
+        stats[slug] = {
+            "rows": None,
+            "in_database": True,
+            "ms": round((time.perf_counter() - started) * 1000, 3),
+            "truncated": False,
+        }
+    messages, error = judge_all(specs, lambda spec: figures[(spec.dataset, spec.measure)])
+    if error:
+        return Outcome(Status.ERROR, messages, CheckerError(error.kind, error.detail))
+    return Outcome(Status.RED if any(m.level == Level.FAIL for m in messages) else Status.GREEN, messages)
+
+
+Figures = dict[tuple[str, Measure | None], Any]
+
+
+def _figures(dataset: Dataset, measures: list[Measure], scalar: bool) -> Figures:
+    """The dataset's figures by measure (``None`` for the first cell); a failure names the dataset."""
+    figures: Figures = {}
     try:
-        checker.rule().evaluate(state)
-    except SandboxError as err:
-        error = err
-    return state.outcome((time.perf_counter() - started) * 1000, 0, error)
+        if measures:
+            values, _ = dataset.measure(measures)
+            figures |= {(dataset.slug, m): value for m, value in zip(measures, values, strict=True)}
+        if scalar:
+            first = dataset.first_row().values
+            figures[(dataset.slug, None)] = first[0][0] if first and first[0] else None
+    except datasources.DatasourceError as exc:
+        raise _missing_column(dataset, measures) or SandboxError(
+            ErrorKind.DATASET_ERROR, f"dataset {dataset.slug}: {exc}"
+        ) from None
+    return figures
 
 
-def evaluate(checker: Checker, declared: Iterable[Dataset] | None = None) -> Evaluation:
+def _missing_column(dataset: Dataset, measures: list[Measure]) -> SandboxError | None:
+    """A rule's column the dataset does not have, said as such rather than as the database's error."""
+    try:
+        columns = dataset.first_row().columns
+    except datasources.DatasourceError:
+        return None
+    missing = next((m.column for m in measures if m.column and m.column not in columns), None)
+    if missing is None:
+        return None
+    return SandboxError(
+        ErrorKind.RULE_ERROR,
+        f"rule on {dataset.slug}: dataset {dataset.slug!r} has no column {missing!r}; columns are {columns}",
+    )
+
+
+def evaluate(
+    checker: Checker,
+    declared: Iterable[Dataset] | None = None,
+    rules: Sequence[CheckerRule] | None = None,
+) -> Evaluation:
     """Fetch and evaluate; never raises for the checker's or the datasource's faults.
 
-    ``declared``: the datasets of a code checker being edited, in place of its saved ones.
+    ``declared`` and ``rules``: the datasets of a code checker, or the rules of a rule
+    checker, being edited, in place of the saved ones.
     """
     started = timezone.now()
     stats: dict[str, dict[str, Any]] = {}
     clock = time.perf_counter()
+    if checker.kind == CheckerKind.RULE:
+        outcome = measure_rules(checker.rule_list() if rules is None else rules, stats)
+        elapsed = (time.perf_counter() - clock) * 1000
+        return Evaluation(outcome, started, timezone.now(), fetch_ms=elapsed, dataset_stats=stats)
     try:
         datasets = fetch_datasets(checker, stats, declared)
     except SandboxError as err:
         fetch_ms = (time.perf_counter() - clock) * 1000
-        outcome = RunState({}, checker.limits()).outcome(fetch_ms, 0, err)
+        outcome = Outcome(Status.ERROR, error=CheckerError(err.kind, err.detail), duration_ms=fetch_ms)
         return Evaluation(outcome, started, timezone.now(), fetch_ms=fetch_ms, dataset_stats=stats)
     fetch_ms = (time.perf_counter() - clock) * 1000
-    if checker.kind == CheckerKind.RULE:
-        outcome = evaluate_rule(checker, datasets)
-    else:
-        sandbox = get_sandbox(settings.SANDBOX_CACHE_DIR)
-        outcome = sandbox.run(checker.program(), datasets, checker.limits(), checker.params)
+    sandbox = get_sandbox(settings.SANDBOX_CACHE_DIR)
+    outcome = sandbox.run(checker.program(), datasets, checker.limits(), checker.params)
     return Evaluation(
         outcome,
         started,
@@ -126,7 +185,8 @@ def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun
 def record_error(run: CheckRun, kind: ErrorKind, detail: str) -> CheckRun:
     """Record a run the host had to abandon, so it never stays "running"."""
     now = timezone.now()
-    outcome = RunState({}, run.checker.limits()).outcome(0.0, 0, SandboxError(kind, detail))
+    error = SandboxError(kind, detail)
+    outcome = Outcome(Status.ERROR, error=CheckerError(error.kind, error.detail))
     return record(run.checker, Evaluation(outcome, run.started or now, now), run.trigger, run)
 
 

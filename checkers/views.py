@@ -25,14 +25,21 @@ from alarms.models import (
 from checkers import runs
 from checkers.charts import duration_chart, state_timeline
 from checkers.dashboard import markers_for
-from checkers.forms import AlarmPolicyForm, CheckerForm, DisableAlarmingForm, MuteForm, ReasonForm
+from checkers.forms import (
+    AlarmPolicyForm,
+    CheckerForm,
+    DisableAlarmingForm,
+    MuteForm,
+    ReasonForm,
+    RuleFormSet,
+)
 from checkers.humanize import error_position, preview_schedule
-from checkers.models import Checker, CheckRun, Trigger
+from checkers.models import Checker, CheckerKind, CheckRun, Trigger
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from namespaces.pages import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
 
-CHECKERS = Checker.objects.select_related("namespace", "runbook", "rule_dataset")
+CHECKERS = Checker.objects.select_related("namespace", "runbook")
 TIMELINE_DAYS = 7
 RUNS_SHOWN = 50
 
@@ -163,17 +170,25 @@ def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None)
         defaults=AlarmDefaults.objects.filter(namespace=namespace).first() or AlarmDefaults(),
         prefix="alarm",
     )
+    rule_formset = RuleFormSet(
+        data,
+        instance=checker or Checker(namespace=namespace),
+        prefix="rules",
+        form_kwargs={"namespace": namespace},
+    )
     result: dict = {}
-    if data is not None and form.is_valid() and policy_form.is_valid():
+    if data is not None and _valid(form, policy_form, rule_formset):
         if request.POST.get("action") != "test":
-            return _save_checker(request, form, policy_form)
-        evaluation = form.test_run()
+            return _save_checker(request, form, policy_form, rule_formset)
+        evaluation = form.test_run(rule_formset.rules())
         result = {"evaluation": evaluation, "result_error_at": _outcome_position(evaluation)}
     if is_htmx(request) and data is not None:
         return render(request, "checkers/_test_result.html", {**result, "form": form, "htmx": True})
     if not may(request, Role.EDITOR):
         form.make_read_only()
         policy_form.make_read_only()
+        for rule_form in rule_formset:
+            rule_form.make_read_only()
     zone = form["timezone"].value() or namespace.timezone
     preview = preview_schedule(
         form["schedule_cron"].value() or "", _int(form["schedule_every"].value()), zone
@@ -187,6 +202,7 @@ def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None)
             checker=checker,
             form=form,
             policy_form=policy_form,
+            rule_formset=rule_formset,
             schedule=preview,
             error_line=(form.source_error or result.get("result_error_at")),
             **result,
@@ -194,9 +210,23 @@ def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None)
     )
 
 
-def _save_checker(request: HttpRequest, form: CheckerForm, policy_form: AlarmPolicyForm) -> HttpResponse:
+def _valid(form: CheckerForm, policy_form: AlarmPolicyForm, rule_formset: RuleFormSet) -> bool:
+    """The rules are read, and must hold, only when the checker is a rule checker."""
+    valid = form.is_valid() & policy_form.is_valid()
+    if form.cleaned_data.get("kind") == CheckerKind.RULE:
+        valid &= rule_formset.is_valid()
+    return valid
+
+
+def _save_checker(
+    request: HttpRequest, form: CheckerForm, policy_form: AlarmPolicyForm, rule_formset: RuleFormSet
+) -> HttpResponse:
     with transaction.atomic():
         checker = form.save_changes()
+        if checker.kind == CheckerKind.RULE:
+            rule_formset.save_in_order(checker)
+        else:
+            checker.rules.all().delete()
         if policy_form.instance.pk or policy_form.has_changed():
             policy_form.instance.checker = checker
             policy_form.save_changes()

@@ -49,13 +49,9 @@ def seed(personas, shop):
         slug="few-null-emails",
         name="Few null e-mails",
         kind=CheckerKind.RULE,
-        rule_dataset=dataset,
-        rule_metric="row_count",
-        rule_op="<",
-        rule_value=42,
-        rule_message=SEED_MESSAGE,
         schedule_cron="*/5 * * * *",
     )
+    rule.rules.create(dataset=dataset, metric="row_count", op="<", value=42, message=SEED_MESSAGE)
     python = Checker.objects.create(
         namespace=personas.a,
         slug="few-null-emails-py",

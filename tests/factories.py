@@ -81,18 +81,20 @@ def _dataset(namespace: Namespace) -> Dataset:
 
 @factory(Checker)
 def _checker(namespace: Namespace) -> Checker:
-    return Checker.objects.create(
+    checker = Checker.objects.create(
         namespace=namespace,
         slug=f"few-null-emails{next(_serial)}",
         name="Few users without an e-mail",
         kind=CheckerKind.RULE,
-        rule_dataset=_dataset(namespace),
-        rule_metric="row_count",
-        rule_op="<",
-        rule_value=42,
-        rule_message="There should be less than 42 users in that state",
         schedule_cron="*/5 * * * *",
     )
+    checker.rules.create(
+        dataset=_dataset(namespace),
+        op="<",
+        value=42,
+        message="There should be less than 42 users in that state",
+    )
+    return checker
 
 
 @factory(CheckRun)

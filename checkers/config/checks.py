@@ -25,6 +25,7 @@ from checkers.config.runbooks import RunbookKey
 from checkers.config.schema import (
     BOOLEAN,
     INTEGER,
+    LIST,
     MAPPING,
     NUMBER,
     SCHEDULE,
@@ -36,8 +37,8 @@ from checkers.config.schema import (
 )
 from checkers.config.section import CheckerKey, Section
 from checkers.config.store import default
-from checkers.models import Checker, CheckerKind, Dataset, Severity
-from checkers.rules import Metric, Operator
+from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Severity
+from checkers.rules import Metric, Operator, Rule
 from checkers.sandbox.engine import get_engine
 
 # Model field → the file's key, for the fields that are plainly one key.
@@ -52,25 +53,9 @@ CHECKER_KEYS = {
     "memory_mb": "memory_mb",
     "fuel": "fuel",
 }
-RULE_KEYS = {
-    "rule_dataset": "rule.dataset",
-    "rule_metric": "rule",  # where the model reports what the rule as a whole lacks
-    "rule_op": "rule.op",
-    "rule_value": "rule.value",
-    "rule_value_high": "rule.high",
-    "rule_column": "rule.column",
-    "rule_message": "rule.message",
-}
 SCHEDULE_KEYS = {"schedule_cron": "schedule", "schedule_every": "schedule"}
 # What a checker of no particular kind holds: the base every kind writes over.
 BLANK = {
-    "rule_dataset": None,
-    "rule_metric": "",
-    "rule_op": "",
-    "rule_value": None,
-    "rule_value_high": None,
-    "rule_column": "",
-    "rule_message": "",
     "source": "",
     "wasm_module": None,
 }
@@ -95,16 +80,35 @@ TAG = re.compile(r"[^\s,]+")
 
 
 def _rule(ctx: Context, path: Path, value: dict[str, Any]) -> dict[str, Any]:
-    rule = read(ctx, path, value, RULE) or {}
-    return {
-        "kind": CheckerKind.RULE,
-        "rule_metric": rule.get("metric", Metric.ROW_COUNT),
-        "rule_op": rule.get("op", ""),
-        "rule_value": rule.get("value"),
-        "rule_value_high": rule.get("high"),
-        "rule_column": rule.get("column", ""),
-        "rule_message": rule.get("message", ""),
-    }
+    _read_rule(ctx, path, value)
+    return {"kind": CheckerKind.RULE}
+
+
+def _rules(ctx: Context, path: Path, value: list[Any]) -> dict[str, Any]:
+    if not value:
+        ctx.error(path, "a rule checker needs at least one rule: rules: [{dataset, metric, op, value}, ...]")
+    for index, rule in enumerate(value):
+        _read_rule(ctx, (*path, index), rule)
+    return {"kind": CheckerKind.RULE}
+
+
+def _read_rule(ctx: Context, path: Path, value: Any) -> None:
+    """One rule's keys and types, then what the rule as a whole lacks (a column, a bound)."""
+    checkpoint = ctx.checkpoint()
+    fields = read(ctx, path, value, RULE)
+    if fields is None or ctx.failed_since(checkpoint):
+        return
+    try:
+        Rule.from_dict(fields).validate()
+    except ValueError as exc:
+        ctx.error(path, str(exc))
+
+
+def rule_entries(fields: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+    """The checker's rules as (path under the checker, rule), whether it says `rule:` or `rules:`."""
+    if "rule" in fields:
+        return [(("rule",), fields["rule"])]
+    return [(("rules", index), rule) for index, rule in enumerate(fields.get("rules", []))]
 
 
 def _python(ctx: Context, path: Path, value: str) -> dict[str, Any]:
@@ -163,6 +167,7 @@ def _brief(exc: Exception) -> str:
 
 KINDS: dict[str, Callable[[Context, Path, Any], dict[str, Any]]] = {
     "rule": _rule,
+    "rules": _rules,
     "python": _python,
     "wat": _wat,
     "wasm": _wasm_file,
@@ -212,6 +217,7 @@ class Checkers(Section):
             "tags": TEXTS,
             **dict.fromkeys(KINDS, TEXT),
             "rule": MAPPING,
+            "rules": LIST,
             **{extra.key: extra.type for extra in EXTRAS},
             "enabled": BOOLEAN,
             "severity": choice(Severity.values),
@@ -243,7 +249,7 @@ class Checkers(Section):
         present = [key for key in KINDS if key in fields]
         if len(present) == 1:
             return present[0]
-        kinds = "rule, python, wat or wasm"
+        kinds = "rule (or rules), python, wat or wasm"
         if not present:
             ctx.error(path, f"missing: a checker needs one of {kinds}")
         else:
@@ -262,17 +268,16 @@ class Checkers(Section):
     def apply(
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
     ) -> None:
-        references = self._references(ctx, scope, path, fields, values["kind"])
+        references = self._references(ctx, scope, path, fields)
         extras = [extra.resolve(ctx, scope, (*path, extra.key), fields.get(extra.key)) for extra in EXTRAS]
         if references is None or None in extras:
             return
-        values["rule_dataset"], datasets = references
+        rules, datasets = references
         for extra, resolved in zip(EXTRAS, extras, strict=True):
             values |= {field: resolved[field] for field in extra.fields}
         kind_key = next(key for key in KINDS if key in fields)
         keys = (
             CHECKER_KEYS
-            | RULE_KEYS
             | SCHEDULE_KEYS
             | {"tags": "tags"}
             | dict.fromkeys(("kind", "source", "wasm_module"), kind_key)
@@ -282,26 +287,45 @@ class Checkers(Section):
         if result:
             checker, action, changed = result
             action, changed = _set_datasets(checker, datasets, action, changed)
+            if _set_rules(checker, rules):
+                changed = (*changed, kind_key)
             for extra, resolved in zip(EXTRAS, extras, strict=True):
                 here, value = (*path, extra.key), fields.get(extra.key)
                 changed = (*changed, *extra.save(ctx, scope, here, checker, value, resolved))
             self.record(ctx, scope, fields["slug"], *_updated(checker, action, changed))
 
     def _references(
-        self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], kind: str
-    ) -> tuple[Dataset | None, list[Dataset]] | None:
-        """The rule's dataset and the datasets read, from the file or the database; None if one dangles."""
-        rule_dataset = None
-        if kind == CheckerKind.RULE:
-            where = (*path, "rule", "dataset")
-            rule_dataset = scope.resolve(ctx, "datasets", Dataset, fields["rule"]["dataset"], where)
+        self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any]
+    ) -> tuple[list[CheckerRule], list[Dataset]] | None:
+        """The rules (unsaved, datasets resolved) and the datasets read; None if a slug dangles."""
+        rules = []
+        for where, spec in rule_entries(fields):
+            dataset = scope.resolve(ctx, "datasets", Dataset, spec["dataset"], (*path, *where, "dataset"))
+            fields_ = {key: spec.get(key, default(CheckerRule, key)) for key in CheckerRule.FIELDS}
+            rules.append(CheckerRule(**(fields_ | {"dataset": dataset})) if dataset else None)
         datasets = [
             scope.resolve(ctx, "datasets", Dataset, slug, (*path, "datasets", index))
             for index, slug in enumerate(fields.get("datasets", []))
         ]
-        if None in datasets or (kind == CheckerKind.RULE and rule_dataset is None):
+        if None in datasets or None in rules:
             return None
-        return rule_dataset, datasets
+        return rules, datasets
+
+
+def _set_rules(checker: Checker, rules: list[CheckerRule]) -> bool:
+    """Replace the checker's rules when they differ from the file's (a code checker has none)."""
+    stored = [_rule_row(rule) for rule in checker.rules.all()]
+    if stored == [_rule_row(rule) for rule in rules]:
+        return False
+    checker.rules.all().delete()
+    for position, rule in enumerate(rules):
+        rule.checker, rule.position = checker, position
+        rule.save()
+    return True
+
+
+def _rule_row(rule: CheckerRule) -> tuple[Any, ...]:
+    return tuple(rule.dataset_id if name == "dataset" else getattr(rule, name) for name in CheckerRule.FIELDS)
 
 
 def _set_datasets(

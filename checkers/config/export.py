@@ -25,8 +25,8 @@ from checkers.config.checks import CHECKER_KEYS
 from checkers.config.namespaces import NAMESPACE_KEYS
 from checkers.config.sources import DATASET_KEYS, DATASOURCE_KEYS
 from checkers.config.store import current, default
-from checkers.models import Checker, CheckerKind, Dataset, Datasource
-from checkers.rules import number
+from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
+from checkers.rules import Metric, Operator, number
 from namespaces.models import Namespace
 from runbooks.models import Runbook
 
@@ -106,10 +106,7 @@ class Exporter:
             "datasources": [self.datasource(d) for d in _by_slug(namespace.datasources.all())],
             "datasets": [self.dataset(d) for d in _by_slug(namespace.datasets.select_related("datasource"))],
             "runbooks": [self.runbook(r) for r in _by_slug(namespace.runbooks.select_related("owner"))],
-            "checkers": [
-                self.checker(c)
-                for c in _by_slug(namespace.checkers.select_related("rule_dataset", "runbook"))
-            ],
+            "checkers": [self.checker(c) for c in _by_slug(namespace.checkers.select_related("runbook"))],
             "channels": [self.channel(c) for c in _by_slug(namespace.channels.all())],
         }
         return data | {key: items for key, items in sections.items() if items}
@@ -176,7 +173,8 @@ class Exporter:
 
     def kind(self, checker: Checker) -> dict[str, Any]:
         if checker.kind == CheckerKind.RULE:
-            return {"rule": _rule(checker)}
+            rules = [_rule(rule) for rule in checker.rules.select_related("dataset")]
+            return {"rule": rules[0]} if len(rules) == 1 else {"rules": rules}
         if checker.kind == CheckerKind.PYTHON:
             return {"python": checker.source}
         if not checker.wasm_module:
@@ -190,16 +188,16 @@ class Exporter:
         return {"wasm": relative.as_posix()}
 
 
-def _rule(checker: Checker) -> dict[str, Any]:
-    rule: dict[str, Any] = {"dataset": checker.rule_dataset.slug, "metric": checker.rule_metric}
-    if checker.rule_column:
-        rule["column"] = checker.rule_column
-    rule |= {"op": checker.rule_op, "value": number(checker.rule_value)}
-    if checker.rule_value_high is not None:
-        rule["high"] = number(checker.rule_value_high)
-    if checker.rule_message:
-        rule["message"] = checker.rule_message
-    return rule
+def _rule(rule: CheckerRule) -> dict[str, Any]:
+    data: dict[str, Any] = {"dataset": rule.dataset.slug, "metric": rule.metric}
+    if rule.column and Metric(rule.metric).needs_column:
+        data["column"] = rule.column
+    data |= {"op": rule.op, "value": number(rule.value)}
+    if rule.high is not None and rule.op == Operator.BETWEEN:
+        data["high"] = number(rule.high)
+    if rule.message:
+        data["message"] = rule.message
+    return data
 
 
 def _alarm(checker: Checker) -> Inline | None:

@@ -20,14 +20,16 @@ userinfo (``postgresql://reader:secret@host/db``) is. Both are scrubbed from eve
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from checkers.datasources.aggregates import Measure, aggregate_sql
 from checkers.datasources.base import Engine, FetchResult, Location, Target, parse_url
 from checkers.datasources.errors import (
     AuthenticationFailed,
@@ -57,6 +59,7 @@ __all__ = [
     "Engine",
     "FetchResult",
     "InvalidSpec",
+    "Measure",
     "QueryFailed",
     "QueryTimeout",
     "SqlRejected",
@@ -66,6 +69,8 @@ __all__ = [
     "describe_target",
     "engine_for",
     "fetch",
+    "first_row",
+    "measure",
     "scrub",
     "test_connection",
     "to_json_value",
@@ -143,11 +148,13 @@ def describe_target(url: str) -> str:
     return f"{parts.hostname or ''}{port}/{unquote(parts.path.lstrip('/'))}"
 
 
+@lru_cache(maxsize=1024)
 def validate_sql(sql: str, engine: str) -> str:
     """The statement to run: exactly one read, without trailing semicolons.
 
     A first line of defence that turns mistakes and obvious attacks into clear errors;
-    the read-only session is what protects the database.
+    the read-only session is what protects the database. Cached: a scheduled checker sends
+    the same text every run, and parsing it is most of a small rule's cost.
     """
     engine_class = _engine(engine)
     engine_class.screen(sql)
@@ -187,6 +194,28 @@ def fetch(spec: ConnectionSpec, sql: str, *, policy: TargetPolicy) -> FetchResul
     """Run a dataset's SQL: validated, on an allowed target, read-only, timed out, capped."""
     statement = validate_sql(sql, spec.engine)
     return engine_for(spec, policy).fetch(statement)
+
+
+def measure(
+    spec: ConnectionSpec, sql: str, measures: Sequence[Measure], *, policy: TargetPolicy
+) -> tuple[list[Any], float]:
+    """Every measure of a dataset in one aggregate query: exact driver values, and the query's ms.
+
+    One row comes back whatever the dataset's size, so the row cap never cuts a measure.
+    """
+    engine_class = _engine(spec.engine)
+    statement = validate_sql(sql, spec.engine)
+    if engine_class.allow_show and statement.lstrip()[:4].upper() == "SHOW":
+        raise SqlRejected("a rule cannot measure a SHOW statement: check it with a Python checker instead")
+    wrapped = validate_sql(aggregate_sql(statement, measures, engine_class.dialect), spec.engine)
+    result = engine_for(spec, policy).fetch(wrapped)
+    return list(result.values[0]), result.duration_ms
+
+
+def first_row(spec: ConnectionSpec, sql: str, *, policy: TargetPolicy) -> FetchResult:
+    """The dataset's first row only (a ``scalar`` rule): the server stops after it."""
+    statement = validate_sql(sql, spec.engine)
+    return engine_for(dataclasses.replace(spec, row_cap=1), policy).fetch(statement)
 
 
 def test_connection(spec: ConnectionSpec, *, policy: TargetPolicy) -> str:

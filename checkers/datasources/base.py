@@ -52,6 +52,8 @@ class FetchResult:
     rows: list[list[JsonValue]]
     truncated: bool
     duration_ms: float
+    # The driver's own values of the same rows: exact (a Decimal stays a Decimal), for rules.
+    values: list[Sequence[Any]] = field(default_factory=list, repr=False)
 
     def to_dataset(self) -> dict[str, list[Any]]:
         """The dataset in the guest ABI's shape (DESIGN.md)."""
@@ -170,7 +172,13 @@ class Engine:
         rows = [to_json_row(row) for row in raw[: self.row_cap]]
         duration_ms = (time.perf_counter() - started) * 1000
         truncated = len(raw) > self.row_cap
-        return FetchResult(columns=columns, rows=rows, truncated=truncated, duration_ms=duration_ms)
+        return FetchResult(
+            columns=columns,
+            rows=rows,
+            truncated=truncated,
+            duration_ms=duration_ms,
+            values=raw[: self.row_cap],
+        )
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Any]:

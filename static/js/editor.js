@@ -19,9 +19,8 @@
     if (upload) upload.hidden = kind() !== "wasm";
   }
 
-  // --- The rule builder: the rule in words, as you build it. ---
-  function text(id) {
-    var element = document.getElementById(id);
+  // --- The rule builder: each rule in words, as you build it; rows added from a template. ---
+  function text(element) {
     if (!element) return "";
     if (element.tagName === "SELECT") {
       var option = element.options[element.selectedIndex];
@@ -30,21 +29,43 @@
     return element.value.trim();
   }
 
-  function ruleSentence() {
-    var sentence = form.querySelector("[data-testid=rule-sentence]");
+  function ruleSentence(row) {
+    var sentence = row.querySelector("[data-testid=rule-sentence]");
     if (!sentence) return;
-    var metric = document.getElementById("id_rule_metric");
+    function named(suffix) { return row.querySelector("[name$='-" + suffix + "']"); }
+    var metric = named("metric");
     var needsColumn = metric && ["row_count", "scalar"].indexOf(metric.value) === -1;
-    var op = document.getElementById("id_rule_op");
-    form.querySelectorAll(".rule-column").forEach(function (c) { c.hidden = !needsColumn; });
-    form.querySelectorAll(".rule-high").forEach(function (c) { c.hidden = !(op && op.value === "between"); });
-    var dataset = text("id_rule_dataset") || "…";
-    var measure = (text("id_rule_metric") || "…").toLowerCase().replace(/ of a column| in a column|values in a column/, "");
-    var column = needsColumn ? " of column " + (text("id_rule_column") || "…") : "";
+    var op = named("op");
+    row.querySelectorAll(".rule-column").forEach(function (c) { c.hidden = !needsColumn; });
+    row.querySelectorAll(".rule-high").forEach(function (c) { c.hidden = !(op && op.value === "between"); });
+    var dataset = text(named("dataset")) || "…";
+    var measure = (text(metric) || "…").toLowerCase().replace(/ of a column| in a column|values in a column/, "");
+    var column = needsColumn ? " of column " + (text(named("column")) || "…") : "";
     var bound = op && op.value === "between"
-      ? "between " + (text("id_rule_value") || "…") + " and " + (text("id_rule_value_high") || "…")
-      : (op ? op.value : "") + " " + (text("id_rule_value") || "…");
+      ? "between " + (text(named("value")) || "…") + " and " + (text(named("high")) || "…")
+      : (op ? op.value : "") + " " + (text(named("value")) || "…");
     sentence.textContent = "Green while the " + measure + column + " of " + dataset + " is " + bound + "; red otherwise.";
+  }
+
+  function ruleSentences() {
+    form.querySelectorAll("[data-rule-row]").forEach(ruleSentence);
+  }
+
+  var addRule = form.querySelector("[data-add-rule]");
+  var rowTemplate = document.getElementById("rule-row-template");
+  var totalForms = form.querySelector("input[name=rules-TOTAL_FORMS]");
+  if (addRule && rowTemplate && totalForms) {
+    addRule.addEventListener("click", function () {
+      var index = parseInt(totalForms.value, 10);
+      var holder = document.createElement("div");
+      holder.innerHTML = rowTemplate.innerHTML.replace(/__prefix__/g, String(index));
+      var row = holder.firstElementChild;
+      document.getElementById("rule-rows").appendChild(row);
+      totalForms.value = String(index + 1);
+      ruleSentence(row);
+      var first = row.querySelector("select, input:not([type=hidden])");
+      if (first) first.focus();
+    });
   }
 
   // --- The code editor ---
@@ -105,10 +126,10 @@
       if (editor) editor.setOption("mode", kind() === "python" ? "python" : "wast");
       if (editor) editor.refresh();
     }
-    ruleSentence();
+    ruleSentences();
   });
-  form.addEventListener("input", ruleSentence);
+  form.addEventListener("input", ruleSentences);
 
   showSections();
-  ruleSentence();
+  ruleSentences();
 })();

@@ -48,12 +48,13 @@ class Runner:
 
     def __call__(self, checker: Checker, status: str) -> CheckRun:
         self.shop.set_null_emails(50 if status == "red" else 10)
-        dataset = checker.rule_dataset
+        dataset = checker.rules.get().dataset
         dataset.sql = (
             "SELECT username FROM no_such_table"
             if status == "error"
             else "SELECT username FROM users WHERE email IS NULL"
         )
+        dataset.save(update_fields=["sql"])
         with self.capture(execute=True):
             run = runs.execute(checker)
         assert run.status == status, run.error_detail

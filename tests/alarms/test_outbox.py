@@ -178,7 +178,10 @@ def _copy(checker: Checker, slug: str) -> Checker:
     copy = Checker.objects.get(pk=checker.pk)
     copy.pk, copy.slug = None, slug
     copy.save()
-    return Checker.objects.select_related("rule_dataset__datasource", "namespace").get(pk=copy.pk)
+    for rule in checker.rules.all():
+        rule.pk, rule.checker = None, copy
+        rule.save()
+    return Checker.objects.select_related("namespace").get(pk=copy.pk)
 
 
 def test_a_failing_channel_is_tried_once_per_sweep_and_holds_up_no_other(

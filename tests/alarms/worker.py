@@ -38,13 +38,9 @@ def setup(namespace: str, broker_url: str, shop_dir: str) -> dict[str, Any]:
         namespace=ns,
         slug="few-null-emails",
         name="Few null e-mails",
-        rule_dataset=dataset,
-        rule_metric="row_count",
-        rule_op="<",
-        rule_value=42,
-        rule_message=SEED_MESSAGE,
         schedule_every=300,
     )
+    checker.rules.create(dataset=dataset, metric="row_count", op="<", value=42, message=SEED_MESSAGE)
     run = runs.execute(checker)
     notification = Notification.objects.get(event__run=run)
     return {"run": run.status, "notification": notification.pk, "dedup_key": notification.event.dedup_key}

@@ -15,6 +15,10 @@ def datasource(personas, shop):
     )
 
 
+# The rules inline's management form, for a checker posted without rules.
+NO_RULES = {"rules-TOTAL_FORMS": "0", "rules-INITIAL_FORMS": "0"}
+
+
 def change_url(obj) -> str:
     return reverse(f"admin:checkers_{obj._meta.model_name}_change", args=[obj.pk])
 
@@ -100,6 +104,7 @@ def test_a_non_wasm_upload_is_refused(personas, login, seed):
         "params": "{}",
         "enabled": "on",
         "wasm_upload": SimpleUploadedFile("evil.wasm", b"MZ\x90\x00not wasm"),
+        **NO_RULES,
     }
     response = login(personas.editor).post(change_url(checker), form)
     assert "is not a WebAssembly module" in response.content.decode()
@@ -141,6 +146,7 @@ def test_the_checker_form_shows_and_edits_tags(personas, login, seed):
         "schedule_every": checker.schedule_every or "",
         "params": "{}",
         "enabled": "on",
+        **NO_RULES,
     }
     assert client.post(change_url(checker), form).status_code == 302
     assert Checker.objects.get(pk=checker.pk).tags == "billing nightly"

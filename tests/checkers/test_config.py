@@ -61,13 +61,9 @@ def test_design_example_imports(tmp_path, people):
     checker = Checker.objects.get(namespace=growth, slug="few-null-emails")
     assert checker.name == "few-null-emails"
     assert checker.kind == CheckerKind.RULE
-    assert (checker.rule_dataset, checker.rule_metric, checker.rule_op, checker.rule_value) == (
-        dataset,
-        "row_count",
-        "<",
-        42,
-    )
-    assert checker.rule_message == "There should be less than 42 users in that state"
+    rule = checker.rules.get()
+    assert (rule.dataset, rule.metric, rule.op, rule.value) == (dataset, "row_count", "<", 42)
+    assert rule.message == "There should be less than 42 users in that state"
     assert (checker.schedule_cron, checker.schedule_every) == ("*/5 * * * *", None)
     assert list(checker.datasets.all()) == [dataset]
     assert checker.next_run_at is not None
@@ -116,8 +112,9 @@ def test_rich_file_imports_every_kind_and_extension(tmp_path, people, sqlite_dir
     )
     checkers = {checker.slug: checker for checker in Checker.objects.all()}
     amounts = checkers["order-amounts"]
-    assert (amounts.rule_metric, amounts.rule_column, amounts.rule_op) == ("avg", "amount", "between")
-    assert (amounts.rule_value, amounts.rule_value_high, amounts.schedule_every) == (10, 200.5, 300)
+    rule = amounts.rules.get()
+    assert (rule.metric, rule.column, rule.op) == ("avg", "amount", "between")
+    assert (rule.value, rule.high, amounts.schedule_every) == (10, 200.5, 300)
     assert (amounts.severity, amounts.enabled, amounts.timezone, amounts.next_run_at) == (
         "critical",
         False,

@@ -77,5 +77,5 @@ def test_demo_checkers_are_some_green_some_red(demo):
     assert verdicts["few-null-emails"][1][0].startswith(
         "There should be less than 42 users in that state (10 "
     )
-    assert verdicts["largest-order"][1] == ["Largest order amount (1500.0, expected <= 1000)"]
+    assert verdicts["largest-order"][1] == ["Largest order amount (1500, expected <= 1000)"]
     assert verdicts["no-orphan-orders"][1] == ["Every order belongs to a known user"]

@@ -143,7 +143,7 @@ CASES = [
         '        datasets: [users_with_email_null]\n        rule: {dataset: users, op: "<"}\n',
         "python: |",
         f"{PYTHON_CHECKER}.python",
-        "a checker is exactly one of rule, python, wat or wasm: this one also has `rule`",
+        "a checker is exactly one of rule (or rules), python, wat or wasm: this one also has `rule`",
     ),
     (
         "no kind at all",
@@ -151,7 +151,7 @@ CASES = [
         "",
         "slug: seed-in-python",
         f"{PYTHON_CHECKER}",
-        "missing: a checker needs one of rule, python, wat or wasm",
+        "missing: a checker needs one of rule (or rules), python, wat or wasm",
     ),
     (
         "two statements of SQL",

@@ -10,7 +10,7 @@ from checkers.models import DatasourceBusy, DatasourceLease
 
 @pytest.fixture
 def datasource(seed):
-    source = seed[0].rule_dataset.datasource
+    source = seed[0].rules.get().dataset.datasource
     source.max_concurrency = 2
     source.save()
     return source

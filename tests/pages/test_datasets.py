@@ -78,7 +78,7 @@ def test_a_failing_query_shows_its_error_in_the_preview(personas, login, source)
 
 
 def test_viewer_reads_but_cannot_write_or_preview(personas, login, seed):
-    source = seed[0].rule_dataset.datasource
+    source = seed[0].rules.get().dataset.datasource
     client = login(personas.viewer)
     page = client.get("/n/alpha/datasets/users_with_email_null/")
     assert page.status_code == 200

@@ -56,11 +56,7 @@ def _find(ref: str) -> Checker:
     namespace, sep, slug = ref.partition("/")
     if not sep or not namespace or not slug:
         raise usage_error(f"{ref!r}: expected NAMESPACE/CHECKER, for example growth/few-null-emails")
-    checker = (
-        Checker.objects.select_related("namespace", "rule_dataset__datasource")
-        .filter(namespace__slug=namespace, slug=slug)
-        .first()
-    )
+    checker = Checker.objects.select_related("namespace").filter(namespace__slug=namespace, slug=slug).first()
     if checker is None:
         raise usage_error(f"no checker {slug!r} in namespace {namespace!r}")
     return checker
