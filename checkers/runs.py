@@ -80,13 +80,14 @@ def measure_rules(rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]]
         started = time.perf_counter()
         try:
             scalar = any(spec.dataset == slug and spec.measure is None for spec in specs)
-            figures |= _figures(datasets[slug], measures, scalar)
+            query_ms = _figures(datasets[slug], measures, scalar, figures)
         except SandboxError as error:
             return Outcome(Status.ERROR, error=CheckerError(error.kind, error.detail))
         stats[slug] = {
             "rows": None,
             "in_database": True,
             "ms": round((time.perf_counter() - started) * 1000, 3),
+            "query_ms": round(query_ms, 3),
             "truncated": False,
         }
     messages, error = judge_all(specs, lambda spec: figures[(spec.dataset, spec.measure)])
@@ -98,21 +99,26 @@ def measure_rules(rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]]
 Figures = dict[tuple[str, Measure | None], Any]
 
 
-def _figures(dataset: Dataset, measures: list[Measure], scalar: bool) -> Figures:
-    """The dataset's figures by measure (``None`` for the first cell); a failure names the dataset."""
-    figures: Figures = {}
+def _figures(dataset: Dataset, measures: list[Measure], scalar: bool, figures: Figures) -> float:
+    """Add the dataset's figures by measure (``None`` for the first cell); the queries' ms.
+
+    A failure is a ``dataset_error`` that names the dataset, or a ``rule_error`` naming a
+    column the dataset does not have.
+    """
+    query_ms = 0.0
     try:
         if measures:
-            values, _ = dataset.measure(measures)
+            values, query_ms = dataset.measure(measures)
             figures |= {(dataset.slug, m): value for m, value in zip(measures, values, strict=True)}
         if scalar:
-            first = dataset.first_row().values
-            figures[(dataset.slug, None)] = first[0][0] if first and first[0] else None
+            first = dataset.first_row()
+            query_ms += first.duration_ms
+            figures[(dataset.slug, None)] = first.values[0][0] if first.values and first.values[0] else None
     except datasources.DatasourceError as exc:
         raise _missing_column(dataset, measures) or SandboxError(
             ErrorKind.DATASET_ERROR, f"dataset {dataset.slug}: {exc}"
         ) from None
-    return figures
+    return query_ms
 
 
 def _missing_column(dataset: Dataset, measures: list[Measure]) -> SandboxError | None:
