@@ -114,14 +114,10 @@ class Datasource(models.Model):
         with DatasourceLease.hold(self):
             return datasources.fetch(self.connection_spec(), sql, policy=self.policy())
 
-    def measure(self, sql: str, measures: list[datasources.Measure]) -> tuple[list, float]:
-        """A dataset's figures in one aggregate query, under the same lease as a fetch."""
+    def measure(self, questions: list[datasources.Question]) -> list[datasources.FetchResult]:
+        """Datasets' figures (``datasources.measure``), all under one lease and in one session."""
         with DatasourceLease.hold(self):
-            return datasources.measure(self.connection_spec(), sql, measures, policy=self.policy())
-
-    def first_row(self, sql: str) -> datasources.FetchResult:
-        with DatasourceLease.hold(self):
-            return datasources.first_row(self.connection_spec(), sql, policy=self.policy())
+            return datasources.measure(self.connection_spec(), questions, policy=self.policy())
 
     def test_connection(self) -> str:
         return datasources.test_connection(self.connection_spec(), policy=self.policy())
@@ -256,15 +252,9 @@ class Dataset(models.Model):
     def fetch(self) -> datasources.FetchResult:
         return self.datasource.fetch(self.sql)
 
-    def measure(self, measures: list[datasources.Measure]) -> tuple[list, float]:
-        return self.datasource.measure(self.sql, measures)
-
     def readers(self) -> models.QuerySet[Checker]:
         """The checkers that read it: code checkers that declare it, rule checkers with a rule on it."""
         return Checker.objects.filter(models.Q(datasets=self) | models.Q(rules__dataset=self)).distinct()
-
-    def first_row(self) -> datasources.FetchResult:
-        return self.datasource.first_row(self.sql)
 
     @property
     def sample_note(self) -> str:

@@ -65,6 +65,7 @@ __all__ = [
     "Measure",
     "QueryFailed",
     "QueryTimeout",
+    "Question",
     "SqlRejected",
     "TargetPolicy",
     "TargetRefused",
@@ -73,14 +74,12 @@ __all__ = [
     "describe_target",
     "engine_for",
     "fetch",
-    "first_row",
     "measure",
     "scrub",
     "test_connection",
     "to_json_value",
     "validate_sql",
 ]
-
 
 
 class _Engines(Mapping[str, type[Engine]]):
@@ -234,30 +233,34 @@ def fetch(spec: ConnectionSpec, sql: str, *, policy: TargetPolicy) -> FetchResul
     return engine_for(spec, policy).fetch(statement)
 
 
-def measure(
-    spec: ConnectionSpec, sql: str, measures: Sequence[Measure], *, policy: TargetPolicy
-) -> tuple[list[Any], float]:
-    """Every measure of a dataset in one aggregate query: exact driver values, and the query's ms.
+# A dataset's statement and what to ask of it: its measures, or None for its first row.
+Question = tuple[str, Sequence[Measure] | None]
 
-    One row comes back whatever the dataset's size, so the row cap never cuts a measure.
+
+def measure(
+    spec: ConnectionSpec, questions: Sequence[Question], *, policy: TargetPolicy
+) -> list[FetchResult]:
+    """Each question's one row, exactly as the driver returns it, all in one session.
+
+    Measures become one aggregate query around the dataset's statement; ``None`` asks for the
+    first row, which the server stops after. One row comes back whatever the dataset's size,
+    so the row cap never cuts a measure. A failure names its question in ``.statement``.
     """
     engine_class = _engine(spec.engine)
-    statement = validate_sql(sql, spec.engine)
-    if engine_class.allow_show and statement.lstrip()[:4].upper() == "SHOW":
-        raise SqlRejected("a rule cannot measure a SHOW statement: check it with a Python checker instead")
-    wrapped = validate_sql(aggregate_sql(statement, measures, engine_class.dialect), spec.engine)
-    result = engine_for(spec, policy).fetch(wrapped)
-    return list(result.values[0]), result.duration_ms
-
-
-def first_row(spec: ConnectionSpec, sql: str, *, policy: TargetPolicy) -> FetchResult:
-    """The dataset's first row only (a ``scalar`` rule): the server stops after it, so even a
-    huge result is not drained or abandoned (which would cost a pooled MySQL connection)."""
-    engine_class = _engine(spec.engine)
-    statement = validate_sql(sql, spec.engine)
-    if not (engine_class.allow_show and statement.lstrip()[:4].upper() == "SHOW"):
-        statement = validate_sql(first_row_sql(statement), spec.engine)
-    return engine_for(spec, policy).fetch(statement, limit=1)
+    statements = []
+    for sql, measures in questions:
+        statement = validate_sql(sql, spec.engine)
+        if engine_class.allow_show and statement.lstrip()[:4].upper() == "SHOW":
+            raise SqlRejected(
+                "a rule cannot measure a SHOW statement: check it with a Python checker instead"
+            )
+        asked = (
+            first_row_sql(statement)
+            if measures is None
+            else aggregate_sql(statement, measures, engine_class.dialect)
+        )
+        statements.append((validate_sql(asked, spec.engine), 1))
+    return engine_for(spec, policy).fetch_all(statements)
 
 
 def test_connection(spec: ConnectionSpec, *, policy: TargetPolicy) -> str:
