@@ -78,4 +78,8 @@ def test_demo_checkers_are_some_green_some_red(demo):
         "There should be less than 42 users in that state (10 "
     )
     assert verdicts["largest-order"][1] == ["Largest order amount (1500, expected <= 1000)"]
+    assert verdicts["order-count"][1] == [
+        "Orders on record (500 is between 100 and 10000)",
+        "No order recorded twice (0 == 0)",
+    ]
     assert verdicts["no-orphan-orders"][1] == ["Every order belongs to a known user"]
