@@ -421,7 +421,6 @@ class CheckerRuleForm(NamespaceForm):
         model = CheckerRule
         fields = CheckerRule.FIELDS
         widgets = {
-            "message": forms.TextInput(attrs={"placeholder": "Said with every verdict (optional)"}),
             "value": forms.NumberInput(attrs={"step": "any"}),
             "high": forms.NumberInput(attrs={"step": "any"}),
         }

@@ -35,6 +35,7 @@ from checkers.forms import (
 )
 from checkers.humanize import error_position, preview_schedule
 from checkers.models import Checker, CheckerKind, CheckRun, Trigger
+from checkers.rules import NOUNS
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from namespaces.pages import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
@@ -205,6 +206,7 @@ def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None)
             form=form,
             policy_form=policy_form,
             rule_formset=rule_formset,
+            metric_nouns={str(metric): noun for metric, noun in NOUNS.items()},
             schedule=preview,
             error_line=(form.source_error or result.get("result_error_at")),
             **result,

@@ -29,6 +29,9 @@
     return element.value.trim();
   }
 
+  var nounsScript = document.getElementById("metric-nouns");
+  var nouns = nounsScript ? JSON.parse(nounsScript.textContent) : {};
+
   function ruleSentence(row) {
     var sentence = row.querySelector("[data-testid=rule-sentence]");
     if (!sentence) return;
@@ -39,7 +42,7 @@
     row.querySelectorAll(".rule-column").forEach(function (c) { c.hidden = !needsColumn; });
     row.querySelectorAll(".rule-high").forEach(function (c) { c.hidden = !(op && op.value === "between"); });
     var dataset = text(named("dataset")) || "…";
-    var measure = (text(metric) || "…").toLowerCase().replace(/ of a column| in a column|values in a column/, "");
+    var measure = (metric && nouns[metric.value]) || "…";
     var column = needsColumn ? " of column " + (text(named("column")) || "…") : "";
     var bound = op && op.value === "between"
       ? "between " + (text(named("value")) || "…") + " and " + (text(named("high")) || "…")
