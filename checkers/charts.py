@@ -197,3 +197,75 @@ def _span_text(span: timedelta) -> str:
         return timesince(timezone.now() - span, depth=1).replace("\xa0", " ")
     days = round(span.total_seconds() / 86400)
     return f"{days} days" if days != 1 else "day"
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
+
+
+def figure_chart(
+    name: str, runs: Sequence[CheckRun], bounds: Sequence[float], width: int = 640, height: int = 140
+) -> SafeString:
+    """One figure over recent runs, oldest left, each point coloured by its run's outcome, with
+    the rule's bounds drawn across, so a drift toward a bound shows before it is crossed."""
+    points = [(run, run.figures[name]) for run in runs if name in (run.figures or {})]
+    if len(points) < 2:
+        return format_html('<p class="text-body-secondary small mb-0">{}</p>', "Too few runs to chart yet.")
+    values = [value for _, value in points]
+    low, high = min([*values, *bounds]), max([*values, *bounds])
+    high = high if high > low else low + 1
+    left, right, top, bottom = 64, 8, 10, 22
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = plot_w / (len(points) - 1)
+
+    def y(value: float) -> float:
+        return top + plot_h * (1 - (value - low) / (high - low))
+
+    coords = [(left + i * step, y(value), run, value) for i, (run, value) in enumerate(points)]
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{py:.1f}" for i, (x, py, _, _) in enumerate(coords))
+    dots = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="3" class="spark-{}"><title>{}</title></circle>',
+        (
+            (f"{x:.1f}", f"{py:.1f}", run.status, f"{_figure(value)}, {run.status}, {_when(run.finished)}")
+            for x, py, run, value in coords
+        ),
+    )
+    lines = format_html_join(
+        "",
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="bound"/>'
+        '<text x="{}" y="{}" class="bound-label" text-anchor="end">{}</text>',
+        (
+            (left, f"{y(b):.1f}", width - right, f"{y(b):.1f}", left - 6, f"{y(b) + 4:.1f}", _figure(b))
+            for b in bounds
+        ),
+    )
+    label = (
+        f"{name} over the last {len(points)} runs: from {_figure(min(values))} to {_figure(max(values))}, "
+        f"now {_figure(values[-1])}; bound{'s' if len(bounds) != 1 else ''} {', '.join(map(_figure, bounds))}"
+    )
+    return format_html(
+        '<svg class="chart" data-testid="figure-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '
+        'preserveAspectRatio="none"><title>{}</title>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>{}'
+        '<text x="{}" y="{}" class="tick">{}</text>'
+        '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>'
+        '<path d="{}" class="line"/>{}</svg>',
+        label,
+        width,
+        height,
+        label,
+        left,
+        top + plot_h,
+        width - right,
+        top + plot_h,
+        lines,
+        left,
+        height - 4,
+        _when(points[0][0].finished),
+        width - right,
+        height - 4,
+        _when(points[-1][0].finished),
+        path,
+        dots,
+    )

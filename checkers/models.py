@@ -587,6 +587,9 @@ class CheckRun(models.Model):
     sandbox_ms = models.FloatField(null=True, blank=True)
     fuel_used = models.BigIntegerField(null=True, blank=True)
     dataset_stats = models.JSONField(default=dict, blank=True)
+    figures = models.JSONField(
+        default=dict, blank=True, help_text="What the run measured, by name: a rule's figure, for history."
+    )
 
     class Meta:
         ordering = ["-queued"]

@@ -260,3 +260,26 @@ def judge_all(
         except SandboxError as error:
             first_error = first_error or error
     return messages, first_error
+
+
+def numbers(figures: Mapping[str, Any]) -> dict[str, float]:
+    """The figures that are finite numbers, as floats, for history and charts (a Decimal past a
+    float's precision is rounded here; the verdict was made on the exact value)."""
+    kept = {}
+    for name, value in figures.items():
+        if isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool):
+            number_ = float(value)
+            if math.isfinite(number_):
+                kept[name] = number_
+    return kept
+
+
+def bounds_by_figure(rules: Iterable[Rule]) -> list[tuple[str, list[float]]]:
+    """Each figure the rules measure, once, with every bound a rule draws on it, for charts."""
+    found: dict[str, list[float]] = {}
+    for rule in rules:
+        bounds = found.setdefault(rule.describe(), [])
+        for bound in (rule.value, rule.high if rule.op == Operator.BETWEEN else None):
+            if bound is not None and bound not in bounds:
+                bounds.append(bound)
+    return list(found.items())

@@ -21,7 +21,7 @@ from django.utils import timezone
 from checkers import datasources
 from checkers.datasources import Measure
 from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, RunStatus, Trigger
-from checkers.rules import judge_all, measures_by_dataset
+from checkers.rules import judge_all, measures_by_dataset, numbers
 from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status, get_sandbox
 from checkers.signals import run_recorded
 
@@ -38,6 +38,8 @@ class Evaluation:
     fetch_ms: float = 0.0
     sandbox_ms: float = 0.0
     dataset_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The numbers the run measured, by name ("null count of email in orders"), kept for history.
+    figures: dict[str, float] = field(default_factory=dict)
 
 
 def fetch_datasets(
@@ -68,8 +70,10 @@ def fetch_datasets(
     return fetched
 
 
-def measure_rules(rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]]) -> Outcome:
-    """Ask the databases for the rules' figures and judge them.
+def measure_rules(
+    rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]], named: dict[str, float]
+) -> Outcome:
+    """Ask the databases for the rules' figures and judge them; ``named`` gets the numbers.
 
     All the rules on one dataset are one aggregate query, and all the queries on one datasource
     run under one lease in one read-only session.
@@ -91,6 +95,7 @@ def measure_rules(rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]]
     except SandboxError as error:
         return Outcome(Status.ERROR, error=CheckerError(error.kind, error.detail))
     messages, error = judge_all(specs, lambda spec: figures[(spec.dataset, spec.measure)])
+    named |= numbers({spec.describe(): figures[(spec.dataset, spec.measure)] for spec in specs})
     if error:
         return Outcome(Status.ERROR, messages, CheckerError(error.kind, error.detail))
     return Outcome(Status.RED if any(m.level == Level.FAIL for m in messages) else Status.GREEN, messages)
@@ -162,9 +167,12 @@ def evaluate(
     stats: dict[str, dict[str, Any]] = {}
     clock = time.perf_counter()
     if checker.kind == CheckerKind.RULE:
-        outcome = measure_rules(checker.rule_list() if rules is None else rules, stats)
+        figures: dict[str, float] = {}
+        outcome = measure_rules(checker.rule_list() if rules is None else rules, stats, figures)
         elapsed = (time.perf_counter() - clock) * 1000
-        return Evaluation(outcome, started, timezone.now(), fetch_ms=elapsed, dataset_stats=stats)
+        return Evaluation(
+            outcome, started, timezone.now(), fetch_ms=elapsed, dataset_stats=stats, figures=figures
+        )
     try:
         datasets = fetch_datasets(checker, stats, declared)
     except SandboxError as err:
@@ -200,6 +208,7 @@ def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun
     run.sandbox_ms = round(evaluation.sandbox_ms, 3)
     run.fuel_used = outcome.fuel_used
     run.dataset_stats = evaluation.dataset_stats
+    run.figures = evaluation.figures
     with transaction.atomic():
         run.save()
         Checker.objects.filter(pk=checker.pk).update(last_run_at=run.finished)

@@ -23,7 +23,7 @@ from alarms.models import (
     ToggleRefused,
 )
 from checkers import runs
-from checkers.charts import duration_chart, state_timeline
+from checkers.charts import duration_chart, figure_chart, state_timeline
 from checkers.dashboard import markers_for
 from checkers.forms import (
     AlarmPolicyForm,
@@ -35,7 +35,7 @@ from checkers.forms import (
 )
 from checkers.humanize import error_position, preview_schedule
 from checkers.models import Checker, CheckerKind, CheckRun, Trigger
-from checkers.rules import NOUNS
+from checkers.rules import NOUNS, bounds_by_figure
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from namespaces.pages import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
@@ -74,6 +74,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
     before = checker.transitions.filter(created__lt=start).order_by("-created").first()
     transitions = list(checker.transitions.filter(created__gte=start).order_by("created"))
     last = state.last_run or next(iter(recent), None)
+    rules = [rule.spec() for rule in checker.rule_list()]
     return page_context(
         request,
         namespace,
@@ -92,7 +93,10 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         durations=duration_chart(finished),
         schedule=preview_schedule(checker.schedule_cron, checker.schedule_every, checker.zone.key),
         toggles=ToggleLog.objects.filter(checker=checker).select_related("by")[:10],
-        rules=[rule.spec() for rule in checker.rule_list()],
+        rules=rules,
+        figure_charts=[
+            (name, figure_chart(name, finished, bounds)) for name, bounds in bounds_by_figure(rules)
+        ],
         mute_form=MuteForm(),
         reason_form=ReasonForm(),
         disable_form=DisableAlarmingForm(),

@@ -100,6 +100,24 @@ def test_every_metric_gives_the_true_figure_past_the_row_cap(make_checker):
     assert run.dataset_stats["orders"]["truncated"] is False
 
 
+def test_a_run_keeps_every_figure_by_name_for_history(make_checker):
+    run = runs.execute(make_checker(*(spec for spec, _, _ in SUITE)))
+    assert run.figures == {
+        "row count in orders": 20000,
+        "null count of email in orders": 2000,
+        "maximum of id in orders": 20000,
+        "sum of amount in orders": 995000,
+        "minimum of amount in orders": 0.25,
+        "maximum of amount in orders": 99.25,
+        "average of amount in orders": 49.75,
+        "distinct count of status in orders": 4,
+        "distinct count of user_id in orders": 15000,
+        "repeated values of user_id in orders": 5000,
+        "first cell in orders": 1,
+    }
+    assert all(type(value) is float for value in run.figures.values())
+
+
 def test_all_rules_on_a_dataset_are_one_query_and_scalar_one_more_in_the_same_session(
     make_checker, monkeypatch
 ):

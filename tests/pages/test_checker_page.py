@@ -298,6 +298,17 @@ def test_a_rule_checkers_page_says_its_rules_in_words(personas, login, rule):
         dataset=dataset, metric="avg", column="amount", op="between", value=1, high=2.5, position=1
     )
     content = login(personas.viewer).get(rule.get_absolute_url()).content.decode()
-    assert "<code class=\"text-break\">row count in users_with_email_null &lt; 42</code>" in content
+    assert '<code class="text-break">row count in users_with_email_null &lt; 42</code>' in content
     assert "average of amount in users_with_email_null between 1 and 2.5" in content
     assert "There should be less than 42 users in that state" in content
+
+
+def test_a_rule_figure_is_charted_over_its_runs_with_its_bound(personas, login, rule, shop):
+    for null_emails in (10, 30, 50):
+        shop.set_null_emails(null_emails)
+        runs.execute(rule)
+    content = login(personas.viewer).get(rule.get_absolute_url()).content.decode()
+    assert 'data-testid="figure-chart"' in content
+    label = "row count in users_with_email_null over the last 3 runs: from 10 to 50, now 50; bound 42"
+    assert f'aria-label="{label}"' in content
+    assert content.count('class="bound"') == 1
