@@ -41,6 +41,16 @@ DENIED_CODES = frozenset({1044, 1045, 1698})
 UNKNOWN_DATABASE = 1049
 # Reset the session's state without reconnecting (MariaDB 10.2.4+, MySQL 5.7.3+).
 COM_RESET_CONNECTION = 0x1F
+# Global privileges that reach past reading: server files, other sessions, accounts, the
+# server itself; and every ``... ADMIN`` privilege SUPER was split into (MariaDB 10.5+, MySQL 8).
+PRIVILEGED = frozenset({"FILE", "SUPER", "PROCESS", "SHUTDOWN", "RELOAD", "CREATE USER", "SET USER"})
+# The account and the roles it may switch to (SET ROLE), as information_schema quotes grantees.
+_PRIVILEGES = """
+SELECT PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES
+WHERE GRANTEE = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'",
+                       SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")
+   OR GRANTEE IN (SELECT CONCAT("'", ROLE_NAME, "'") FROM information_schema.APPLICABLE_ROLES)
+"""
 # Statement refused in a read-only transaction, command or column denied.
 PERMANENT_CODES = frozenset({1792, 1142, 1143, 1227})
 
@@ -115,6 +125,17 @@ class MySQL(Engine):
             connection.connect(sock)
             return connection
         raise ConnectFailed(f"{self.label}: cannot reach {self.location.host}:{self.port}: {error}")
+
+    def privileges(self, connection: pymysql.Connection) -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(_PRIVILEGES)
+            rows = cursor.fetchall()
+        connection.rollback()
+        held = sorted({name for name, _ in rows if name in PRIVILEGED or name.endswith(("ADMIN", "_ADMIN"))})
+        found = [f"holds {', '.join(held)}"] if held else []
+        if any(grantable == "YES" for _, grantable in rows):
+            found.append("holds GRANT OPTION")
+        return found
 
     def _begin(self, connection: pymysql.Connection) -> None:
         with connection.cursor() as cursor:
