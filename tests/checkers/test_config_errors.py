@@ -58,7 +58,9 @@ def refused(tmp_path, text: str, environ=ENVIRON) -> tuple[str, list[config.Conf
 
 
 def test_the_base_file_is_valid(tmp_path):
-    config.import_file(write(tmp_path, BASE.replace("{dir}", str(tmp_path / "datasources" / "growth"))), environ=ENVIRON)
+    config.import_file(
+        write(tmp_path, BASE.replace("{dir}", str(tmp_path / "datasources" / "growth"))), environ=ENVIRON
+    )
     assert Checker.objects.count() == 2
 
 
