@@ -30,6 +30,11 @@ def _own_databases() -> list[dict[str, Any]]:
     return list(settings.DATABASES.values())
 
 
+def _superuser_policy() -> TargetPolicy:
+    """The operator's opt-in, so attacks can be tried as the superuser too."""
+    return TargetPolicy(own_databases=_own_databases(), allow_privileged_roles=True)
+
+
 def _name() -> str:
     return f"malleable_ds_{uuid.uuid4().hex[:10]}"
 
@@ -59,7 +64,7 @@ def pg_shop(postgres_service: Service) -> Iterator[Shop]:  # noqa: F811
 
     yield Shop(
         "postgresql", name, postgres_service.host, postgres_service.port, "postgres", reader,
-        policy=TargetPolicy(own_databases=_own_databases(), allow_privileged_roles=True), read_users=read_users,
+        policy=_superuser_policy(), read_users=read_users,
     )  # fmt: skip
     with psycopg.connect(**admin, dbname="postgres", autocommit=True) as server:
         server.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -91,7 +96,7 @@ def mariadb_shop(mariadb_service: Service) -> Iterator[Shop]:  # noqa: F811
 
     yield Shop(
         "mysql", name, mariadb_service.host, mariadb_service.port, "root", reader,
-        policy=TargetPolicy(own_databases=_own_databases(), allow_privileged_roles=True), read_users=read_users,
+        policy=_superuser_policy(), read_users=read_users,
     )  # fmt: skip
     with _mariadb(mariadb_service) as server, server.cursor() as cursor:
         cursor.execute(f"DROP DATABASE `{name}`")
