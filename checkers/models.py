@@ -185,21 +185,22 @@ class Datasource(models.Model):
         if not (self.url and self.engine):
             return
         policy = self.policy()
+        errors = {}
         try:
             datasources.check_target(
                 self.connection_spec(), policy.own_databases, policy.allowed_hosts, policy.sqlite_dir
             )
         except datasources.DatasourceError as exc:
-            raise ValidationError({"url": str(exc)}) from None
+            errors["url"] = str(exc)
         moved = self.password_moves()
         if moved:
             parts = " and ".join(moved) if len(moved) < 3 else ", ".join(moved[:-1]) + " and " + moved[-1]
-            raise ValidationError(
-                {
-                    "password": f"The {parts} changed: enter the password again, it is only ever "
-                    "sent to the server it was entered for."
-                }
+            errors["password"] = (
+                f"The {parts} changed: enter the password again, it is only ever sent to the server "
+                "it was entered for."
             )
+        if errors:
+            raise ValidationError(errors)
         self.check_role(policy)
 
     def check_role(self, policy: datasources.TargetPolicy) -> None:
