@@ -50,7 +50,8 @@ class Datasource(models.Model):
     name = models.CharField(max_length=200, blank=True)
     engine = models.CharField(max_length=16, choices=Engine.choices)
     url = EncryptedTextField(
-        help_text="For example postgresql://reader@db.internal:5432/shop or sqlite:///srv/data/shop.sqlite3",
+        help_text="For example postgresql://reader@db.internal:5432/shop, or sqlite:shop.sqlite3 for a file "
+        "in this namespace's SQLite directory",
     )
     password = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown again.")
     password_env = models.CharField(
@@ -115,6 +116,11 @@ class Datasource(models.Model):
         super().save(*args, **kwargs)
         self._stored_password = self.password
         self.password_entered = False
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        """What the database holds now is what a later change is compared with."""
+        super().refresh_from_db(*args, **kwargs)
+        self._stored_password = self.password
 
     @classmethod
     def from_db(cls, db: str | None, field_names: Iterable[str], values: Iterable) -> Datasource:

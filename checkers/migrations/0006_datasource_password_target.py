@@ -31,5 +31,13 @@ class Migration(migrations.Migration):
                 help_text="The engine, host, port, database and user the password was entered for (JSON).",
             ),
         ),
+        migrations.AlterField(
+            model_name="datasource",
+            name="url",
+            field=malleable.encryption.EncryptedTextField(
+                help_text="For example postgresql://reader@db.internal:5432/shop, or sqlite:shop.sqlite3 "
+                "for a file in this namespace's SQLite directory"
+            ),
+        ),
         migrations.RunPython(bind_passwords, migrations.RunPython.noop),
     ]

@@ -249,3 +249,10 @@ def test_postgresql_never_answers_a_cleartext_password_request(fake):
     assert refused.value.permanent
     assert fake.startups
     assert SECRET.encode() not in fake.received
+
+
+def test_a_refreshed_datasource_compares_with_what_the_database_holds(stored):
+    Datasource.objects.filter(pk=stored.pk).update(password="rotated-by-the-operator")
+    stored.refresh_from_db()
+    stored.url = "postgresql://reader@127.0.0.1:5432/shop"
+    assert stored.password_moves() == ["host"]
