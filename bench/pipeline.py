@@ -65,6 +65,8 @@ def setup_django() -> None:
         CELERY_BROKER_URL=BROKER,
         MALLEABLE_TASK_QUEUE=QUEUE,
         LOG_LEVEL="WARNING",
+        # The bench reads as the server's superuser, which datasources refuse without this.
+        MALLEABLE_DATASOURCE_ALLOW_PRIVILEGED_ROLES="true",
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "malleable.settings")
     import django

@@ -41,6 +41,12 @@ class DatasourceForm(SameNamespaceForm):
         """A URL is required, but on edit a blank box means the stored one."""
         return self.cleaned_data["url"] or self.instance.url
 
+    def clean(self):
+        """A password typed in the box is entered for the URL's target, even the same text again."""
+        cleaned = super().clean()
+        self.instance.password_entered = "password" in self.changed_data
+        return cleaned
+
     def save(self, commit=True):
         if "password" in self.changed_data:
             self.instance.password_env = ""

@@ -8,10 +8,12 @@ from pathlib import Path
 from django.conf import settings
 
 DEMO_CONFIG = settings.BASE_DIR / "examples" / "demo.yaml"
+DEMO_NAMESPACE = "demo"
 
 
 def demo_shop_path() -> Path:
-    return settings.DATASOURCE_SQLITE_DIR / "demo-shop.sqlite3"
+    """In the demo namespace's own SQLite directory, where its ``sqlite:shop.sqlite3`` points."""
+    return settings.DATASOURCE_SQLITE_DIR / DEMO_NAMESPACE / "shop.sqlite3"
 
 
 def make_demo_shop(path: Path) -> None:

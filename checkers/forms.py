@@ -139,6 +139,7 @@ class DatasourceForm(NamespaceForm):
         cleaned = super().clean()
         if "password" in self.changed_data:
             self.instance.password_env = ""
+            self.instance.password_entered = True
             self.extra_update_fields.add("password_env")
         return cleaned
 

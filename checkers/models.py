@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 import uuid
@@ -10,6 +11,8 @@ import zoneinfo
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,7 +35,13 @@ class Engine(models.TextChoices):
 
 
 class Datasource(models.Model):
-    """A read-only connection to a team's database. The URL and password are encrypted at rest."""
+    """A read-only connection to a team's database. The URL and password are encrypted at rest.
+
+    A stored password stays with its target: it is only ever sent to the engine, host, port,
+    database and user it was entered for (``password_target``). Once any of them changes,
+    ``clean`` asks for the password again and ``save`` clears one that was not re-entered,
+    so pointing a datasource at another server never hands it the stored secret.
+    """
 
     NAMESPACE_PATH = "namespace"
 
@@ -41,7 +50,8 @@ class Datasource(models.Model):
     name = models.CharField(max_length=200, blank=True)
     engine = models.CharField(max_length=16, choices=Engine.choices)
     url = EncryptedTextField(
-        help_text="For example postgresql://reader@db.internal:5432/shop or sqlite:///srv/data/shop.sqlite3",
+        help_text="For example postgresql://reader@db.internal:5432/shop, or sqlite:shop.sqlite3 for a file "
+        "in this namespace's SQLite directory",
     )
     password = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown again.")
     password_env = models.CharField(
@@ -49,6 +59,11 @@ class Datasource(models.Model):
         blank=True,
         editable=False,
         help_text="The environment variable checks-as-code took the password from, for export.",
+    )
+    password_target = EncryptedTextField(
+        blank=True,
+        editable=False,
+        help_text="The engine, host, port, database and user the password was entered for (JSON).",
     )
     statement_timeout = models.FloatField(
         default=10.0,
@@ -75,39 +90,136 @@ class Datasource(models.Model):
             models.UniqueConstraint(fields=["namespace", "slug"], name="datasource_slug_per_namespace")
         ]
 
+    # Set by whoever just took the password from a person or a file (a form's password box,
+    # checks as code): it then belongs to the URL's target even when its text is unchanged.
+    password_entered = False
+
     def __str__(self) -> str:
         return self.name or self.slug
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Bind a new password to the URL's target; clear one whose target changed."""
+        if self.password_moves():
+            self.password = ""
+            self.password_env = ""
+        if not self.password:
+            self.password_target = ""
+        elif self.password_is_new():
+            self.password_target = self.current_target()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {
+                *kwargs["update_fields"],
+                "password",
+                "password_env",
+                "password_target",
+            }
+        super().save(*args, **kwargs)
+        self._stored_password = self.password
+        self.password_entered = False
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        """What the database holds now is what a later change is compared with."""
+        super().refresh_from_db(*args, **kwargs)
+        self._stored_password = self.password
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Iterable[str], values: Iterable) -> Datasource:
+        instance = super().from_db(db, field_names, values)
+        if "password" in instance.__dict__:
+            instance._stored_password = instance.password
+        return instance
+
+    @staticmethod
+    def target_of(engine: str, url: str) -> str:
+        """Where a password for ``url`` goes, in the form ``password_target`` stores."""
+        return json.dumps(datasources.credential_target(engine, url), sort_keys=True)
+
+    def current_target(self) -> str:
+        return self.target_of(self.engine, self.url)
+
+    def password_is_new(self) -> bool:
+        """The password was given just now: a new datasource, a new value, or entered again."""
+        stored = self.__dict__.get("_stored_password", self.password)
+        return self.password_entered or self._state.adding or self.password != stored
+
+    def password_moves(self) -> list[str]:
+        """What changed in the target since the stored password was entered for it (empty
+        when nothing did, when there is no password, or when it was just entered)."""
+        if not self.password or self.password_is_new():
+            return []
+        now = json.loads(self.current_target())
+        try:
+            then = json.loads(self.password_target or "{}")
+        except ValueError:
+            then = {}
+        if now and now == then:
+            return []
+        parts = ("engine", "host", "port", "database", "user")
+        return [part for part in parts if now.get(part) != then.get(part)]
 
     def connection_spec(self) -> datasources.ConnectionSpec:
         return datasources.ConnectionSpec(
             engine=self.engine,
             url=self.url,
-            password=self.password,
+            # A password entered for another target is never sent, even before a save clears it.
+            password="" if self.password_moves() else self.password,
             statement_timeout_s=self.statement_timeout,
             row_cap=self.row_cap,
             max_concurrency=self.max_concurrency,
             identity=f"datasource:{self.pk}" if self.pk else "",
         )
 
+    def sqlite_dir(self) -> Path | None:
+        """The namespace's own SQLite directory: ``MALLEABLE_DATASOURCE_SQLITE_DIR/<slug>/``."""
+        if not self.namespace_id:
+            return None
+        return Path(settings.DATASOURCE_SQLITE_DIR) / self.namespace.slug
+
     def policy(self) -> datasources.TargetPolicy:
-        """The operator's rules: never Malleable's own databases, only allowed hosts and files."""
+        """The operator's rules: never Malleable's own databases, only allowed hosts, the
+        namespace's own SQLite files, and roles that may only read unless the operator opts in."""
         return datasources.TargetPolicy(
             own_databases=[connection.settings_dict for connection in connections.all()],
             allowed_hosts=settings.DATASOURCE_ALLOWED_HOSTS or None,
-            sqlite_dir=settings.DATASOURCE_SQLITE_DIR,
+            sqlite_dir=self.sqlite_dir(),
+            allow_privileged_roles=settings.DATASOURCE_ALLOW_PRIVILEGED_ROLES,
         )
 
     def clean(self) -> None:
-        """A URL the engine understands, pointing where the operator allows."""
+        """A URL the engine understands, pointing where the operator allows, with the password
+        entered for that target, and a role that may only read when the server answers."""
         if not (self.url and self.engine):
             return
         policy = self.policy()
+        errors = {}
         try:
             datasources.check_target(
                 self.connection_spec(), policy.own_databases, policy.allowed_hosts, policy.sqlite_dir
             )
         except datasources.DatasourceError as exc:
+            errors["url"] = str(exc)
+        moved = self.password_moves()
+        if moved:
+            parts = " and ".join(moved) if len(moved) < 3 else ", ".join(moved[:-1]) + " and " + moved[-1]
+            errors["password"] = (
+                f"The {parts} changed: enter the password again, it is only ever sent to the server "
+                "it was entered for."
+            )
+        if errors:
+            raise ValidationError(errors)
+        self.check_role(policy)
+
+    def check_role(self, policy: datasources.TargetPolicy) -> None:
+        """Refuse a privileged role at save when the server answers. One that cannot be reached
+        now is saved: every session checks the role again before its first query."""
+        if self.engine == Engine.SQLITE or policy.allow_privileged_roles:
+            return
+        try:
+            datasources.check_role(self.connection_spec(), policy=policy)
+        except datasources.PrivilegedRole as exc:
             raise ValidationError({"url": str(exc)}) from None
+        except datasources.DatasourceError:
+            pass
 
     def fetch(self, sql: str) -> datasources.FetchResult:
         """Run one dataset query, at most ``max_concurrency`` at a time across all workers."""

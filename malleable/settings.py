@@ -245,7 +245,11 @@ DEMO_PASSWORD = env.str("MALLEABLE_DEMO_PASSWORD", default="malleable-demo")
 
 # Datasources: where checkers may read. Never Malleable's own database.
 DATASOURCE_ALLOWED_HOSTS = env.list("MALLEABLE_DATASOURCE_ALLOWED_HOSTS", default=[])
+# Each namespace reads only its own subdirectory, named after its slug.
 DATASOURCE_SQLITE_DIR = Path(env.path("MALLEABLE_DATASOURCE_SQLITE_DIR", default=VAR_DIR / "datasources"))
+# A role that could do more than read (superuser, server files, other sessions) is refused
+# unless the operator says otherwise; the SQL screen alone cannot stop a superuser.
+DATASOURCE_ALLOW_PRIVILEGED_ROLES = _typed("MALLEABLE_DATASOURCE_ALLOW_PRIVILEGED_ROLES", bool, False)
 
 # Scheduling: one beat entry claims the due checkers every few seconds.
 DISPATCH_INTERVAL_S = _typed("MALLEABLE_DISPATCH_INTERVAL", float, 10.0)

@@ -30,8 +30,9 @@ def login(client):
 
 @pytest.fixture
 def shop(tmp_path, settings) -> Shop:
+    """The shop in namespace A's (``alpha``) own SQLite directory."""
     settings.DATASOURCE_SQLITE_DIR = tmp_path
-    return Shop(tmp_path / "shop.sqlite3")
+    return Shop(tmp_path / "alpha" / "shop.sqlite3")
 
 
 @pytest.fixture

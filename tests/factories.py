@@ -64,7 +64,7 @@ def _datasource(namespace: Namespace) -> Datasource:
         namespace=namespace,
         slug=f"shop{next(_serial)}",
         engine="sqlite",
-        url=f"sqlite:///{settings.DATASOURCE_SQLITE_DIR / 'shop.sqlite3'}",
+        url=f"sqlite:///{settings.DATASOURCE_SQLITE_DIR / namespace.slug / 'shop.sqlite3'}",
         password="s3cret-password",
     )
 

@@ -12,6 +12,7 @@ fixtures below (``postgres_service``, ``mariadb_service``, ``rabbitmq_service``,
 from __future__ import annotations
 
 import socket
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -69,3 +70,58 @@ def rabbitmq_service() -> Service:
 @pytest.fixture(scope="session")
 def redis_service() -> Service:
     return _up(REDIS)
+
+
+# Datasource roles that may only read. Malleable refuses a superuser datasource (unless the
+# operator opts in), so tests about reading connect as one of these; each fixture makes its
+# own (the servers are shared) and drops it after its database.
+
+
+def _reader_name() -> str:
+    return f"malleable_r_{uuid.uuid4().hex[:10]}"
+
+
+def create_pg_reader(service: Service, database: str) -> str:
+    """A login role of ``database`` that may SELECT its public tables and nothing else."""
+    import psycopg
+    from psycopg import sql
+
+    role = _reader_name()
+    with psycopg.connect(host=service.host, port=service.port, user="postgres", dbname=database) as db:
+        db.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        db.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(sql.Identifier(role)))
+    return role
+
+
+def drop_pg_reader(service: Service, role: str) -> None:
+    """After the reader's database is dropped, which took its grants with it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(host=service.host, port=service.port, user="postgres", dbname="postgres") as db:
+        db.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+MARIADB_READER_HOSTS = ("127.0.0.1", "localhost")
+
+
+def create_mariadb_reader(service: Service, database: str) -> str:
+    """An account that may SELECT ``database``'s tables and nothing else."""
+    import pymysql
+
+    role = _reader_name()
+    server = pymysql.connect(host=service.host, port=service.port, user="root", autocommit=True)
+    with server, server.cursor() as cursor:
+        for host in MARIADB_READER_HOSTS:
+            cursor.execute(f"CREATE USER '{role}'@'{host}'")
+            cursor.execute(f"GRANT SELECT ON `{database}`.* TO '{role}'@'{host}'")
+    return role
+
+
+def drop_mariadb_reader(service: Service, role: str) -> None:
+    import pymysql
+
+    server = pymysql.connect(host=service.host, port=service.port, user="root", autocommit=True)
+    with server, server.cursor() as cursor:
+        for host in MARIADB_READER_HOSTS:
+            cursor.execute(f"DROP USER IF EXISTS '{role}'@'{host}'")

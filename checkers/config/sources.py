@@ -54,12 +54,16 @@ class Datasources(Section):
                 (*path, "url"),
                 "the URL carries a password: take it out and write password: ${ENV_VAR} instead",
             )
-        return values | credentials.password(ctx, (*path, "password"), fields.get("password"), owner)
+        secret = credentials.password(ctx, (*path, "password"), fields.get("password"), owner)
+        # The file gives the password with its URL: it is entered for that target.
+        target = Datasource.target_of(values["engine"], values["url"]) if secret["password"] else ""
+        return values | secret | {"password_target": target}
 
     def apply(
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
     ) -> None:
-        keys = DATASOURCE_KEYS | {"password": "password", "password_env": "password"}
+        secrets = {"password": "password", "password_env": "password", "password_target": "password"}
+        keys = DATASOURCE_KEYS | secrets
         result = self.write(ctx, scope, path, Datasource, fields["slug"], values, keys)
         if result:
             self.record(ctx, scope, fields["slug"], result[1], result[2])

@@ -9,7 +9,13 @@ A plug-in registry (``ENGINES``) of one small class per engine, and four calls:
 - ``fetch(spec, sql, policy=...)``: both checks, then the query in a read-only session, as a
   ``FetchResult``: the driver's exact ``values``, and ``rows`` and ``to_json()`` encoded by the
   table in ``checkers.datasources.values`` when first asked for, after the session;
-- ``test_connection(spec, policy=...)``: a one-line description of the server and session.
+- ``test_connection(spec, policy=...)``: a one-line description of the server and session;
+- ``check_role(spec, policy=...)``: ``PrivilegedRole`` when the role could do more than read.
+
+Every new connection is checked for a privileged role (a PostgreSQL superuser or member of
+the server-file and signal roles, a MariaDB/MySQL account with FILE, SUPER, PROCESS and the
+like) before its first query, unless ``TargetPolicy.allow_privileged_roles``: the SQL screen
+is a first line, and a role that may only read is what it cannot be talked past.
 
 Sessions reuse this process's idle connections to the same datasource (``pool``): at most
 ``max_concurrency`` wait, each for a minute at most, and each use is a fresh read-only
@@ -41,6 +47,7 @@ from checkers.datasources.errors import (
     ConnectFailed,
     DatasourceError,
     InvalidSpec,
+    PrivilegedRole,
     QueryFailed,
     QueryTimeout,
     SqlRejected,
@@ -63,14 +70,17 @@ __all__ = [
     "FetchResult",
     "InvalidSpec",
     "Measure",
+    "PrivilegedRole",
     "QueryFailed",
     "QueryTimeout",
     "Question",
     "SqlRejected",
     "TargetPolicy",
     "TargetRefused",
+    "check_role",
     "check_target",
     "close_idle_connections",
+    "credential_target",
     "describe_target",
     "engine_for",
     "fetch",
@@ -183,6 +193,25 @@ def describe_target(url: str) -> str:
     return f"{parts.hostname or ''}{port}/{unquote(parts.path.lstrip('/'))}"
 
 
+def credential_target(engine: str, url: str) -> dict[str, Any]:
+    """Where a password is sent: the engine, host, port, database and user of ``url``.
+
+    Empty when the URL does not parse, which matches no stored target.
+    """
+    try:
+        engine_class = _engine(engine)
+        location = parse_url(url, engine_class)
+    except InvalidSpec:
+        return {}
+    return {
+        "engine": engine_class.name,
+        "host": location.host.lower(),
+        "port": location.port or engine_class.default_port,
+        "database": location.database or location.path,
+        "user": location.user,
+    }
+
+
 @lru_cache(maxsize=1024)
 def validate_sql(sql: str, engine: str) -> str:
     """The statement to run: exactly one read, without trailing semicolons.
@@ -224,6 +253,7 @@ def engine_for(spec: ConnectionSpec, policy: TargetPolicy) -> Engine:
         row_cap=spec.row_cap,
         max_idle=spec.max_concurrency,
         identity=spec.identity,
+        allow_privileged=policy.allow_privileged_roles,
     )
 
 
@@ -266,6 +296,13 @@ def measure(
 def test_connection(spec: ConnectionSpec, *, policy: TargetPolicy) -> str:
     """A short line such as "Connected to PostgreSQL 15.20 as reader; read-only session OK"."""
     return engine_for(spec, policy).describe()
+
+
+def check_role(spec: ConnectionSpec, *, policy: TargetPolicy) -> None:
+    """``PrivilegedRole`` when the datasource's role may do more than read; for saying so at
+    save. A server that cannot be reached raises ``ConnectFailed``: the caller decides."""
+    with engine_for(spec, policy).session():
+        pass
 
 
 def close_idle_connections() -> None:

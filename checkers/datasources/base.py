@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from checkers.datasources.errors import DatasourceError, InvalidSpec, QueryFailed, QueryTimeout, TargetRefused
+from checkers.datasources.errors import (
+    DatasourceError,
+    InvalidSpec,
+    PrivilegedRole,
+    QueryFailed,
+    QueryTimeout,
+    TargetRefused,
+)
 from checkers.datasources.pool import POOLS, Pool
 from checkers.datasources.values import JsonRows, JsonValue
 
@@ -161,6 +168,7 @@ class Engine:
         row_cap: int,
         max_idle: int = 4,
         identity: str = "",
+        allow_privileged: bool = False,
     ) -> None:
         self.location = location
         self.target = target
@@ -169,6 +177,7 @@ class Engine:
         self.row_cap = row_cap
         self.max_idle = max_idle
         self.identity = identity
+        self.allow_privileged = allow_privileged
         self.secrets = [secret for secret in (password, location.password) if secret]
 
     @property
@@ -191,6 +200,7 @@ class Engine:
             self.timeout_s,
             self.row_cap,
             self.max_idle,
+            self.allow_privileged,
         )
         return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
@@ -293,6 +303,7 @@ class Engine:
             connection = self._connect()
         try:
             with self.translating():
+                self._refuse_privileged(connection)
                 self._begin(connection)
         except BaseException:
             self._close(connection)
@@ -302,6 +313,27 @@ class Engine:
     def _connect(self) -> Any:
         """A new connection to the vetted target."""
         raise NotImplementedError
+
+    def _refuse_privileged(self, connection: Any) -> None:
+        """``PrivilegedRole`` before a new connection's first query, unless the operator opted in.
+
+        Checked once per connection, when it is opened: privileges are the server's, so a
+        pooled connection keeps what it had, and a changed datasource gets a new pool.
+        """
+        if self.allow_privileged:
+            return
+        found = self.privileges(connection)
+        if found:
+            raise PrivilegedRole(
+                f"{self.label}: the role {self.location.user!r} {'; '.join(found)}. A datasource role "
+                "must only be able to read: connect as a role that may only SELECT the tables the "
+                "checks read (or ask the operator to set MALLEABLE_DATASOURCE_ALLOW_PRIVILEGED_ROLES)",
+                secrets=self.secrets,
+            )
+
+    def privileges(self, connection: Any) -> list[str]:
+        """What the connection's role may do beyond reading, in words; empty when nothing."""
+        return []
 
     def _begin(self, connection: Any) -> None:
         """Start a read-only transaction with the statement and lock timeouts."""

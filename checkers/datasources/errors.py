@@ -72,6 +72,10 @@ class TargetRefused(DatasourceError):
     permanent = True
 
 
+class PrivilegedRole(TargetRefused):
+    """The datasource's role could do more than read (a superuser, server files, other sessions)."""
+
+
 class ConnectFailed(DatasourceError):
     """The database could not be reached; it may be back on the next run."""
 

@@ -41,6 +41,19 @@ DENIED_CODES = frozenset({1044, 1045, 1698})
 UNKNOWN_DATABASE = 1049
 # Reset the session's state without reconnecting (MariaDB 10.2.4+, MySQL 5.7.3+).
 COM_RESET_CONNECTION = 0x1F
+# Global privileges that reach past reading: server files, other sessions, accounts, the
+# server itself; and every ``... ADMIN`` privilege SUPER was split into (MariaDB 10.5+, MySQL 8).
+PRIVILEGED = frozenset(
+    {"ALL PRIVILEGES", "FILE", "SUPER", "PROCESS", "SHUTDOWN", "RELOAD", "CREATE USER", "SET USER"}
+)
+# The account's own global privileges, as information_schema quotes it.
+_USER_PRIVILEGES = """
+SELECT PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES
+WHERE GRANTEE = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'",
+                       SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")
+"""
+# A role's global grant as SHOW GRANTS prints it: "GRANT FILE, PROCESS ON *.* TO `r`".
+_GLOBAL_GRANT = re.compile(r"^GRANT (?P<names>.+?) ON \*\.\* TO .*?(?P<option> WITH GRANT OPTION)?$")
 # Statement refused in a read-only transaction, command or column denied.
 PERMANENT_CODES = frozenset({1792, 1142, 1143, 1227})
 
@@ -115,6 +128,25 @@ class MySQL(Engine):
             connection.connect(sock)
             return connection
         raise ConnectFailed(f"{self.label}: cannot reach {self.location.host}:{self.port}: {error}")
+
+    def privileges(self, connection: pymysql.Connection) -> list[str]:
+        """The account's global privileges and those of every role it may switch to (SET ROLE),
+        which information_schema does not list for it: read with SHOW GRANTS FOR the role."""
+        with connection.cursor() as cursor:
+            cursor.execute(_USER_PRIVILEGES)
+            held = [(name, grantable == "YES") for name, grantable in cursor.fetchall()]
+            cursor.execute("SELECT CURRENT_ROLE()")
+            (active,) = cursor.fetchone()
+            for role in _applicable_roles(cursor):
+                held += _role_grants(cursor, role)
+            restore = "NONE" if not active or active == "NONE" else active
+            cursor.execute(f"SET ROLE {restore if restore.startswith(('`', 'NONE')) else _quote(restore)}")
+        connection.rollback()
+        names = sorted({name for name, _ in held if name in PRIVILEGED or name.endswith(("ADMIN", "_ADMIN"))})
+        found = [f"holds {', '.join(names)}"] if names else []
+        if any(grantable for _, grantable in held):
+            found.append("holds GRANT OPTION")
+        return found
 
     def _begin(self, connection: pymysql.Connection) -> None:
         with connection.cursor() as cursor:
@@ -194,6 +226,41 @@ class MySQL(Engine):
             return self.failed(exc, permanent=code == UNKNOWN_DATABASE, kind=ConnectFailed)
         permanent = isinstance(exc, pymysql.ProgrammingError) or code in PERMANENT_CODES | DENIED_CODES
         return self.failed(exc, permanent=permanent)
+
+
+def _applicable_roles(cursor: pymysql.cursors.Cursor) -> list[str]:
+    """The roles the account may use, quoted for SHOW GRANTS (MySQL's have a host, MariaDB's not)."""
+    cursor.execute("SELECT * FROM information_schema.APPLICABLE_ROLES")
+    columns = [column[0].upper() for column in cursor.description or ()]
+    roles = []
+    for values in cursor.fetchall():
+        role = dict(zip(columns, values, strict=True))
+        quoted = _quote(role["ROLE_NAME"])
+        roles.append(f"{quoted}@{_quote(role['ROLE_HOST'])}" if role.get("ROLE_HOST") else quoted)
+    return roles
+
+
+def _role_grants(cursor: pymysql.cursors.Cursor, role: str) -> list[tuple[str, bool]]:
+    """A role's global grants, roles granted to it included; the server shows them only while
+    the role is active. A role reached only through another is read with that one."""
+    try:
+        cursor.execute(f"SET ROLE {role}")
+        cursor.execute(f"SHOW GRANTS FOR {role}")
+    except pymysql.MySQLError:
+        return []
+    return [grant for (line,) in cursor.fetchall() for grant in _global_grants(line)]
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _global_grants(line: str) -> list[tuple[str, bool]]:
+    found = _GLOBAL_GRANT.match(line)
+    if found is None:
+        return []
+    option = found.group("option") is not None
+    return [(name.strip().upper(), option) for name in found.group("names").split(",")]
 
 
 def _abandon(cursor: SSCursor, session: pymysql.Connection) -> None:

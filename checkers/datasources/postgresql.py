@@ -33,6 +33,22 @@ _DENIED = re.compile(
     r"authentication method requirement",
 )
 _NO_DATABASE = re.compile(r'database ".*" does not exist')
+# Predefined roles that reach past the database: server files, programs, other sessions.
+# pg_read_all_data is not among them: it reads this server's tables, which is the job.
+PRIVILEGED_ROLES = (
+    "pg_execute_server_program",
+    "pg_read_server_files",
+    "pg_signal_backend",
+    "pg_write_server_files",
+)
+# Membership of any kind counts: with NOINHERIT a member still gets the rights by SET ROLE.
+_PRIVILEGES = """
+SELECT r.rolsuper, r.rolcreaterole,
+       ARRAY(SELECT p.rolname::text FROM pg_roles p
+             WHERE p.rolname = ANY(%(roles)s) AND pg_has_role(r.oid, p.oid, 'MEMBER')
+             ORDER BY p.rolname)
+FROM pg_roles r WHERE r.rolname = session_user
+"""
 
 
 class PostgreSQL(Engine):
@@ -68,14 +84,29 @@ class PostgreSQL(Engine):
             "passfile": NO_PASSFILE,
         }
         if psycopg.pq.version() >= 160000:
-            # Never answer a Kerberos/SSPI challenge with the worker's own tickets.
-            info["require_auth"] = "!gss,!sspi"
+            # Never answer a Kerberos/SSPI challenge with the worker's own tickets, and never
+            # send the password in clear text (a server asking for it is not one to trust).
+            info["require_auth"] = "!gss,!sspi,!password"
         return info
 
     def _connect(self) -> psycopg.Connection:
         connection = psycopg.connect(**self.conninfo(), autocommit=False, prepare_threshold=None)
         connection.read_only = True
         return connection
+
+    def privileges(self, connection: psycopg.Connection) -> list[str]:
+        row = connection.execute(_PRIVILEGES, {"roles": list(PRIVILEGED_ROLES)}).fetchone()
+        connection.rollback()
+        if row is None:
+            return []
+        superuser, createrole, members_of = row
+        if superuser:
+            return ["is a superuser"]
+        found = []
+        if createrole:
+            found.append("has CREATEROLE (up to PostgreSQL 15 it can grant itself the roles below)")
+        found += [f"is a member of {name}" for name in members_of]
+        return found
 
     def _begin(self, connection: psycopg.Connection) -> None:
         # A lock wait gives up at half the budget, so it is reported as one.

@@ -52,7 +52,7 @@ class SQLite(Engine):
         if location.host or not location.path or location.path.endswith("/"):
             raise InvalidSpec(
                 "a SQLite URL names a file: sqlite:///absolute/path/shop.sqlite3, or sqlite:shop.sqlite3 "
-                "inside the operator's SQLite directory"
+                "inside the namespace's SQLite directory"
             )
 
     @contextlib.contextmanager

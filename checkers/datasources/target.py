@@ -30,12 +30,16 @@ class TargetPolicy:
 
     ``own_databases``: Django ``DATABASES`` entries (values), test names included.
     ``allowed_hosts``: None allows any host; a list allows only those names, IPs or CIDR
-    networks (an empty list allows none). ``sqlite_dir``: None refuses every SQLite file.
+    networks (an empty list allows none). ``sqlite_dir``: None refuses every SQLite file;
+    Django passes the namespace's own directory, so one namespace never opens another's file.
+    ``allow_privileged_roles``: False refuses a session whose role could do more than read
+    (see ``Engine.privileges``), checked once per new connection.
     """
 
     own_databases: Sequence[Mapping[str, Any]] = ()
     allowed_hosts: Sequence[str] | None = None
     sqlite_dir: Path | None = None
+    allow_privileged_roles: bool = False
 
 
 def vet(engine: type[Engine], location: Location, policy: TargetPolicy) -> Target:

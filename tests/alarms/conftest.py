@@ -124,10 +124,13 @@ class Consumer:
 
 
 @pytest.fixture
-def rabbit(rabbitmq_service, personas) -> Iterator[Consumer]:
-    """A consumer of namespace A's alarms; A gets a unique slug, so parallel runs never cross."""
-    personas.a.slug = f"alpha-{uuid.uuid4().hex[:8]}"
+def rabbit(rabbitmq_service, personas, shop, settings) -> Iterator[Consumer]:
+    """A consumer of namespace A's alarms; A gets a unique slug, so parallel runs never cross,
+    and its SQLite directory (where the shop is) follows it."""
+    sqlite_dir = settings.DATASOURCE_SQLITE_DIR
+    old_slug, personas.a.slug = personas.a.slug, f"alpha-{uuid.uuid4().hex[:8]}"
     personas.a.save(update_fields=["slug"])
+    (sqlite_dir / personas.a.slug).symlink_to(sqlite_dir / old_slug)
     consumer = Consumer(f"{personas.a.slug}.#")
     yield consumer
     consumer.close()

@@ -23,7 +23,7 @@ def setup(namespace: str, broker_url: str, shop_dir: str) -> dict[str, Any]:
     from namespaces.models import Namespace
     from tests.shop import SEED_MESSAGE, Shop
 
-    shop = Shop(Path(shop_dir) / "shop.sqlite3")
+    shop = Shop(Path(shop_dir) / namespace / "shop.sqlite3")  # the namespace's own directory
     shop.set_null_emails(50)
     ns = Namespace.objects.create(slug=namespace, name=namespace)
     Channel.objects.create(namespace=ns, slug="ops-queue", kind="queue", url=broker_url)

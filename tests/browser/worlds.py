@@ -51,10 +51,11 @@ def demo_with_history(sqlite_dir: Path, every: timedelta = timedelta(minutes=5))
     The user ``demo`` (password ``tests.personas.PASSWORD``) owns the namespace ``demo``.
     Returns the checker the screenshots show (``largest-order``).
     """
-    shop = sqlite_dir / "demo-shop.sqlite3"
+    shop = sqlite_dir / "demo" / "shop.sqlite3"
+    shop.parent.mkdir(exist_ok=True)
     make_demo_shop(shop)
     get_user_model().objects.create_user(DEMO_USERNAME, "demo@example.com", PASSWORD)
-    config.import_file(DEMO_CONFIG, environ={"MALLEABLE_DEMO_SHOP_DB": str(shop)})
+    config.import_file(DEMO_CONFIG, environ={})
     checkers = list(Checker.objects.filter(namespace__slug="demo").order_by("slug"))
     now = timezone.now()
     for step in range(HISTORY):

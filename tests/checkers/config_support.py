@@ -72,7 +72,7 @@ namespaces:
       - slug: shop
         name: Shop replica
         engine: sqlite
-        url: sqlite:///{dir}/shop.sqlite3
+        url: sqlite:///{dir}/growth/shop.sqlite3
         password: ${SHOP_DB_PASSWORD}
         statement_timeout: 5.5
         row_cap: 5000
@@ -155,7 +155,7 @@ namespaces:
     datasources:
       - slug: warehouse
         engine: sqlite
-        url: sqlite:///{dir}/warehouse.sqlite3
+        url: sqlite:///{dir}/ops/warehouse.sqlite3
 """
 
 # The smallest valid module: a ``check`` that does nothing.

@@ -26,7 +26,15 @@ import psycopg
 import pymysql
 import pytest
 
-from tests.services import Service, mariadb_service, postgres_service  # noqa: F401
+from tests.services import (  # noqa: F401
+    Service,
+    create_mariadb_reader,
+    create_pg_reader,
+    drop_mariadb_reader,
+    drop_pg_reader,
+    mariadb_service,
+    postgres_service,
+)
 
 SQL = "SELECT id, user_id, status, amount, email, big, created_at FROM orders ORDER BY id"
 
@@ -62,9 +70,13 @@ FROM n;
 
 @dataclass(frozen=True)
 class Orders:
+    """``url`` reads as a role that may only SELECT; ``superuser_url`` is the server's superuser,
+    for attacks tried with the operator's opt-in to privileged roles (and to count the rows)."""
+
     engine: str
     url: str
     sqlite_dir: Path | None = None
+    superuser_url: str = ""
 
 
 def _name() -> str:
@@ -79,11 +91,14 @@ def pg_orders(postgres_service: Service) -> Iterator[Orders]:  # noqa: F811
         server.execute(f'CREATE DATABASE "{name}"')
     with psycopg.connect(**admin, dbname=name) as db:
         db.execute(_PG)
+    reader = create_pg_reader(postgres_service, name)
+    server = f"{postgres_service.host}:{postgres_service.port}/{name}"
     yield Orders(
-        "postgresql", f"postgresql://postgres@{postgres_service.host}:{postgres_service.port}/{name}"
+        "postgresql", f"postgresql://{reader}@{server}", superuser_url=f"postgresql://postgres@{server}"
     )
     with psycopg.connect(**admin, dbname="postgres") as server:
         server.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    drop_pg_reader(postgres_service, reader)
 
 
 @pytest.fixture(scope="session")
@@ -100,16 +115,20 @@ def mariadb_orders(mariadb_service: Service) -> Iterator[Orders]:  # noqa: F811
             " email VARCHAR(100), big DECIMAL(30, 10), created_at DATETIME(6))"
         )
         cursor.execute(_MARIADB)
-    yield Orders("mysql", f"mysql://root@{mariadb_service.host}:{mariadb_service.port}/{name}")
+    reader = create_mariadb_reader(mariadb_service, name)
+    where = f"{mariadb_service.host}:{mariadb_service.port}/{name}"
+    yield Orders("mysql", f"mysql://{reader}@{where}", superuser_url=f"mysql://root@{where}")
     with server.cursor() as cursor:
         cursor.execute(f"DROP DATABASE `{name}`")
     server.close()
+    drop_mariadb_reader(mariadb_service, reader)
 
 
 @pytest.fixture(scope="session")
 def sqlite_orders(tmp_path_factory: pytest.TempPathFactory) -> Orders:
     folder = tmp_path_factory.mktemp("orders")
-    path = folder / "orders.sqlite3"
+    (folder / "alpha").mkdir()
+    path = folder / "alpha" / "orders.sqlite3"  # in namespace A's (alpha) own directory
     db = sqlite3.connect(path)
     db.executescript(_SQLITE)
     db.close()
@@ -124,9 +143,9 @@ def orders_count(orders: Orders) -> int:
         db.close()
         return count
     if orders.engine == "postgresql":
-        with psycopg.connect(orders.url) as db:
+        with psycopg.connect(orders.superuser_url) as db:
             return db.execute("SELECT count(*) FROM orders").fetchone()[0]
-    host_port, database = orders.url.removeprefix("mysql://root@").split("/")
+    host_port, database = orders.superuser_url.removeprefix("mysql://root@").split("/")
     host, port = host_port.split(":")
     db = pymysql.connect(host=host, port=int(port), user="root", database=database)
     with db.cursor() as cursor:

@@ -48,7 +48,7 @@ def worker(rabbitmq_service, postgres_database, shop, tmp_path):
         "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
         "MALLEABLE_TASK_QUEUE": f"e2e-{uuid.uuid4().hex}",
         "MALLEABLE_DISPATCH_INTERVAL": "1",
-        "MALLEABLE_DATASOURCE_SQLITE_DIR": str(shop.path.parent),
+        "MALLEABLE_DATASOURCE_SQLITE_DIR": str(shop.path.parent.parent),
     }
     log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - read back after the process ends
     process = subprocess.Popen(

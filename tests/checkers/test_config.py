@@ -315,9 +315,10 @@ def test_url_references_are_expanded_from_the_environment(tmp_path, people, sqli
         "engine: postgresql            # postgresql | mysql | sqlite", "engine: sqlite"
     ).replace("url: postgresql://reader@127.0.0.1:5432/shop", "url: sqlite:///${SHOP_DIR}/shop.sqlite3")
 
-    config.import_file(write(tmp_path, text), environ=ENVIRON | {"SHOP_DIR": str(sqlite_dir)})
+    shop_dir = sqlite_dir / "growth"
+    config.import_file(write(tmp_path, text), environ=ENVIRON | {"SHOP_DIR": str(shop_dir)})
 
-    assert Datasource.objects.get().url == f"sqlite:///{sqlite_dir}/shop.sqlite3"
+    assert Datasource.objects.get().url == f"sqlite:///{shop_dir}/shop.sqlite3"
 
 
 def test_wasm_base64_is_accepted(tmp_path, people, sqlite_dir):

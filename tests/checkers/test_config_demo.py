@@ -33,10 +33,10 @@ VERDICTS = {
 @pytest.fixture
 def demo(settings, tmp_path):
     settings.DATASOURCE_SQLITE_DIR = tmp_path
-    shop = tmp_path / "demo-shop.sqlite3"
-    make_demo_shop(shop)
+    (tmp_path / "demo").mkdir()
+    make_demo_shop(tmp_path / "demo" / "shop.sqlite3")
     make_user("demo")
-    return config.import_file(DEMO, environ={"MALLEABLE_DEMO_SHOP_DB": str(shop)})
+    return config.import_file(DEMO, environ={})
 
 
 def verdict(checker: Checker) -> tuple[Status, list[str]]:

@@ -50,7 +50,7 @@ def alice(db):
 
 
 def refused(tmp_path, text: str, environ=ENVIRON) -> tuple[str, list[config.ConfigError]]:
-    text = text.replace("{dir}", str(tmp_path / "datasources"))
+    text = text.replace("{dir}", str(tmp_path / "datasources" / "growth"))
     with pytest.raises(config.ConfigInvalid) as raised:
         config.import_file(write(tmp_path, text), environ=environ)
     assert not Namespace.objects.exists()
@@ -58,7 +58,9 @@ def refused(tmp_path, text: str, environ=ENVIRON) -> tuple[str, list[config.Conf
 
 
 def test_the_base_file_is_valid(tmp_path):
-    config.import_file(write(tmp_path, BASE.replace("{dir}", str(tmp_path / "datasources"))), environ=ENVIRON)
+    config.import_file(
+        write(tmp_path, BASE.replace("{dir}", str(tmp_path / "datasources" / "growth"))), environ=ENVIRON
+    )
     assert Checker.objects.count() == 2
 
 

@@ -90,7 +90,7 @@ class Installation:
 def installation(tmp_path_factory) -> Installation:
     """A Malleable of its own (SQLite), with the seed's rule and Python checker on a shop."""
     folder = tmp_path_factory.mktemp("cron")
-    shop = Shop(folder / "shop.sqlite3")
+    shop = Shop(folder / "cron" / "shop.sqlite3")  # namespace cron's own directory
     shop.set_null_emails(10)
     (folder / "config.yaml").write_text(CONFIG.format(url=shop.url, message=SEED_MESSAGE))
     env = os.environ | {

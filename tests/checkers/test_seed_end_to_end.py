@@ -19,6 +19,7 @@ import pytest
 from django.core.management import call_command
 
 from checkers.models import CheckRun
+from tests.services import create_mariadb_reader, create_pg_reader, drop_mariadb_reader, drop_pg_reader
 from tests.shop import SEED_MESSAGE
 
 SEED_YAML = """\
@@ -79,9 +80,12 @@ def postgresql_seed(postgres_service) -> Iterator[SeedDatabase]:
             db.cursor().executemany(sql, rows) if rows else db.execute(sql)
 
     execute("CREATE TABLE users (id serial PRIMARY KEY, username text NOT NULL, email text)", None)
-    yield SeedDatabase("postgresql", f"{server}/{name}", "        password: ${SEED_DB_PASSWORD}", execute)
+    reader = create_pg_reader(postgres_service, name)
+    url = f"postgresql://{reader}@{postgres_service.host}:{postgres_service.port}/{name}"
+    yield SeedDatabase("postgresql", url, "        password: ${SEED_DB_PASSWORD}", execute)
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    drop_pg_reader(postgres_service, reader)
 
 
 @pytest.fixture
@@ -107,10 +111,12 @@ def mysql_seed(mariadb_service) -> Iterator[SeedDatabase]:
     execute(
         "CREATE TABLE users (id int AUTO_INCREMENT PRIMARY KEY, username text NOT NULL, email text)", None
     )
-    url = f"mysql://root@{mariadb_service.host}:{mariadb_service.port}/{name}?ssl=disabled"
+    reader = create_mariadb_reader(mariadb_service, name)
+    url = f"mysql://{reader}@{mariadb_service.host}:{mariadb_service.port}/{name}?ssl=disabled"
     yield SeedDatabase("mysql", url, "", execute)
     with connect() as admin:
         admin.cursor().execute(f"DROP DATABASE `{name}`")
+    drop_mariadb_reader(mariadb_service, reader)
 
 
 def run(reference: str, capsys) -> tuple[int, dict]:

@@ -21,7 +21,13 @@ import pytest
 
 from checkers import runs
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
-from tests.services import Service
+from tests.services import (
+    Service,
+    create_mariadb_reader,
+    create_pg_reader,
+    drop_mariadb_reader,
+    drop_pg_reader,
+)
 
 ORDERS = [(n, n * 10) for n in range(1, 26)]
 ROW_CAP = 10
@@ -66,9 +72,13 @@ def postgresql_orders(postgres_service: Service) -> Iterator[OrdersDatabase]:
     with psycopg.connect(f"{server}/{name}") as db:
         db.execute("CREATE TABLE orders (id integer PRIMARY KEY, amount integer NOT NULL)")
         db.cursor().executemany("INSERT INTO orders VALUES (%s, %s)", ORDERS)
-    yield OrdersDatabase("postgresql", f"{server}/{name}")
+    reader = create_pg_reader(postgres_service, name)
+    yield OrdersDatabase(
+        "postgresql", f"postgresql://{reader}@{postgres_service.host}:{postgres_service.port}/{name}"
+    )
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    drop_pg_reader(postgres_service, reader)
 
 
 @pytest.fixture(scope="module")
@@ -84,16 +94,19 @@ def mysql_orders(mariadb_service: Service) -> Iterator[OrdersDatabase]:
     with connect(name) as db:
         db.cursor().execute("CREATE TABLE orders (id int PRIMARY KEY, amount int NOT NULL)")
         db.cursor().executemany("INSERT INTO orders VALUES (%s, %s)", ORDERS)
-    url = f"mysql://root@{mariadb_service.host}:{mariadb_service.port}/{name}?ssl=disabled"
+    reader = create_mariadb_reader(mariadb_service, name)
+    url = f"mysql://{reader}@{mariadb_service.host}:{mariadb_service.port}/{name}?ssl=disabled"
     yield OrdersDatabase("mysql", url)
     with connect() as admin:
         admin.cursor().execute(f"DROP DATABASE `{name}`")
+    drop_mariadb_reader(mariadb_service, reader)
 
 
 @pytest.fixture(scope="module")
 def sqlite_orders(tmp_path_factory: pytest.TempPathFactory) -> OrdersDatabase:
     folder = tmp_path_factory.mktemp("cut-datasources")
-    path = folder / "shop.sqlite3"
+    (folder / "alpha").mkdir()
+    path = folder / "alpha" / "shop.sqlite3"  # in namespace A's (alpha) own directory
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL)")
         db.executemany("INSERT INTO orders VALUES (?, ?)", ORDERS)

@@ -3,7 +3,9 @@
 Each lives under a random ``malleable_ds_*`` name (never ``malleable`` or Django's
 ``test_malleable``) and is dropped afterwards. PostgreSQL and MariaDB also get a reader
 account that may only SELECT, so attacks are tried both as that reader and as the
-superuser: the read-only session must hold even when privileges would not.
+superuser: the read-only session must hold even when privileges would not. Their policy
+therefore opts in to privileged roles (``allow_privileged_roles``), as an operator may;
+``test_privileged_roles`` shows that without it a superuser never gets a session.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from tests.services import Service, mariadb_service, postgres_service  # noqa: F
 
 def _own_databases() -> list[dict[str, Any]]:
     return list(settings.DATABASES.values())
+
+
+def _superuser_policy() -> TargetPolicy:
+    """The operator's opt-in, so attacks can be tried as the superuser too."""
+    return TargetPolicy(own_databases=_own_databases(), allow_privileged_roles=True)
 
 
 def _name() -> str:
@@ -57,7 +64,7 @@ def pg_shop(postgres_service: Service) -> Iterator[Shop]:  # noqa: F811
 
     yield Shop(
         "postgresql", name, postgres_service.host, postgres_service.port, "postgres", reader,
-        policy=TargetPolicy(own_databases=_own_databases()), read_users=read_users,
+        policy=_superuser_policy(), read_users=read_users,
     )  # fmt: skip
     with psycopg.connect(**admin, dbname="postgres", autocommit=True) as server:
         server.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -89,7 +96,7 @@ def mariadb_shop(mariadb_service: Service) -> Iterator[Shop]:  # noqa: F811
 
     yield Shop(
         "mysql", name, mariadb_service.host, mariadb_service.port, "root", reader,
-        policy=TargetPolicy(own_databases=_own_databases()), read_users=read_users,
+        policy=_superuser_policy(), read_users=read_users,
     )  # fmt: skip
     with _mariadb(mariadb_service) as server, server.cursor() as cursor:
         cursor.execute(f"DROP DATABASE `{name}`")

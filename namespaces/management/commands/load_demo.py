@@ -25,7 +25,7 @@ class Command(BaseCommand):
         user, _ = get_user_model().objects.get_or_create(username=DEMO_USERNAME)
         user.set_password(settings.DEMO_PASSWORD)
         user.save(update_fields=["password"])
-        plan = config.import_file(DEMO_CONFIG, environ={**os.environ, "MALLEABLE_DEMO_SHOP_DB": str(shop)})
+        plan = config.import_file(DEMO_CONFIG, environ=dict(os.environ))
         self.stdout.write(plan.summary())
         self.stdout.write(
             self.style.SUCCESS(
