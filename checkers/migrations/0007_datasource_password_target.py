@@ -18,7 +18,7 @@ def bind_passwords(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("checkers", "0005_dataset_sample"),
+        ("checkers", "0006_run_figures"),
     ]
 
     operations = [
