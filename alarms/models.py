@@ -32,6 +32,7 @@ from alarms import payloads
 from alarms.transports import TRANSPORTS, DeliveryError, Transport
 from checkers.models import Checker, CheckRun, RunStatus, Severity
 from checkers.signals import delivering_in_process
+from malleable import texts
 from malleable.encryption import EncryptedTextField
 from namespaces.models import Namespace, validate_timezone
 
@@ -265,6 +266,7 @@ class Channel(models.Model):
 
     def disable(self, reason: str, by=None) -> bool:
         """Stop delivering here; pending notifications wait (held) until the channel is enabled."""
+        reason = texts.storable(reason, texts.REMOTE_ERROR_BYTES)
         if not Channel.objects.filter(pk=self.pk, enabled=True).update(
             enabled=False, disabled_reason=reason, disabled_at=timezone.now()
         ):
@@ -904,14 +906,17 @@ class Notification(models.Model):
             due=timezone.now() + timedelta(seconds=delay),
             claim=None,
             claimed_until=None,
-            last_error=str(error),
+            last_error=texts.storable(str(error), texts.REMOTE_ERROR_BYTES),
         )
         self.status = self.Status.PENDING
         return self.status
 
     def _hold(self, error: DeliveryError) -> str:
         Notification.objects.filter(pk=self.pk, claim=self.claim).update(
-            status=self.Status.HELD, claim=None, claimed_until=None, last_error=str(error)
+            status=self.Status.HELD,
+            claim=None,
+            claimed_until=None,
+            last_error=texts.storable(str(error), texts.REMOTE_ERROR_BYTES),
         )
         self.channel.disable(f"permanent failure: {error}")
         self.status = self.Status.HELD
@@ -937,7 +942,10 @@ class DeliveryAttempt(models.Model):
 
     def finish(self, error: DeliveryError | None) -> None:
         self.finished, self.ok = timezone.now(), error is None
-        self.error, self.permanent = (str(error), error.permanent) if error else ("", False)
+        if error is None:
+            self.error, self.permanent = "", False
+        else:
+            self.error, self.permanent = texts.storable(str(error), texts.REMOTE_ERROR_BYTES), error.permanent
         self.save(update_fields=["finished", "ok", "error", "permanent"])
 
 

@@ -87,6 +87,7 @@ class Datasource(models.Model):
             row_cap=self.row_cap,
             max_concurrency=self.max_concurrency,
             identity=f"datasource:{self.pk}" if self.pk else "",
+            byte_cap=settings.DATASET_MAX_BYTES,
         )
 
     def policy(self) -> datasources.TargetPolicy:
@@ -238,6 +239,14 @@ class Dataset(models.Model):
             f"dataset {self.slug}: {fetched:,} rows fetched and more were left (the row cap of "
             f"datasource {source.slug}); aggregate or filter in the dataset's SQL, raise the "
             "datasource's row cap, or mark the dataset as a sample"
+        )
+
+    def too_large_error(self, error: datasources.DatasetTooLarge) -> str:
+        """Why a run refuses this dataset once the byte cap stopped it (a sample too: its rows
+        are cut by count, never by size), and the ways out."""
+        return (
+            f"dataset {self.slug}: {error} (MALLEABLE_DATASET_MAX_BYTES); select fewer or shorter "
+            "columns, aggregate or filter in the dataset's SQL"
         )
 
 
@@ -536,7 +545,6 @@ class CheckRun(models.Model):
     """One evaluation of a checker. Append-only: a run is written once it has an outcome."""
 
     NAMESPACE_PATH = "checker__namespace"
-    LOG_CAP = 64 * 1024
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     checker = models.ForeignKey(Checker, on_delete=models.CASCADE, related_name="runs")

@@ -246,6 +246,11 @@ DEMO_PASSWORD = env.str("MALLEABLE_DEMO_PASSWORD", default="malleable-demo")
 # Datasources: where checkers may read. Never Malleable's own database.
 DATASOURCE_ALLOWED_HOSTS = env.list("MALLEABLE_DATASOURCE_ALLOWED_HOSTS", default=[])
 DATASOURCE_SQLITE_DIR = Path(env.path("MALLEABLE_DATASOURCE_SQLITE_DIR", default=VAR_DIR / "datasources"))
+# Bytes of rows one dataset may bring into a worker or a page (about its JSON size); past it
+# the fetch stops and a code checker's run is a dataset_truncated error.
+DATASET_MAX_BYTES = _typed("MALLEABLE_DATASET_MAX_BYTES", int, 64 * 1024 * 1024)
+if DATASET_MAX_BYTES < 1:
+    raise ImproperlyConfigured(f"MALLEABLE_DATASET_MAX_BYTES={DATASET_MAX_BYTES} must be at least 1")
 
 # Scheduling: one beat entry claims the due checkers every few seconds.
 DISPATCH_INTERVAL_S = _typed("MALLEABLE_DISPATCH_INTERVAL", float, 10.0)
