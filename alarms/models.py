@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from alarms import payloads
 from alarms.transports import TRANSPORTS, DeliveryError, Transport
+from checkers import schedules
 from checkers.models import Checker, CheckRun, RunStatus, Severity
 from checkers.signals import delivering_in_process
 from malleable import texts
@@ -355,6 +356,8 @@ class MaintenanceWindow(models.Model):
             raise ValidationError({"duration_minutes": "A recurring window needs a cron and a duration."})
         if self.cron and (len(self.cron.split()) != 5 or not croniter.is_valid(self.cron)):
             raise ValidationError({"cron": "Use five cron fields: minute hour day month weekday."})
+        if self.cron and not schedules.fires(self.cron):
+            raise ValidationError({"cron": f"{self.cron!r} never fires: no date has that day in that month."})
 
     def open_until(self, moment: datetime) -> datetime | None:
         """When the window that is open at ``moment`` closes; None when it is closed then."""
@@ -362,7 +365,10 @@ class MaintenanceWindow(models.Model):
             return self.ends if self.starts <= moment < self.ends else None
         zone = ZoneInfo(self.timezone or self.namespace.timezone)
         local = moment.astimezone(zone) + timedelta(seconds=1)
-        opened = croniter(self.cron, local).get_prev(datetime)
+        try:
+            opened = croniter(self.cron, local).get_prev(datetime)
+        except ValueError:  # stored before "never fires" was refused: never open
+            return None
         closes = opened + timedelta(minutes=self.duration_minutes)
         return closes.astimezone(moment.tzinfo) if closes > moment else None
 

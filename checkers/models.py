@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from checkers import datasources, schedules
+from checkers.params import ParamsField
 from checkers.rules import Metric, Operator, Rule
 from checkers.sandbox import Limits, Program
 from malleable.encryption import EncryptedTextField
@@ -310,7 +311,7 @@ class Checker(models.Model):
     )
     enabled = models.BooleanField(default=True)
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.WARNING)
-    params = models.JSONField(default=dict, blank=True, help_text="Passed to code checkers as params.")
+    params = ParamsField(default=dict, blank=True, help_text="Passed to code checkers as params.")
     tags = models.CharField(
         max_length=200,
         blank=True,
@@ -442,10 +443,16 @@ class Checker(models.Model):
         }
 
     def compute_next_run(self, after: datetime | None = None) -> datetime | None:
-        schedule = self.schedule
-        if schedule is None:
+        """The next run, or None when it is not scheduled or its stored schedule can never fire.
+
+        ``clean`` refuses such a schedule; one already stored (before that, or written around
+        it) unschedules the checker instead of failing every page and the dispatcher.
+        """
+        try:
+            schedule = self.schedule
+            return schedule.next_after(after or timezone.now(), self.zone) if schedule else None
+        except ValueError:
             return None
-        return schedule.next_after(after or timezone.now(), self.zone)
 
     def current_state(self) -> str:
         """The alarm state (green, red, error, unknown): it follows the alarm policy, so with
