@@ -60,14 +60,14 @@ def fetch_datasets(
         except datasources.DatasourceError as exc:
             raise SandboxError(ErrorKind.DATASET_ERROR, f"dataset {dataset.slug}: {exc}") from None
         stats[dataset.slug] = {
-            "rows": len(result.rows),
+            "rows": len(result.values),
             "ms": round((time.perf_counter() - started) * 1000, 3),
             "query_ms": round(result.duration_ms, 3),
             "truncated": result.truncated,
             "sample": dataset.sample,
         }
         if result.truncated and not dataset.sample:
-            raise SandboxError(ErrorKind.DATASET_TRUNCATED, dataset.truncated_error(len(result.rows)))
+            raise SandboxError(ErrorKind.DATASET_TRUNCATED, dataset.truncated_error(len(result.values)))
         fetched[dataset.slug] = result.to_dataset() | ({"truncated": True} if result.truncated else {})
     return fetched
 
