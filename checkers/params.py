@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.forms.fields import InvalidJSONInput
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -68,7 +69,7 @@ def text_depth(text: str) -> int:
 
 
 class ParamsFormField(forms.JSONField):
-    """The JSON text measured before ``json.loads`` sees it."""
+    """The JSON text measured before ``json.loads`` sees it, when validated and when shown again."""
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -78,6 +79,15 @@ class ParamsFormField(forms.JSONField):
             if text_depth(value) > MAX_DEPTH:
                 raise ValidationError(f"params nest more than {MAX_DEPTH} levels deep: flatten them.")
         return super().to_python(value)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        """The refused text is shown back as typed, never parsed (``has_changed`` reads this too)."""
+        if isinstance(data, str) and not self.disabled:
+            try:
+                self.to_python(data)
+            except ValidationError:
+                return InvalidJSONInput(data)
+        return super().bound_data(data, initial)
 
 
 class ParamsField(models.JSONField):
