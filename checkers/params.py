@@ -13,9 +13,9 @@ import json
 from typing import Any
 
 from django import forms
-from django.forms.fields import InvalidJSONInput
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.forms.fields import InvalidJSONInput
 
 from malleable.texts import clean
 
