@@ -331,14 +331,15 @@ class Engine:
         """Up to ``limit`` rows from the driver, in chunks, counting their bytes as they come.
 
         Past ``byte_cap`` it stops with ``DatasetTooLarge``: a result of 200 MB is never held
-        whole, only the rows up to the cap and one chunk sized to fit what was left of it.
+        whole, only the rows up to the cap and one chunk sized to fit what was left of it. The
+        first chunk is one row, so the size of the next is known before it is asked for.
         """
         rows: list[Sequence[Any]] = []
         size = 0
         while len(rows) < limit:
             average = size // len(rows) if rows else 0
             room = max(self.byte_cap - size, 0)
-            want = min(limit - len(rows), CHUNK_ROWS, max(1, room // average) if average else 10)
+            want = min(limit - len(rows), CHUNK_ROWS, max(1, room // average) if average else 1)
             chunk = fetchmany(want)
             size += sum(map(row_bytes, chunk))
             rows.extend(chunk)

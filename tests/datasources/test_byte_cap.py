@@ -140,3 +140,18 @@ def test_the_row_guard_keeps_the_statement_validated_and_the_rows_in_order(pg_sh
     result = fetch(pg_shop.spec("reader"), statement, policy=pg_shop.policy)
 
     assert (result.columns, result.values) == (["g"], [(5,), (4,), (3,), (2,), (1,)])
+
+
+def test_the_preview_of_a_200_mb_row_is_a_short_error_page(personas, login, pg_shop):
+    checker = _code_checker(personas, pg_shop, "SELECT 1")
+    source = checker.datasets.get().datasource
+    form = {"slug": "huge2", "datasource": source.pk, "sql": ONE_ROW_OF_200_MB, "action": "preview"}
+
+    response = login(personas.editor).post("/n/alpha/datasets/new/", form, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert response.context["preview"] == {
+        "error": f"dataset huge2: {ROW_OVER_64_MB} (MALLEABLE_DATASET_MAX_BYTES); select fewer or shorter "
+        "columns, aggregate or filter in the dataset's SQL"
+    }
+    assert len(response.content) < 10_000
