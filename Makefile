@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint setup install guest migrate examples bench clean
+.PHONY: run test lint setup install guest migrate examples bench bench-peers clean
 
 # Web, worker and beat together (Procfile), on embedded defaults unless the environment says otherwise.
 run: setup
@@ -41,6 +41,10 @@ guest: install
 bench: install guest
 	$(PY) bench/sandbox.py
 	$(PY) bench/pipeline.py
+
+# Malleable beside GX Core and Soda Core; installs them into bench/peers/.venvs/ on first use.
+bench-peers: install guest
+	$(PY) bench/peers/run.py
 
 migrate: install
 	$(PY) manage.py migrate --no-input

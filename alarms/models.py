@@ -15,9 +15,10 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -498,31 +499,33 @@ class AlarmState(models.Model):
         if state.last_run_id == run.pk:
             return None
         state.checker = checker
-        return state.advance(run, Policy.for_checker(checker))
+        return state.advance(run, cache(lambda: Policy.for_checker(checker)))
 
-    def advance(self, run: CheckRun, policy: Policy) -> AlarmEvent | None:
+    def advance(self, run: CheckRun, policy: Callable[[], Policy]) -> AlarmEvent | None:
+        """Move the state on by one run. ``policy`` is read only when the run can change something
+        (an error, a new state, an alarm to open or resolve): a steady green run reads no policy."""
         now = run.finished or timezone.now()
         new = self._count(run.status, policy)
         transition = self._move_to(new, run, now) if new != self.state else None
         self.last_run = run
         fields = list(STATE_FIELDS)
         if self.state == State.GREEN:
-            event = self._resolve(run, policy, now)
+            event = self._resolve(run, policy, now) if self.resolve_owed else self._forget_alarm()
             fields += self._end_ack(run) if self.acknowledged_at else []
-        elif self._alarming(policy) and (self.alarm is None or self.alarm.new != self.state):
-            event = self._open(run, policy, now)
+        elif (self.alarm is None or self.alarm.new != self.state) and self._alarming(policy()):
+            event = self._open(run, policy(), now)
         else:
             event = None
-        if transition is not None and transition.processed is None and not self._awaits_guard(policy):
+        if transition is not None and transition.processed is None and not self._awaits_guard(policy()):
             Transition.objects.filter(pk=transition.pk).update(processed=now)
         self.save(update_fields=fields)
         return event
 
-    def _count(self, status: str, policy: Policy) -> str:
+    def _count(self, status: str, policy: Callable[[], Policy]) -> str:
         """The state this run leads to; counts the consecutive reds and errors the flap guard reads."""
         if status == RunStatus.ERROR:
             self.consecutive_errors += 1
-            if policy.on_error == OnError.KEEP:
+            if policy().on_error == OnError.KEEP:
                 return self.state
             self.consecutive_reds = 0
             return State.ERROR
@@ -561,15 +564,18 @@ class AlarmState(models.Model):
         self.resolve_owed = True
         return event
 
-    def _resolve(self, run: CheckRun, policy: Policy, now: datetime) -> AlarmEvent | None:
+    def _resolve(self, run: CheckRun, policy: Callable[[], Policy], now: datetime) -> AlarmEvent | None:
         """Whoever heard of the alarm hears it end, even while silenced: nothing stays open outside."""
         event = None
-        if self.resolve_owed and policy.notify_resolved:
+        if policy().notify_resolved:
             event = AlarmEvent.write(self.checker, EventKind.RESOLVED, self.last_transition, run, now)
-            event.notify(policy.channels)
+            event.notify(policy().channels)
+        self._forget_alarm()
+        return event
+
+    def _forget_alarm(self) -> None:
         self.alarm, self.alarm_announced, self.last_announced = None, None, None
         self.repeats, self.resolve_owed = 0, False
-        return event
 
     def _end_ack(self, run: CheckRun) -> list[str]:
         reason = f"{self.checker.slug} is green again (run {run.uuid})"

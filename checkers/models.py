@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connections, models, transaction
+from django.db import connection, connections, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -116,14 +116,10 @@ class Datasource(models.Model):
         with DatasourceLease.hold(self):
             return datasources.fetch(self.connection_spec(), sql, policy=self.policy())
 
-    def measure(self, sql: str, measures: list[datasources.Measure]) -> tuple[list, float]:
-        """A dataset's figures in one aggregate query, under the same lease as a fetch."""
+    def measure(self, questions: list[datasources.Question]) -> list[datasources.FetchResult]:
+        """Datasets' figures (``datasources.measure``), all under one lease and in one session."""
         with DatasourceLease.hold(self):
-            return datasources.measure(self.connection_spec(), sql, measures, policy=self.policy())
-
-    def first_row(self, sql: str) -> datasources.FetchResult:
-        with DatasourceLease.hold(self):
-            return datasources.first_row(self.connection_spec(), sql, policy=self.policy())
+            return datasources.measure(self.connection_spec(), questions, policy=self.policy())
 
     def test_connection(self) -> str:
         return datasources.test_connection(self.connection_spec(), policy=self.policy())
@@ -134,7 +130,13 @@ class DatasourceBusy(datasources.DatasourceError):
 
 
 class DatasourceLease(models.Model):
-    """A slot held by a running query; expired leases are ignored, so a crash frees its slot."""
+    """A slot held by a running query, at most ``max_concurrency`` per datasource across workers.
+
+    On PostgreSQL (Malleable's own database in production) a slot is a session-level advisory
+    lock (``AdvisorySlots``): one statement takes it, one gives it back, and a worker that dies
+    frees it with its connection. Elsewhere (SQLite, MySQL) a slot is a row of this model,
+    claimed under the datasource row's lock, with an expiry so a crash frees it too.
+    """
 
     datasource = models.ForeignKey(Datasource, on_delete=models.CASCADE, related_name="leases")
     expires = models.DateTimeField()
@@ -147,10 +149,13 @@ class DatasourceLease(models.Model):
 
     @classmethod
     @contextmanager
-    def hold(cls, datasource: Datasource) -> Iterator[DatasourceLease]:
+    def hold(cls, datasource: Datasource) -> Iterator[object]:
         """Wait up to ``WAIT_S`` for a slot, hold it for the block, then give it back."""
+        slots: type[DatasourceLease] | type[AdvisorySlots] = (
+            AdvisorySlots if connection.vendor == "postgresql" else cls
+        )
         deadline = time.monotonic() + cls.WAIT_S
-        while (lease := cls.try_acquire(datasource)) is None:
+        while (slot := slots.try_acquire(datasource)) is None:
             if time.monotonic() > deadline:
                 raise DatasourceBusy(
                     f"datasource {datasource.slug} is busy: {datasource.max_concurrency} "
@@ -158,10 +163,9 @@ class DatasourceLease(models.Model):
                 )
             time.sleep(cls.POLL_S)
         try:
-            yield lease
+            yield slot
         finally:
-            expired = models.Q(datasource=datasource, expires__lte=timezone.now())
-            cls.objects.filter(models.Q(pk=lease.pk) | expired).delete()
+            slots.release(datasource, slot)
 
     @classmethod
     def try_acquire(cls, datasource: Datasource) -> DatasourceLease | None:
@@ -175,6 +179,38 @@ class DatasourceLease(models.Model):
                 return None
             ttl = timedelta(seconds=datasource.statement_timeout + 30)
             return cls.objects.create(datasource=datasource, expires=now + ttl)
+
+    @classmethod
+    def release(cls, datasource: Datasource, lease: DatasourceLease) -> None:
+        expired = models.Q(datasource=datasource, expires__lte=timezone.now())
+        cls.objects.filter(models.Q(pk=lease.pk) | expired).delete()
+
+
+class AdvisorySlots:
+    """Datasource slots as PostgreSQL advisory locks on Malleable's own database.
+
+    Slot ``n`` of datasource ``pk`` is the lock ``(LOCK_CLASS, pk * 64 + n)`` (``max_concurrency``
+    is at most 64). The first free slot is taken by one statement: the filter runs row by row
+    under ``LIMIT 1``, so no lock is taken beyond the one returned.
+    """
+
+    LOCK_CLASS = 0x4D4C  # "ML": keeps these locks apart from any other use of advisory locks
+
+    @classmethod
+    def try_acquire(cls, datasource: Datasource) -> int | None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT slot FROM generate_series(0, %s - 1) AS slot"
+                " WHERE pg_try_advisory_lock(%s, %s * 64 + slot) LIMIT 1",
+                [datasource.max_concurrency, cls.LOCK_CLASS, datasource.pk],
+            )
+            row = cursor.fetchone()
+        return None if row is None else row[0]
+
+    @classmethod
+    def release(cls, datasource: Datasource, slot: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [cls.LOCK_CLASS, datasource.pk * 64 + slot])
 
 
 class Dataset(models.Model):
@@ -218,15 +254,9 @@ class Dataset(models.Model):
     def fetch(self) -> datasources.FetchResult:
         return self.datasource.fetch(self.sql)
 
-    def measure(self, measures: list[datasources.Measure]) -> tuple[list, float]:
-        return self.datasource.measure(self.sql, measures)
-
     def readers(self) -> models.QuerySet[Checker]:
         """The checkers that read it: code checkers that declare it, rule checkers with a rule on it."""
         return Checker.objects.filter(models.Q(datasets=self) | models.Q(rules__dataset=self)).distinct()
-
-    def first_row(self) -> datasources.FetchResult:
-        return self.datasource.first_row(self.sql)
 
     @property
     def sample_note(self) -> str:

@@ -167,6 +167,12 @@ class Rule:
         column = f" of {self.column}" if self.metric.needs_column else ""
         return f"{self.metric.noun}{column} in {self.dataset}"
 
+    def sentence(self) -> str:
+        """The rule in words, for pages: "null count of email in orders < 100"."""
+        if self.op == Operator.BETWEEN:
+            return f"{self.describe()} between {figure(number(self.value))} and {figure(number(self.high))}"
+        return f"{self.describe()} {self.op} {figure(number(self.value))}"
+
     def judge(self, measured: Any) -> Message:
         """Ok or fail, in words that name the figure; ``rule_error`` when it cannot be compared."""
         if measured is None and self.metric == Metric.SUM:

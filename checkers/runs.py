@@ -73,26 +73,27 @@ def fetch_datasets(
 
 
 def measure_rules(rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]]) -> Outcome:
-    """Ask each dataset's database for its rules' figures, one query per dataset, and judge them."""
+    """Ask the databases for the rules' figures and judge them.
+
+    All the rules on one dataset are one aggregate query, and all the queries on one datasource
+    run under one lease in one read-only session.
+    """
     if not rules:
         detail = "rule_error: this rule checker has no rules: add one in the editor or in `rules:`"
         return Outcome(Status.ERROR, error=CheckerError(ErrorKind.RULE_ERROR, detail))
     specs = [rule.spec() for rule in rules]
     datasets = {rule.dataset.slug: rule.dataset for rule in rules}
+    plan = measures_by_dataset(specs)
+    first_rows = {spec.dataset for spec in specs if spec.measure is None}
+    by_source: dict[int, list[Dataset]] = {}
+    for slug in plan:
+        by_source.setdefault(datasets[slug].datasource_id, []).append(datasets[slug])
     figures: Figures = {}
-    for slug, measures in measures_by_dataset(specs).items():
-        started = time.perf_counter()
-        try:
-            scalar = any(spec.dataset == slug and spec.measure is None for spec in specs)
-            figures |= _figures(datasets[slug], measures, scalar)
-        except SandboxError as error:
-            return Outcome(Status.ERROR, error=CheckerError(error.kind, error.detail))
-        stats[slug] = {
-            "rows": None,
-            "in_database": True,
-            "ms": round((time.perf_counter() - started) * 1000, 3),
-            "truncated": False,
-        }
+    try:
+        for group in by_source.values():
+            _ask(group, plan, first_rows, figures, stats)
+    except SandboxError as error:
+        return Outcome(Status.ERROR, error=CheckerError(error.kind, error.detail))
     messages, error = judge_all(specs, lambda spec: figures[(spec.dataset, spec.measure)])
     if error:
         return Outcome(Status.ERROR, messages, CheckerError(error.kind, error.detail))
@@ -102,37 +103,55 @@ def measure_rules(rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]]
 Figures = dict[tuple[str, Measure | None], Any]
 
 
-def _figures(dataset: Dataset, measures: list[Measure], scalar: bool) -> Figures:
-    """The dataset's figures by measure (``None`` for the first cell); a failure names the dataset."""
-    figures: Figures = {}
+def _ask(
+    group: list[Dataset],
+    plan: dict[str, list[Measure]],
+    first_rows: set[str],
+    figures: Figures,
+    stats: dict[str, dict[str, Any]],
+) -> None:
+    """One datasource's questions in one session; add the figures (``None``: the first cell).
+
+    A failure is a ``dataset_error`` naming the dataset, or a ``rule_error`` naming a column
+    the dataset does not have.
+    """
+    asked = [(dataset, plan[dataset.slug]) for dataset in group if plan[dataset.slug]]
+    asked += [(dataset, None) for dataset in group if dataset.slug in first_rows]
     try:
-        if measures:
-            values, _ = dataset.measure(measures)
-            figures |= {(dataset.slug, m): value for m, value in zip(measures, values, strict=True)}
-        if scalar:
-            first = dataset.first_row().values
-            figures[(dataset.slug, None)] = first[0][0] if first and first[0] else None
+        results = group[0].datasource.measure([(dataset.sql, measures) for dataset, measures in asked])
     except datasources.DatasetTooLarge as exc:
+        dataset, _ = asked[exc.statement or 0]
         raise SandboxError(ErrorKind.DATASET_TRUNCATED, dataset.too_large_error(exc)) from None
     except datasources.DatasourceError as exc:
-        raise _missing_column(dataset, measures) or SandboxError(
+        dataset, measures = asked[exc.statement or 0]
+        raise _missing_column(dataset, measures or []) or SandboxError(
             ErrorKind.DATASET_ERROR, f"dataset {dataset.slug}: {exc}"
         ) from None
-    return figures
+    for (dataset, measures), result in zip(asked, results, strict=True):
+        row = result.values[0] if result.values else ()
+        if measures is None:
+            figures[(dataset.slug, None)] = row[0] if row else None
+        else:
+            figures |= {(dataset.slug, m): value for m, value in zip(measures, row, strict=True)}
+        stat = stats.setdefault(
+            dataset.slug, {"rows": None, "in_database": True, "ms": 0.0, "truncated": False}
+        )
+        stat["ms"] = stat["query_ms"] = round(stat["ms"] + result.duration_ms, 3)
 
 
-def _missing_column(dataset: Dataset, measures: list[Measure]) -> SandboxError | None:
+def _missing_column(dataset: Dataset, measures: Sequence[Measure]) -> SandboxError | None:
     """A rule's column the dataset does not have, said as such rather than as the database's error."""
     try:
-        columns = dataset.first_row().columns
+        (first,) = dataset.datasource.measure([(dataset.sql, None)])
     except datasources.DatasourceError:
         return None
-    missing = next((m.column for m in measures if m.column and m.column not in columns), None)
+    missing = next((m.column for m in measures if m.column and m.column not in first.columns), None)
     if missing is None:
         return None
     return SandboxError(
         ErrorKind.RULE_ERROR,
-        f"rule on {dataset.slug}: dataset {dataset.slug!r} has no column {missing!r}; columns are {columns}",
+        f"rule on {dataset.slug}: dataset {dataset.slug!r} has no column {missing!r}; "
+        f"columns are {first.columns}",
     )
 
 

@@ -91,6 +91,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         durations=duration_chart(finished),
         schedule=preview_schedule(checker.schedule_cron, checker.schedule_every, checker.zone.key),
         toggles=ToggleLog.objects.filter(checker=checker).select_related("by")[:10],
+        rules=[rule.spec() for rule in checker.rule_list()],
         mute_form=MuteForm(),
         reason_form=ReasonForm(),
         disable_form=DisableAlarmingForm(),

@@ -25,8 +25,9 @@ userinfo (``postgresql://reader:secret@host/db``) is. Both are scrubbed from eve
 
 from __future__ import annotations
 
+import importlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -47,11 +48,8 @@ from checkers.datasources.errors import (
     TargetRefused,
     scrub,
 )
-from checkers.datasources.mysql import MySQL
 from checkers.datasources.pool import POOLS
-from checkers.datasources.postgresql import PostgreSQL
 from checkers.datasources.sql import check_statement
-from checkers.datasources.sqlite import SQLite
 from checkers.datasources.target import TargetPolicy, vet
 from checkers.datasources.values import to_json_value
 
@@ -69,6 +67,7 @@ __all__ = [
     "Measure",
     "QueryFailed",
     "QueryTimeout",
+    "Question",
     "SqlRejected",
     "TargetPolicy",
     "TargetRefused",
@@ -77,7 +76,6 @@ __all__ = [
     "describe_target",
     "engine_for",
     "fetch",
-    "first_row",
     "measure",
     "scrub",
     "test_connection",
@@ -85,8 +83,31 @@ __all__ = [
     "validate_sql",
 ]
 
-ENGINES: dict[str, type[Engine]] = {engine.name: engine for engine in (PostgreSQL, MySQL, SQLite)}
-ENGINE_CHOICES: list[tuple[str, str]] = [(name, engine.label) for name, engine in ENGINES.items()]
+
+class _Engines(Mapping[str, type[Engine]]):
+    """The engines by name, each module imported on first use: a cron run of a PostgreSQL rule
+    loads neither PyMySQL nor anything else another engine needs (2.5 MB and a dozen modules)."""
+
+    # name: (module, class, label)
+    PLUGINS = {
+        "postgresql": ("postgresql", "PostgreSQL", "PostgreSQL"),
+        "mysql": ("mysql", "MySQL", "MySQL/MariaDB"),
+        "sqlite": ("sqlite", "SQLite", "SQLite"),
+    }
+
+    def __getitem__(self, name: str) -> type[Engine]:
+        module, cls, _ = self.PLUGINS[name]
+        return getattr(importlib.import_module(f"checkers.datasources.{module}"), cls)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.PLUGINS)
+
+    def __len__(self) -> int:
+        return len(self.PLUGINS)
+
+
+ENGINES = _Engines()
+ENGINE_CHOICES: list[tuple[str, str]] = [(name, label) for name, (_, _, label) in _Engines.PLUGINS.items()]
 
 
 def _engine(name: str) -> type[Engine]:
@@ -220,30 +241,34 @@ def fetch(spec: ConnectionSpec, sql: str, *, policy: TargetPolicy) -> FetchResul
     return engine_for(spec, policy).fetch(statement)
 
 
-def measure(
-    spec: ConnectionSpec, sql: str, measures: Sequence[Measure], *, policy: TargetPolicy
-) -> tuple[list[Any], float]:
-    """Every measure of a dataset in one aggregate query: exact driver values, and the query's ms.
+# A dataset's statement and what to ask of it: its measures, or None for its first row.
+Question = tuple[str, Sequence[Measure] | None]
 
-    One row comes back whatever the dataset's size, so the row cap never cuts a measure.
+
+def measure(
+    spec: ConnectionSpec, questions: Sequence[Question], *, policy: TargetPolicy
+) -> list[FetchResult]:
+    """Each question's one row, exactly as the driver returns it, all in one session.
+
+    Measures become one aggregate query around the dataset's statement; ``None`` asks for the
+    first row, which the server stops after. One row comes back whatever the dataset's size,
+    so the row cap never cuts a measure. A failure names its question in ``.statement``.
     """
     engine_class = _engine(spec.engine)
-    statement = validate_sql(sql, spec.engine)
-    if engine_class.allow_show and statement.lstrip()[:4].upper() == "SHOW":
-        raise SqlRejected("a rule cannot measure a SHOW statement: check it with a Python checker instead")
-    wrapped = validate_sql(aggregate_sql(statement, measures, engine_class.dialect), spec.engine)
-    result = engine_for(spec, policy).fetch(wrapped)
-    return list(result.values[0]), result.duration_ms
-
-
-def first_row(spec: ConnectionSpec, sql: str, *, policy: TargetPolicy) -> FetchResult:
-    """The dataset's first row only (a ``scalar`` rule): the server stops after it, so even a
-    huge result is not drained or abandoned (which would cost a pooled MySQL connection)."""
-    engine_class = _engine(spec.engine)
-    statement = validate_sql(sql, spec.engine)
-    if not (engine_class.allow_show and statement.lstrip()[:4].upper() == "SHOW"):
-        statement = validate_sql(first_row_sql(statement), spec.engine)
-    return engine_for(spec, policy).fetch(statement, limit=1)
+    statements = []
+    for sql, measures in questions:
+        statement = validate_sql(sql, spec.engine)
+        if engine_class.allow_show and statement.lstrip()[:4].upper() == "SHOW":
+            raise SqlRejected(
+                "a rule cannot measure a SHOW statement: check it with a Python checker instead"
+            )
+        asked = (
+            first_row_sql(statement)
+            if measures is None
+            else aggregate_sql(statement, measures, engine_class.dialect)
+        )
+        statements.append((validate_sql(asked, spec.engine), 1))
+    return engine_for(spec, policy).fetch_all(statements)
 
 
 def test_connection(spec: ConnectionSpec, *, policy: TargetPolicy) -> str:

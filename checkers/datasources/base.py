@@ -239,25 +239,38 @@ class Engine:
             raise TargetRefused(f"a {self.label} session connects only to addresses the policy vetted")
         return self.target.addresses
 
-    def fetch(self, sql: str, limit: int | None = None) -> FetchResult:
-        """Run one already-validated read statement and keep at most ``row_cap`` rows.
+    def fetch(self, sql: str) -> FetchResult:
+        """Run one already-validated read statement and keep at most ``row_cap`` rows."""
+        return self.fetch_all([(sql, self.row_cap)])[0]
 
-        ``limit`` keeps fewer (a scalar rule reads one row) on the same pooled session.
+    def fetch_all(self, statements: Sequence[tuple[str, int]]) -> list[FetchResult]:
+        """Run already-validated read statements in one session, each keeping at most its own
+        limit of rows (never more than ``row_cap``): a rule checker's queries on one datasource
+        cost one lease, one connection checkout and one read-only transaction.
+
+        A failure names the statement that failed in ``DatasourceError.statement``.
         """
-        cap = min(limit or self.row_cap, self.row_cap)
-        started = time.perf_counter()
+        results = []
         with self.session() as session:
-            columns, raw = self.read(session, sql, cap + 1)
-        duration_ms = (time.perf_counter() - started) * 1000
-        truncated = len(raw) > cap
-        values = raw[:cap] if truncated else raw
-        return FetchResult(
-            columns=columns,
-            values=values,
-            truncated=truncated,
-            duration_ms=duration_ms,
-            typed_columns=self.typed_columns,
-        )
+            for index, (sql, limit) in enumerate(statements):
+                cap = min(limit, self.row_cap)
+                started = time.perf_counter()
+                try:
+                    columns, raw = self.read(session, sql, cap + 1)
+                except DatasourceError as exc:
+                    exc.statement = index
+                    raise
+                truncated = len(raw) > cap
+                results.append(
+                    FetchResult(
+                        columns=columns,
+                        values=raw[:cap] if truncated else raw,
+                        truncated=truncated,
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                        typed_columns=self.typed_columns,
+                    )
+                )
+        return results
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Any]:

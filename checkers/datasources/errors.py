@@ -41,6 +41,8 @@ class DatasourceError(Exception):
     """A dataset could not be fetched; the message names what and is already scrubbed."""
 
     permanent: bool = False
+    # Which of several statements run in one session failed (``Engine.fetch_all``), if any.
+    statement: int | None = None
 
     def __init__(self, message: str, *, secrets: Iterable[str] = (), permanent: bool | None = None) -> None:
         self.message = scrub(message, secrets).strip()

@@ -100,19 +100,43 @@ def test_every_metric_gives_the_true_figure_past_the_row_cap(make_checker):
     assert run.dataset_stats["orders"]["truncated"] is False
 
 
-def test_all_rules_on_a_dataset_are_one_query_and_scalar_one_more(make_checker, monkeypatch):
-    statements = []
-    real_fetch = Engine.fetch
+def test_all_rules_on_a_dataset_are_one_query_and_scalar_one_more_in_the_same_session(
+    make_checker, monkeypatch
+):
+    sessions = []
+    real_fetch_all = Engine.fetch_all
 
-    def counting_fetch(self, sql, limit=None):
-        statements.append(sql)
-        return real_fetch(self, sql, limit)
+    def counting_fetch_all(self, statements):
+        sessions.append([sql for sql, _ in statements])
+        return real_fetch_all(self, statements)
 
-    monkeypatch.setattr(Engine, "fetch", counting_fetch)
+    monkeypatch.setattr(Engine, "fetch_all", counting_fetch_all)
     runs.execute(make_checker(*(spec for spec, _, _ in SUITE)))
-    aggregate, scalar = statements
+    [(aggregate, scalar)] = sessions
     assert re.findall(r" AS m\d+", aggregate) == [f" AS m{i}" for i in range(10)]  # one per figure
     assert scalar == f"SELECT *\nFROM (\n{SQL}\n) AS malleable_dataset\nLIMIT 1"
+
+
+def test_datasets_on_one_datasource_share_one_session(make_checker, monkeypatch, personas):
+    sessions = []
+    real_fetch_all = Engine.fetch_all
+    monkeypatch.setattr(
+        Engine,
+        "fetch_all",
+        lambda self, statements: sessions.append(len(statements)) or real_fetch_all(self, statements),
+    )
+    checker = make_checker(rule("row_count", "==", 20000))
+    nulls = Dataset.objects.create(
+        namespace=personas.a, slug="no-email", datasource=Datasource.objects.get(slug="shop"),
+        sql="SELECT id FROM orders WHERE email IS NULL",
+    )  # fmt: skip
+    checker.rules.create(dataset=nulls, metric="row_count", op="==", value=2000, position=1)
+    run = runs.execute(checker)
+    assert [m["text"] for m in run.messages] == [
+        "row count in orders (20000 == 20000)",
+        "row count in no-email (2000 == 2000)",
+    ]
+    assert sessions == [2]
 
 
 def test_a_green_suite_is_green_and_says_each_rule(make_checker):

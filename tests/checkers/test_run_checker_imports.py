@@ -54,8 +54,12 @@ sys.argv[0] = "manage.py"
 runpy.run_path("manage.py", run_name="__main__")
 """
 
-# Loaded by a task queue, the sandbox, alarm channels or pages, never by a rule's run.
-NOT_FOR_A_RULE = ["celery", "kombu", "amqp", "billiard", "django_celery_beat", "apprise", "markdown", "nh3"]
+# Loaded by a task queue, the sandbox, alarm channels, pages or another engine (this one is
+# SQLite on SQLite), never by a rule's run.
+NOT_FOR_A_RULE = [
+    "celery", "kombu", "amqp", "billiard", "django_celery_beat", "apprise", "markdown", "nh3",
+    "pymysql", "psycopg",
+]  # fmt: skip
 
 
 @dataclass

@@ -64,6 +64,7 @@ def test_a_rule_counts_past_the_row_cap(seed, shop):
         "rows": None,
         "in_database": True,
         "ms": run.dataset_stats["users_with_email_null"]["ms"],
+        "query_ms": run.dataset_stats["users_with_email_null"]["query_ms"],
         "truncated": False,
     }
 

@@ -16,6 +16,7 @@ def test_the_registry_has_one_class_per_engine():
     assert set(ENGINES) == {"postgresql", "mysql", "sqlite"}
     assert all(ENGINES[name].name == name for name in ENGINES)
     assert dict(ENGINE_CHOICES)["mysql"] == "MySQL/MariaDB"
+    assert all(dict(ENGINE_CHOICES)[name] == ENGINES[name].label for name in ENGINES)
 
 
 def test_the_seed_dataset(shop):
