@@ -298,6 +298,6 @@ def test_a_rule_checkers_page_says_its_rules_in_words(personas, login, rule):
         dataset=dataset, metric="avg", column="amount", op="between", value=1, high=2.5, position=1
     )
     content = login(personas.viewer).get(rule.get_absolute_url()).content.decode()
-    assert "<code class=\"text-break\">row count in users_with_email_null &lt; 42</code>" in content
+    assert '<code class="text-break">row count in users_with_email_null &lt; 42</code>' in content
     assert "average of amount in users_with_email_null between 1 and 2.5" in content
     assert "There should be less than 42 users in that state" in content
