@@ -31,8 +31,10 @@ from django.utils import timezone
 
 from alarms import payloads
 from alarms.transports import TRANSPORTS, DeliveryError, Transport
+from checkers import schedules
 from checkers.models import Checker, CheckRun, RunStatus, Severity
 from checkers.signals import delivering_in_process
+from malleable import texts
 from malleable.encryption import EncryptedTextField
 from namespaces.models import Namespace, validate_timezone
 
@@ -266,6 +268,7 @@ class Channel(models.Model):
 
     def disable(self, reason: str, by=None) -> bool:
         """Stop delivering here; pending notifications wait (held) until the channel is enabled."""
+        reason = texts.storable(reason, texts.REMOTE_ERROR_BYTES)
         if not Channel.objects.filter(pk=self.pk, enabled=True).update(
             enabled=False, disabled_reason=reason, disabled_at=timezone.now()
         ):
@@ -354,6 +357,8 @@ class MaintenanceWindow(models.Model):
             raise ValidationError({"duration_minutes": "A recurring window needs a cron and a duration."})
         if self.cron and (len(self.cron.split()) != 5 or not croniter.is_valid(self.cron)):
             raise ValidationError({"cron": "Use five cron fields: minute hour day month weekday."})
+        if self.cron and not schedules.fires(self.cron):
+            raise ValidationError({"cron": f"{self.cron!r} never fires: no date has that day in that month."})
 
     def open_until(self, moment: datetime) -> datetime | None:
         """When the window that is open at ``moment`` closes; None when it is closed then."""
@@ -361,7 +366,10 @@ class MaintenanceWindow(models.Model):
             return self.ends if self.starts <= moment < self.ends else None
         zone = ZoneInfo(self.timezone or self.namespace.timezone)
         local = moment.astimezone(zone) + timedelta(seconds=1)
-        opened = croniter(self.cron, local).get_prev(datetime)
+        try:
+            opened = croniter(self.cron, local).get_prev(datetime)
+        except ValueError:  # stored before "never fires" was refused: never open
+            return None
         closes = opened + timedelta(minutes=self.duration_minutes)
         return closes.astimezone(moment.tzinfo) if closes > moment else None
 
@@ -910,14 +918,17 @@ class Notification(models.Model):
             due=timezone.now() + timedelta(seconds=delay),
             claim=None,
             claimed_until=None,
-            last_error=str(error),
+            last_error=texts.storable(str(error), texts.REMOTE_ERROR_BYTES),
         )
         self.status = self.Status.PENDING
         return self.status
 
     def _hold(self, error: DeliveryError) -> str:
         Notification.objects.filter(pk=self.pk, claim=self.claim).update(
-            status=self.Status.HELD, claim=None, claimed_until=None, last_error=str(error)
+            status=self.Status.HELD,
+            claim=None,
+            claimed_until=None,
+            last_error=texts.storable(str(error), texts.REMOTE_ERROR_BYTES),
         )
         self.channel.disable(f"permanent failure: {error}")
         self.status = self.Status.HELD
@@ -943,7 +954,10 @@ class DeliveryAttempt(models.Model):
 
     def finish(self, error: DeliveryError | None) -> None:
         self.finished, self.ok = timezone.now(), error is None
-        self.error, self.permanent = (str(error), error.permanent) if error else ("", False)
+        if error is None:
+            self.error, self.permanent = "", False
+        else:
+            self.error, self.permanent = texts.storable(str(error), texts.REMOTE_ERROR_BYTES), error.permanent
         self.save(update_fields=["finished", "ok", "error", "permanent"])
 
 

@@ -20,6 +20,8 @@ from namespaces.models import Namespace, Role
 from namespaces.pages import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
 
 PREVIEW_ROWS = 50
+# Characters of one cell a preview shows: a page stays small whatever the rows hold.
+PREVIEW_CELL_CHARS = 200
 
 
 # --- Datasources ----------------------------------------------------------------------------------
@@ -146,22 +148,46 @@ def _dataset_form(request: HttpRequest, namespace: Namespace, dataset: Dataset |
 
 
 def _preview(dataset: Dataset) -> dict:
-    """The first rows of the dataset as a checker would get it; nothing is saved."""
+    """The first rows of the dataset as a checker would get it, long cells cut; nothing is saved.
+
+    Only the rows shown are converted (``json_rows[:N]``), however many the fetch kept.
+    """
     try:
         result = dataset.fetch()
+    except datasources.DatasetTooLarge as exc:
+        return {"error": dataset.too_large_error(exc)}
     except datasources.DatasourceError as exc:
         return {"error": str(exc)}
+    rows = [[_cell(value) for value in row] for row in result.json_rows[:PREVIEW_ROWS]]
+    total = len(result.values)
     return {
-        "columns": result.columns,
-        "rows": result.rows[:PREVIEW_ROWS],
-        "total": len(result.rows),
-        "shown": min(len(result.rows), PREVIEW_ROWS),
+        "columns": [_cut(column) for column in result.columns],
+        "rows": rows,
+        "cut_cells": sum(isinstance(value, Cut) for row in rows for value in row),
+        "cell_chars": PREVIEW_CELL_CHARS,
+        "total": total,
+        "shown": min(total, PREVIEW_ROWS),
         "truncated": result.truncated,
         "row_cap": dataset.datasource.row_cap,
         "datasource": dataset.datasource.slug,
         "sample": dataset.sample,
         "ms": result.duration_ms,
     }
+
+
+class Cut(str):
+    """A cell's text cut to ``PREVIEW_CELL_CHARS`` characters (the page marks it)."""
+
+
+def _cut(text: str) -> str:
+    return Cut(text[:PREVIEW_CELL_CHARS] + "…") if len(text) > PREVIEW_CELL_CHARS else text
+
+
+def _cell(value: object) -> object:
+    """A value as the table shows it: as it is when short, else its text cut."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _cut(value if isinstance(value, str) else str(value))
 
 
 @namespace_page(post=Role.EDITOR)

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from checkers import datasources, schedules
+from checkers.params import ParamsField
 from checkers.rules import Metric, Operator, Rule
 from checkers.sandbox import Limits, Program
 from malleable.encryption import EncryptedTextField
@@ -167,6 +168,7 @@ class Datasource(models.Model):
             row_cap=self.row_cap,
             max_concurrency=self.max_concurrency,
             identity=f"datasource:{self.pk}" if self.pk else "",
+            byte_cap=settings.DATASET_MAX_BYTES,
         )
 
     def sqlite_dir(self) -> Path | None:
@@ -382,6 +384,14 @@ class Dataset(models.Model):
             "datasource's row cap, or mark the dataset as a sample"
         )
 
+    def too_large_error(self, error: datasources.DatasetTooLarge) -> str:
+        """Why a run refuses this dataset once the byte cap stopped it (a sample too: its rows
+        are cut by count, never by size), and the ways out."""
+        return (
+            f"dataset {self.slug}: {error} (MALLEABLE_DATASET_MAX_BYTES); select fewer or shorter "
+            "columns, aggregate or filter in the dataset's SQL"
+        )
+
 
 class CheckerKind(models.TextChoices):
     RULE = "rule", "Rule (no code)"
@@ -443,7 +453,7 @@ class Checker(models.Model):
     )
     enabled = models.BooleanField(default=True)
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.WARNING)
-    params = models.JSONField(default=dict, blank=True, help_text="Passed to code checkers as params.")
+    params = ParamsField(default=dict, blank=True, help_text="Passed to code checkers as params.")
     tags = models.CharField(
         max_length=200,
         blank=True,
@@ -575,10 +585,16 @@ class Checker(models.Model):
         }
 
     def compute_next_run(self, after: datetime | None = None) -> datetime | None:
-        schedule = self.schedule
-        if schedule is None:
+        """The next run, or None when it is not scheduled or its stored schedule can never fire.
+
+        ``clean`` refuses such a schedule; one already stored (before that, or written around
+        it) unschedules the checker instead of failing every page and the dispatcher.
+        """
+        try:
+            schedule = self.schedule
+            return schedule.next_after(after or timezone.now(), self.zone) if schedule else None
+        except ValueError:
             return None
-        return schedule.next_after(after or timezone.now(), self.zone)
 
     def current_state(self) -> str:
         """The alarm state (green, red, error, unknown): it follows the alarm policy, so with
@@ -678,7 +694,6 @@ class CheckRun(models.Model):
     """One evaluation of a checker. Append-only: a run is written once it has an outcome."""
 
     NAMESPACE_PATH = "checker__namespace"
-    LOG_CAP = 64 * 1024
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     checker = models.ForeignKey(Checker, on_delete=models.CASCADE, related_name="runs")

@@ -24,6 +24,7 @@ from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset
 from checkers.rules import judge_all, measures_by_dataset, numbers
 from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status, get_sandbox
 from checkers.signals import run_recorded
+from malleable import texts
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +50,26 @@ def fetch_datasets(
 
     A dataset cut at its datasource's row cap is a ``dataset_truncated`` error unless it is
     marked as a sample: a verdict on the first N rows would say all is well when it is not.
+    One whose rows pass the byte cap is the same error, sample or not.
     """
     fetched = {}
     for dataset in checker.read_datasets(declared):
         started = time.perf_counter()
         try:
             result = dataset.fetch()
+        except datasources.DatasetTooLarge as exc:
+            raise SandboxError(ErrorKind.DATASET_TRUNCATED, dataset.too_large_error(exc)) from None
         except datasources.DatasourceError as exc:
             raise SandboxError(ErrorKind.DATASET_ERROR, f"dataset {dataset.slug}: {exc}") from None
         stats[dataset.slug] = {
-            "rows": len(result.rows),
+            "rows": len(result.values),
             "ms": round((time.perf_counter() - started) * 1000, 3),
             "query_ms": round(result.duration_ms, 3),
             "truncated": result.truncated,
             "sample": dataset.sample,
         }
         if result.truncated and not dataset.sample:
-            raise SandboxError(ErrorKind.DATASET_TRUNCATED, dataset.truncated_error(len(result.rows)))
+            raise SandboxError(ErrorKind.DATASET_TRUNCATED, dataset.truncated_error(len(result.values)))
         fetched[dataset.slug] = result.to_dataset() | ({"truncated": True} if result.truncated else {})
     return fetched
 
@@ -120,6 +124,9 @@ def _ask(
     asked += [(dataset, None) for dataset in group if dataset.slug in first_rows]
     try:
         results = group[0].datasource.measure([(dataset.sql, measures) for dataset, measures in asked])
+    except datasources.DatasetTooLarge as exc:
+        dataset, _ = asked[exc.statement or 0]
+        raise SandboxError(ErrorKind.DATASET_TRUNCATED, dataset.too_large_error(exc)) from None
     except datasources.DatasourceError as exc:
         dataset, measures = asked[exc.statement or 0]
         raise _missing_column(dataset, measures or []) or SandboxError(
@@ -193,16 +200,20 @@ def evaluate(
 
 
 def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun | None = None) -> CheckRun:
-    """Write the run and let alarms react, in one transaction."""
+    """Write the run and let alarms react, in one transaction.
+
+    Messages, logs and the error detail are the guest's or the database's words: they are
+    cleaned and capped (``malleable.texts``) so that no text can stop the run being recorded.
+    """
     outcome = evaluation.outcome
     run = run or CheckRun(checker=checker, trigger=trigger, queued=evaluation.started)
     run.status = str(outcome.status)
     run.started = run.started or evaluation.started
     run.finished = evaluation.finished
-    run.messages = [m.to_dict() for m in outcome.messages]
+    run.messages = texts.storable_messages(m.to_dict() for m in outcome.messages)
     run.error_kind = str(outcome.error.kind) if outcome.error else ""
-    run.error_detail = outcome.error.detail if outcome.error else ""
-    run.logs = outcome.logs[: CheckRun.LOG_CAP]
+    run.error_detail = texts.storable(outcome.error.detail, texts.DETAIL_BYTES) if outcome.error else ""
+    run.logs = texts.storable(outcome.logs, texts.LOG_BYTES)
     run.duration_ms = round((evaluation.finished - evaluation.started).total_seconds() * 1000, 3)
     run.fetch_ms = round(evaluation.fetch_ms, 3)
     run.sandbox_ms = round(evaluation.sandbox_ms, 3)

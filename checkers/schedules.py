@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 MIN_INTERVAL_S = 10
+# Any fixed moment will do: a cron has no year, so one that ever fires fires after it.
+_SOME_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,15 @@ class Schedule:
         return self.cron if self.cron else {"every": self.every}
 
 
+def fires(cron: str) -> bool:
+    """Whether a valid cron ever matches a date: ``0 0 30 2 *`` parses, and never does."""
+    try:
+        croniter(cron, _SOME_MOMENT).get_next(datetime)
+    except CroniterBadDateError:
+        return False
+    return True
+
+
 def parse(cron: str = "", every: int | None = None) -> Schedule | None:
     """A schedule from its two fields, or None when neither is set; ``ValueError`` says what is wrong."""
     cron = (cron or "").strip()
@@ -38,6 +49,11 @@ def parse(cron: str = "", every: int | None = None) -> Schedule | None:
             raise ValueError(
                 f"{cron!r} is not a cron schedule: use five fields, minute hour day month weekday, "
                 "for example */5 * * * *"
+            )
+        if not fires(cron):
+            raise ValueError(
+                f"{cron!r} never fires: no date has that day of the month in that month "
+                "(February has no 30th); pick a day every chosen month has"
             )
         return Schedule(cron=cron)
     if every is not None:

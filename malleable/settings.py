@@ -251,6 +251,12 @@ DATASOURCE_SQLITE_DIR = Path(env.path("MALLEABLE_DATASOURCE_SQLITE_DIR", default
 # unless the operator says otherwise; the SQL screen alone cannot stop a superuser.
 DATASOURCE_ALLOW_PRIVILEGED_ROLES = _typed("MALLEABLE_DATASOURCE_ALLOW_PRIVILEGED_ROLES", bool, False)
 
+# Bytes of rows one dataset may bring into a worker or a page (about its JSON size); past it
+# the fetch stops and a code checker's run is a dataset_truncated error.
+DATASET_MAX_BYTES = _typed("MALLEABLE_DATASET_MAX_BYTES", int, 64 * 1024 * 1024)
+if DATASET_MAX_BYTES < 1:
+    raise ImproperlyConfigured(f"MALLEABLE_DATASET_MAX_BYTES={DATASET_MAX_BYTES} must be at least 1")
+
 # Scheduling: one beat entry claims the due checkers every few seconds.
 DISPATCH_INTERVAL_S = _typed("MALLEABLE_DISPATCH_INTERVAL", float, 10.0)
 DISPATCH_BATCH = _typed("MALLEABLE_DISPATCH_BATCH", int, 500)

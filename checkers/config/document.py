@@ -21,6 +21,9 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # A guard against "billion laughs": aliases can make a small file expand exponentially.
 MAX_VALUES = 1_000_000
+# Deeper than any checks-as-code file needs (params are capped at 32 levels below their key),
+# and shallow enough that building the values never exhausts Python's stack.
+MAX_DEPTH = 64
 
 
 def dotted(path: Path) -> str:
@@ -132,6 +135,9 @@ class _Builder:
         self.budget -= 1
         if self.budget < 0:
             self._refuse(path, f"the file expands to more than {MAX_VALUES:,} values: are aliases nested?")
+            raise ConfigInvalid(self.errors)
+        if len(path) > MAX_DEPTH:
+            self._refuse(path[:MAX_DEPTH], f"values nest more than {MAX_DEPTH} levels deep here")
             raise ConfigInvalid(self.errors)
         if id(node) in self.active:
             return self._refuse(path, "this alias refers to itself")

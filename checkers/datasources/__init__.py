@@ -41,10 +41,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from checkers.datasources.aggregates import Measure, aggregate_sql, first_row_sql
-from checkers.datasources.base import Engine, FetchResult, Location, Target, parse_url
+from checkers.datasources.base import DEFAULT_BYTE_CAP, Engine, FetchResult, Location, Target, parse_url
 from checkers.datasources.errors import (
     AuthenticationFailed,
     ConnectFailed,
+    DatasetTooLarge,
     DatasourceError,
     InvalidSpec,
     PrivilegedRole,
@@ -65,6 +66,7 @@ __all__ = [
     "AuthenticationFailed",
     "ConnectFailed",
     "ConnectionSpec",
+    "DatasetTooLarge",
     "DatasourceError",
     "Engine",
     "FetchResult",
@@ -140,6 +142,8 @@ class ConnectionSpec:
     row_cap: int = 10_000
     # Idle connections this process keeps for the datasource (its max_concurrency).
     max_concurrency: int = 4
+    # Bytes of rows per dataset at most (MALLEABLE_DATASET_MAX_BYTES): past it, ``DatasetTooLarge``.
+    byte_cap: int = DEFAULT_BYTE_CAP
     # What stays the same when the datasource is edited (Django passes its primary key), so
     # the pool of its previous settings is closed at once; empty for a one-off spec.
     identity: str = ""
@@ -150,6 +154,8 @@ class ConnectionSpec:
             raise InvalidSpec("the statement timeout must be a number of seconds above 0")
         if isinstance(self.row_cap, bool) or not isinstance(self.row_cap, int) or self.row_cap < 1:
             raise InvalidSpec("the row cap must be a whole number of at least 1")
+        if isinstance(self.byte_cap, bool) or not isinstance(self.byte_cap, int) or self.byte_cap < 1:
+            raise InvalidSpec("the byte cap must be a whole number of at least 1")
         concurrency = self.max_concurrency
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidSpec("the maximum concurrency must be a whole number of at least 1")
@@ -175,7 +181,8 @@ class ConnectionSpec:
         return (
             f"ConnectionSpec(engine={self.engine!r}, url={scrub(self.url, self.secrets)!r}, "
             f"password={'***' if self.password else ''!r}, statement_timeout_s={self.statement_timeout_s!r}, "
-            f"row_cap={self.row_cap!r}, max_concurrency={self.max_concurrency!r}, identity={self.identity!r})"
+            f"row_cap={self.row_cap!r}, byte_cap={self.byte_cap!r}, "
+            f"max_concurrency={self.max_concurrency!r}, identity={self.identity!r})"
         )
 
     __str__ = __repr__
@@ -254,6 +261,7 @@ def engine_for(spec: ConnectionSpec, policy: TargetPolicy) -> Engine:
         max_idle=spec.max_concurrency,
         identity=spec.identity,
         allow_privileged=policy.allow_privileged_roles,
+        byte_cap=spec.byte_cap,
     )
 
 

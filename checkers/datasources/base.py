@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from checkers.datasources.errors import (
+    DatasetTooLarge,
     DatasourceError,
     InvalidSpec,
     PrivilegedRole,
@@ -25,6 +26,12 @@ from checkers.datasources.values import JsonRows, JsonValue
 
 # Column names and raw driver rows, before encoding.
 Rows = tuple[list[str], list[Sequence[Any]]]
+
+# The default byte cap of one dataset (``MALLEABLE_DATASET_MAX_BYTES``).
+DEFAULT_BYTE_CAP = 64 * 1024 * 1024
+# Rows asked of the driver at once, at most: few round trips for small rows, while the next
+# chunk is sized from the rows so far so that it cannot run far past the byte cap.
+CHUNK_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -169,12 +176,14 @@ class Engine:
         max_idle: int = 4,
         identity: str = "",
         allow_privileged: bool = False,
+        byte_cap: int = DEFAULT_BYTE_CAP,
     ) -> None:
         self.location = location
         self.target = target
         self.password = password
         self.timeout_s = timeout_s
         self.row_cap = row_cap
+        self.byte_cap = byte_cap
         self.max_idle = max_idle
         self.identity = identity
         self.allow_privileged = allow_privileged
@@ -357,6 +366,33 @@ class Engine:
     def _read(self, session: Any, sql: str, limit: int) -> Rows:
         raise NotImplementedError
 
+    def collect(self, fetchmany: Callable[[int], Sequence[Sequence[Any]]], limit: int) -> list[Sequence[Any]]:
+        """Up to ``limit`` rows from the driver, in chunks, counting their bytes as they come.
+
+        Past ``byte_cap`` it stops with ``DatasetTooLarge``: a result of 200 MB is never held
+        whole, only the rows up to the cap and one chunk sized to fit what was left of it. The
+        first chunk is one row, so the size of the next is known before it is asked for.
+        """
+        rows: list[Sequence[Any]] = []
+        size = 0
+        while len(rows) < limit:
+            average = size // len(rows) if rows else 0
+            room = max(self.byte_cap - size, 0)
+            want = min(limit - len(rows), CHUNK_ROWS, max(1, room // average) if average else 1)
+            chunk = fetchmany(want)
+            size += sum(map(row_bytes, chunk))
+            rows.extend(chunk)
+            if size > self.byte_cap:
+                raise DatasetTooLarge(
+                    f"the rows came to more than the {self.byte_cap:,}-byte cap of a dataset after "
+                    f"{len(rows):,} rows",
+                    fetched=len(rows),
+                    cap=self.byte_cap,
+                )
+            if len(chunk) < want:
+                break
+        return rows
+
     def describe(self) -> str:
         """A short line for "test connection": server, version, user, read-only state."""
         raise NotImplementedError
@@ -397,6 +433,24 @@ class Engine:
         return self.failed(
             exc, permanent=False, kind=QueryTimeout, prefix=why or f"stopped after {self.timeout_s:g} s"
         )
+
+
+def row_bytes(row: Sequence[Any]) -> int:
+    """About the bytes a row takes once encoded: text and binary by their length, the rest 8."""
+    return sum(map(_value_bytes, row))
+
+
+def _value_bytes(value: Any) -> int:
+    kind = type(value)
+    if kind is str:
+        return len(value) if value.isascii() else len(value.encode("utf-8", "replace"))
+    if kind is bytes or kind is bytearray or kind is memoryview:
+        return len(value) * 4 // 3  # base64
+    if kind is list or kind is tuple:
+        return 2 + sum(map(_value_bytes, value))
+    if kind is dict:
+        return 2 + sum(_value_bytes(str(key)) + _value_bytes(item) for key, item in value.items())
+    return 8
 
 
 def _first_lines(message: str, limit: int = 5) -> str:

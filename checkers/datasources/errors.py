@@ -92,3 +92,17 @@ class QueryFailed(DatasourceError):
 
 class QueryTimeout(QueryFailed):
     """The query ran past the datasource's statement timeout and was cancelled."""
+
+
+class DatasetTooLarge(QueryFailed):
+    """The rows came to more bytes than the dataset byte cap: reading stopped there.
+
+    ``fetched`` rows were read before the cap was passed; ``cap`` is the cap in bytes.
+    """
+
+    permanent = True
+
+    def __init__(self, message: str, *, fetched: int, cap: int) -> None:
+        super().__init__(message)
+        self.fetched = fetched
+        self.cap = cap

@@ -27,6 +27,7 @@ from checkers.datasources.base import Engine, Location, Rows
 from checkers.datasources.errors import (
     AuthenticationFailed,
     ConnectFailed,
+    DatasetTooLarge,
     DatasourceError,
     InvalidSpec,
     SqlRejected,
@@ -190,10 +191,14 @@ class MySQL(Engine):
         if cursor.description is None:
             return [], []
         columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchmany(limit)
+        try:
+            rows = self.collect(cursor.fetchmany, limit)
+        except DatasetTooLarge:
+            _abandon(cursor, session)
+            raise
         if len(rows) == limit:
             _abandon(cursor, session)
-        return columns, list(rows)
+        return columns, rows
 
     def describe(self) -> str:
         with self.session() as session, self.translating(), session.cursor() as cursor:

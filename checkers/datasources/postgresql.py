@@ -6,8 +6,12 @@ always rolled back, then ``DISCARD ALL`` before the connection waits in the pool
 query runs through a server-side cursor (``DECLARE ... CURSOR FOR``), which PostgreSQL
 accepts only for one SELECT or VALUES without data-modifying WITH clauses: that refuses
 ``COPY ... TO PROGRAM`` and other statements a read-only transaction alone would let a
-superuser run. Rows are fetched with one ``FETCH`` of the cap plus one, so a huge result
-never crosses the network.
+superuser run. Rows are fetched in chunks of ``FETCH`` up to the cap plus one, counting
+their bytes, so a huge result never crosses the network.
+
+A single row arrives whole (the protocol has no smaller unit), so the statement is wrapped
+in a guard the server evaluates per row: a row larger than the byte cap fails on the server
+(``SELECT repeat('x', 200000000)``) before a byte of it is sent.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ import psycopg
 from psycopg import errors, pq
 
 from checkers.datasources.base import Engine, Location, Rows
-from checkers.datasources.errors import AuthenticationFailed, ConnectFailed, DatasourceError, InvalidSpec
+from checkers.datasources.errors import (
+    AuthenticationFailed,
+    ConnectFailed,
+    DatasetTooLarge,
+    DatasourceError,
+    InvalidSpec,
+)
 
 SSL_MODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
 # A path that cannot exist, so libpq never reads the worker's ~/.pgpass for a tenant.
@@ -49,6 +59,8 @@ SELECT r.rolsuper, r.rolcreaterole,
              ORDER BY p.rolname)
 FROM pg_roles r WHERE r.rolname = session_user
 """
+# The value the row guard fails to cast, so its error can be told from the query's own.
+ROW_GUARD = "malleable_row_over_byte_cap"
 
 
 class PostgreSQL(Engine):
@@ -131,9 +143,21 @@ class PostgreSQL(Engine):
 
     def _read(self, session: psycopg.Connection, sql: str, limit: int) -> Rows:
         with session.cursor(name="malleable_dataset") as cursor:
-            cursor.execute(sql)
+            cursor.execute(self.guarded(sql))
             columns = [column.name for column in cursor.description or ()]
-            return columns, cursor.fetchmany(limit)
+            return columns, self.collect(cursor.fetchmany, limit)
+
+    def guarded(self, sql: str) -> str:
+        """``sql`` with each row's size checked by the server against the byte cap.
+
+        The failing branch is not a constant, so the planner cannot fold it into an error.
+        """
+        size = "pg_column_size(malleable_rows.*)"
+        return (
+            f"SELECT malleable_rows.* FROM (\n{sql}\n) AS malleable_rows\n"  # noqa: S608 - validated SQL
+            f"WHERE CASE WHEN {size} > {int(self.byte_cap)} "
+            f"THEN ('{ROW_GUARD}:' || {size})::int = 0 ELSE true END"
+        )
 
     def describe(self) -> str:
         with self.session() as session, self.translating():
@@ -151,6 +175,11 @@ class PostgreSQL(Engine):
         if not isinstance(exc, psycopg.Error):
             return None
         sqlstate = exc.sqlstate or ""
+        if isinstance(exc, errors.InvalidTextRepresentation) and ROW_GUARD in str(exc):
+            cap = self.byte_cap
+            return DatasetTooLarge(
+                f"one row came to more than the {cap:,}-byte cap of a dataset", fetched=0, cap=cap
+            )
         if isinstance(exc, errors.QueryCanceled | errors.LockNotAvailable):
             return self.timed_out(exc, f"cancelled after {self.timeout_s:g} s")
         if connecting or (isinstance(exc, psycopg.OperationalError) and not sqlstate):

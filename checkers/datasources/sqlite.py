@@ -75,7 +75,7 @@ class SQLite(Engine):
     def _read(self, session: sqlite3.Connection, sql: str, limit: int) -> Rows:
         cursor = session.execute(sql)
         columns = [column[0] for column in cursor.description or ()]
-        return columns, cursor.fetchmany(limit)
+        return columns, self.collect(cursor.fetchmany, limit)
 
     def describe(self) -> str:
         with self.session() as session, self.translating():

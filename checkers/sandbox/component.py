@@ -133,8 +133,16 @@ def _guest_error(failure: Any, limits: Limits) -> SandboxError:
 def _classify_trap(
     exc: BaseException, store: wasmtime.Store, limits: Limits, elapsed: float, state: RunState
 ) -> SandboxError:
-    """``classify`` plus what only a Python guest can mean by a trap: a system call it may not make."""
+    """``classify`` plus what only a Python guest can mean by a trap: running out of memory
+    where CPython cannot raise ``MemoryError`` to the checker, or a system call it may not make."""
     error = classify(exc, store, limits, elapsed, state=state)
+    if error.kind is ErrorKind.TRAP and _out_of_memory(str(exc), state.logs):
+        limit = limits.memory_bytes / 2**20
+        return SandboxError(
+            ErrorKind.MEMORY_LIMIT,
+            f"the checker needs more than its {limit:g} MB memory limit (it ran out where Python cannot "
+            "raise MemoryError, most often while receiving a dataset: read fewer rows, or raise the limit)",
+        )
     if error.kind is ErrorKind.TRAP and _called_stubbed_wasi(str(exc)):
         return SandboxError(
             ErrorKind.TRAP,
@@ -142,6 +150,21 @@ def _classify_trap(
             "network or sleep) that checkers do not have; use the datasets and now() instead",
         )
     return error
+
+
+def _out_of_memory(text: str, logs: str) -> bool:
+    """The two ways a full memory ends a Python guest without a ``MemoryError`` it can catch.
+
+    - The host's answer (a dataset's JSON) cannot be allocated: the component model checks
+      the guest's ``realloc`` result and traps with "realloc return: beyond end of memory".
+    - The answer was allocated but turning it into a Python object failed: the runtime
+      prints the ``MemoryError`` traceback to stderr (the run's logs) and aborts, which
+      reaches a stubbed WASI function, the trap below.
+    """
+    if "realloc return: beyond end of memory" in text:
+        return True
+    lines = logs.rstrip().splitlines()
+    return bool(lines) and lines[-1].startswith("MemoryError") and _called_stubbed_wasi(text)
 
 
 def _called_stubbed_wasi(text: str) -> bool:

@@ -138,3 +138,35 @@ def test_a_dataset_a_rule_checks_is_not_deleted(personas, login, seed):
     response = login(personas.editor).post("/n/alpha/datasets/users_with_email_null/delete/", follow=True)
     assert "A rule checker checks" in response.content.decode()
     assert Dataset.objects.filter(slug="users_with_email_null").exists()
+
+
+LONG_CELLS = "SELECT username, hex(zeroblob(1000)) AS blob FROM users WHERE email IS NULL"
+
+
+def test_preview_cuts_long_cells_and_says_so(personas, login, source, shop):
+    shop.set_null_emails(80)
+
+    response = login(personas.editor).post(NEW, form(source, sql=LONG_CELLS, action="preview"))
+
+    preview = response.context["preview"]
+    assert (preview["total"], len(preview["rows"]), preview["cut_cells"]) == (80, 50, 50)
+    assert preview["rows"][0][1] == "0" * 200 + "…"
+    content = response.content.decode()
+    assert (
+        "Long values are cut to their first 200 characters here (marked …); checkers get them whole."
+        in content
+    )
+    assert "0" * 201 not in content
+
+
+def test_preview_of_rows_past_the_byte_cap_says_why_and_what_to_do(personas, login, source, shop, settings):
+    settings.DATASET_MAX_BYTES = 10_000
+    shop.set_null_emails(80)
+
+    response = login(personas.editor).post(NEW, form(source, sql=LONG_CELLS, action="preview"))
+
+    assert response.context["preview"] == {
+        "error": "dataset users_with_email_null: the rows came to more than the 10,000-byte cap of a dataset "
+        "after 5 rows (MALLEABLE_DATASET_MAX_BYTES); select fewer or shorter columns, aggregate or filter "
+        "in the dataset's SQL"
+    }
