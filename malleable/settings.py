@@ -9,10 +9,12 @@ import base64
 import contextlib
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from checkers.sandbox.outcome import Limits as SandboxLimits
@@ -115,6 +117,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
     "namespaces",
     "checkers",
     "runbooks",
@@ -130,6 +133,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "malleable.urls"
@@ -176,6 +182,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Axes' backend first: it refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -288,3 +299,59 @@ CELERY_BEAT_SCHEDULE |= {
     "alarms-repeat": {"task": "alarms.tasks.announce_due_alarms", "schedule": ALARM_SWEEP_INTERVAL_S},
 }
 # --- end of alarms --------------------------------------------------------------------------
+
+# --- Accounts and transport (README "Production") -------------------------------------------
+# Sign-in throttling (django-axes) on the pages' and the admin's login: after this many failures
+# for one username from one address, every try is refused, the right password too, until the
+# cool-off has passed without a try; a successful sign-in clears the count.
+AXES_FAILURE_LIMIT = _typed("MALLEABLE_LOGIN_FAILURE_LIMIT", int, 10)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"MALLEABLE_LOGIN_FAILURE_LIMIT={AXES_FAILURE_LIMIT} must be at least 1")
+LOGIN_COOLOFF_MINUTES = _typed("MALLEABLE_LOGIN_COOLOFF_MINUTES", int, 15)
+if LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured(f"MALLEABLE_LOGIN_COOLOFF_MINUTES={LOGIN_COOLOFF_MINUTES} must be at least 1")
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "namespaces.accounts.locked_out"
+AXES_CLIENT_IP_CALLABLE = "namespaces.accounts.client_ip"
+AXES_VERBOSE = False
+
+# A reverse proxy in front terminates TLS: trust its X-Forwarded-Proto for "is this https" and
+# the address it appends last to X-Forwarded-For as the client's (for throttling). Only set it
+# when the proxy overwrites X-Forwarded-Proto, or any client could claim https.
+BEHIND_PROXY = _typed("MALLEABLE_BEHIND_PROXY", bool, False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# An https SITE_URL means the site is only served over https: cookies only travel encrypted,
+# plain http is redirected, and browsers are told (HSTS) to use nothing else for a year.
+HTTPS = SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = _typed("MALLEABLE_SSL_REDIRECT", bool, HTTPS)
+SECURE_HSTS_SECONDS = _typed("MALLEABLE_HSTS_SECONDS", int, 31_536_000) if HTTPS else 0
+# includeSubDomains and preload commit every other host of the domain to https as well, which
+# only the domain's owner can promise: off unless the operator says so. Django's deploy check
+# warns about each while off (W005, W021); that is this decision, so those two stay silent.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _typed("MALLEABLE_HSTS_INCLUDE_SUBDOMAINS", bool, False)
+SECURE_HSTS_PRELOAD = _typed("MALLEABLE_HSTS_PRELOAD", bool, False)
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+
+# Content-Security-Policy on every response, http or https: scripts and styles only from this
+# site's static files, so neither an inline <script>, an event-handler attribute nor a style
+# attribute slipped into a page runs. Images may also be data: URIs (Bootstrap's icons, the
+# favicon) and https: (pictures a runbook links to).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "https:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# --- end of accounts and transport ----------------------------------------------------------

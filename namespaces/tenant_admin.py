@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.contenttypes import views as contenttype_views
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path
 
 from namespaces.access import is_tenant_owned, namespace_of, namespace_path, scope
 from namespaces.models import Namespace, Role
@@ -201,3 +205,20 @@ class MalleableAdminSite(admin.AdminSite):
         if not issubclass(admin_class, TenantAdminMixin | SuperuserOnlyMixin):
             admin_class = type(admin_class.__name__, (SuperuserOnlyMixin, admin_class), {})
         super().register(model_or_iterable, admin_class, **options)
+
+    def get_urls(self):
+        """Django's "view on site" finds any object by content type and pk; ours goes through its admin."""
+        urls = [url for url in super().get_urls() if getattr(url, "name", None) != "view_on_site"]
+        view = self.admin_view(self.view_on_site)
+        return [path("r/<int:content_type_id>/<path:object_id>/", view, name="view_on_site"), *urls]
+
+    def view_on_site(self, request: HttpRequest, content_type_id: int, object_id: str) -> HttpResponse:
+        """Redirect only to an object the user may view here: the redirect tells outsiders nothing."""
+        content_type = ContentType.objects.filter(pk=content_type_id).first()
+        model_admin = self._registry.get(content_type.model_class()) if content_type else None
+        if model_admin is None:
+            raise Http404("No such object in your namespaces.")
+        obj = model_admin.get_object(request, unquote(object_id))
+        if obj is None or not model_admin.has_view_permission(request, obj):
+            raise Http404("No such object in your namespaces.")
+        return contenttype_views.shortcut(request, content_type_id, obj.pk)
