@@ -21,6 +21,7 @@ from django.utils import timezone
 from checkers import datasources, schedules
 from checkers.rules import Metric, Operator, Rule
 from checkers.sandbox import Limits, Program
+from malleable import outbound
 from malleable.encryption import EncryptedTextField
 from namespaces.models import Namespace, validate_timezone
 
@@ -90,11 +91,13 @@ class Datasource(models.Model):
         )
 
     def policy(self) -> datasources.TargetPolicy:
-        """The operator's rules: never Malleable's own databases, only allowed hosts and files."""
+        """The operator's rules: never Malleable's own databases or services, only allowed hosts and files."""
         return datasources.TargetPolicy(
             own_databases=[connection.settings_dict for connection in connections.all()],
             allowed_hosts=settings.DATASOURCE_ALLOWED_HOSTS or None,
             sqlite_dir=settings.DATASOURCE_SQLITE_DIR,
+            own_services=outbound.own_services(settings),
+            refuse_private=settings.REFUSE_PRIVATE_ADDRESSES,
         )
 
     def clean(self) -> None:
