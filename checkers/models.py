@@ -107,7 +107,12 @@ class Datasource(models.Model):
         policy = self.policy()
         try:
             datasources.check_target(
-                self.connection_spec(), policy.own_databases, policy.allowed_hosts, policy.sqlite_dir
+                self.connection_spec(),
+                policy.own_databases,
+                policy.allowed_hosts,
+                policy.sqlite_dir,
+                own_services=policy.own_services,
+                refuse_private=policy.refuse_private,
             )
         except datasources.DatasourceError as exc:
             raise ValidationError({"url": str(exc)}) from None

@@ -53,6 +53,7 @@ from checkers.datasources.sql import check_statement
 from checkers.datasources.sqlite import SQLite
 from checkers.datasources.target import TargetPolicy, vet
 from checkers.datasources.values import to_json_value
+from malleable.outbound import OwnService
 
 __all__ = [
     "ENGINES",
@@ -180,6 +181,9 @@ def check_target(
     own_databases: Sequence[Mapping[str, Any]],
     allowed_hosts: Sequence[str] | None,
     sqlite_dir: Path | None,
+    *,
+    own_services: Sequence[OwnService] = (),
+    refuse_private: bool = False,
 ) -> None:
     """Raise ``TargetRefused`` unless the operator's rules allow the datasource's target.
 
@@ -187,7 +191,13 @@ def check_target(
     database's name is included). ``fetch`` and ``test_connection`` apply the same rules
     themselves; this is for saying so early, in a form or an import.
     """
-    policy = TargetPolicy(own_databases=own_databases, allowed_hosts=allowed_hosts, sqlite_dir=sqlite_dir)
+    policy = TargetPolicy(
+        own_databases=own_databases,
+        allowed_hosts=allowed_hosts,
+        sqlite_dir=sqlite_dir,
+        own_services=own_services,
+        refuse_private=refuse_private,
+    )
     vet(_engine(spec.engine), spec.location, policy)
 
 

@@ -112,16 +112,14 @@ class MySQL(Engine):
             program_name="malleable",
             **self._tls(),
         )
-        error: OSError | None = None
         for address in self.addresses:
             try:
                 sock = socket.create_connection((address, self.port), timeout=seconds)
-            except OSError as exc:
-                error = exc
+            except OSError:
                 continue
             connection.connect(sock)
             return connection
-        raise ConnectFailed(f"{self.label}: cannot reach {self.location.host}:{self.port}: {error}")
+        raise self.unreachable(seconds) from None
 
     def _begin(self, connection: pymysql.Connection) -> None:
         with connection.cursor() as cursor:
