@@ -118,9 +118,14 @@ def refusal_at_save(host: str) -> None:
     try:
         channel_policy().vet(host)
     except outbound.OutboundRefused as exc:
-        raise ValidationError({"url": f"{str(exc)[:1].upper()}{str(exc)[1:]}."}) from None
+        raise ValidationError({"url": sentence(str(exc))}) from None
     except outbound.Unresolvable:
         pass
+
+
+def sentence(text: str) -> str:
+    """A refusal as a form shows it: a capital and a full stop."""
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 def vetted_at_send(host: str, where: str) -> tuple[outbound.IPAddress, ...]:
@@ -160,7 +165,7 @@ class QueueTransport(Transport):
         except (KeyError, ValueError, ImportError) as exc:
             raise ValidationError({"url": f"Not a broker URL kombu knows ({exc})."}) from None
         if not self.listed():
-            raise ValidationError({"url": f"{self.refusal()[:1].upper()}{self.refusal()[1:]}."})
+            raise ValidationError({"url": sentence(self.refusal())})
 
     def listed(self) -> bool:
         """The installation's broker, or one the operator lists: a tenant's URL could otherwise
