@@ -143,7 +143,7 @@ def test_a_failed_test_alarm_says_why(personas, login, webhook, hook):
         "the webhook at 127.0.0.1 could not be reached or did not accept the connection "
         "(refused, unreachable, no answer within 3 s, or an error answer)"
     )
-    assert notes(response) == [f"hook: test alarm held: {unreachable}"]
+    assert notes(response) == [f"hook: test alarm not delivered: {unreachable}"]
     listing = login(personas.viewer).get(changelist("channel")).content.decode()
     assert "disabled" in listing
     assert f"permanent failure: {unreachable}" in listing

@@ -337,3 +337,38 @@ def test_the_default_broker_needs_no_listing(personas, settings):
     Channel(
         namespace=personas.a, slug="q2", kind="queue", url="amqp://other:pw@127.0.0.1:5672//"
     ).full_clean()
+
+
+# --- Through the pages ----------------------------------------------------------------------
+
+
+def test_the_channel_form_refuses_cloud_metadata(personas, login):
+    data = {
+        "name": "Metadata",
+        "slug": "meta",
+        "kind": "webhook",
+        "url": "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "secret": SECRET,
+        "min_severity": "info",
+        "enabled": "on",
+    }
+    response = login(personas.owner).post("/n/alpha/settings/channels/new/", data)
+    assert response.status_code == 200
+    assert "is a link-local address (where cloud metadata services answer)" in response.content.decode()
+    assert not Channel.objects.filter(slug="meta").exists()
+
+
+def test_send_test_alarm_to_a_closed_and_a_404_port_reads_the_same_on_the_page(
+    personas, login, settings, ports
+):
+    settings.CHANNEL_ALLOWED_HOSTS = ["127.0.0.1"]
+    client = login(personas.owner)
+    said = []
+    for what in ["closed", "404"]:
+        Channel.objects.create(
+            namespace=personas.a, slug=what, kind="webhook", url=ports[what], secret=SECRET
+        )
+        response = client.post(f"/n/alpha/settings/channels/{what}/test/", HTTP_HX_REQUEST="true")
+        said.append(response.content.decode().replace(what, "SLUG"))
+    assert said[0] == said[1]
+    assert "could not be reached or did not accept the connection" in said[0]
