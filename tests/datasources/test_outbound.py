@@ -82,7 +82,7 @@ def test_a_stored_datasource_at_this_machine_is_refused_at_test_connection(db, p
         source.test_connection()
 
 
-def test_the_test_connection_page_refuses_cloud_metadata(personas, login, shop):
+def test_the_test_connection_page_refuses_cloud_metadata(personas, login):
     data = {
         "name": "Shop",
         "slug": "shop",
