@@ -449,6 +449,8 @@ class AppriseTransport(Transport):
     kind = "apprise"
     label = "Apprise URL (PagerDuty, Microsoft Teams, …)"
     schemes: ClassVar[tuple[str, ...]] = ()
+    # Services of the machine Malleable runs on, not of the network: never a tenant's to write to.
+    LOCAL_SCHEMES = frozenset({"syslog", "dbus", "kde", "qt", "glib", "gnome", "macosx", "windows"})
 
     def validate(self) -> None:
         url = self.channel.url
@@ -459,7 +461,9 @@ class AppriseTransport(Transport):
         service = self.plugin()
         if service is None:
             raise ValidationError({"url": "apprise does not understand this URL."})
-        if host := self.host(service):
+        if self.is_local():
+            raise ValidationError({"url": sentence(self.local_refusal())})
+        for host in self.hosts(service):
             refusal_at_save(host)
 
     def plugin(self) -> Any:
@@ -467,12 +471,21 @@ class AppriseTransport(Transport):
 
         return apprise.Apprise.instantiate(self.channel.url, suppress_exceptions=True) or None
 
+    def is_local(self) -> bool:
+        return urlsplit(self.channel.url).scheme.lower() in self.LOCAL_SCHEMES
+
+    def local_refusal(self) -> str:
+        scheme = urlsplit(self.channel.url).scheme.lower()
+        return f"apprise's {scheme}:// writes to the machine Malleable runs on; use a network service"
+
     @staticmethod
-    def host(plugin: Any) -> str:
-        """The host the URL names, when the service takes one (``json://``, ``ntfy://host``,
-        ``mailto://``); '' for services that only take tokens and talk to their own host."""
+    def hosts(plugin: Any) -> list[str]:
+        """The hosts the URL names, when the service takes one (``json://``, ``ntfy://host``,
+        ``mailto://`` and its ``?smtp=``); none for services that only take tokens and talk to
+        their own host."""
         takes_host = any("{host}" in template for template in getattr(plugin, "templates", ()))
-        return str(getattr(plugin, "host", "") or "").strip("[]") if takes_host else ""
+        named = [getattr(plugin, "host", "") if takes_host else "", getattr(plugin, "smtp_host", "")]
+        return [str(host).strip("[]") for host in named if host]
 
     def describe(self) -> str:
         return urlsplit(self.channel.url).scheme + "://…"
@@ -483,9 +496,11 @@ class AppriseTransport(Transport):
         plugin = self.plugin()
         if plugin is None:
             raise DeliveryError("apprise does not understand the channel's URL", permanent=True)
-        where = f"the {urlsplit(self.channel.url).scheme}:// service"
-        if host := self.host(plugin):
-            where = f"the {urlsplit(self.channel.url).scheme}:// service at {host}"
+        if self.is_local():
+            raise DeliveryError(self.local_refusal(), permanent=True)
+        hosts = self.hosts(plugin)
+        where = f"the {urlsplit(self.channel.url).scheme}:// service" + (f" at {hosts[0]}" if hosts else "")
+        for host in hosts:
             vetted_at_send(host, where)
         service = apprise.Apprise()
         service.add(plugin)

@@ -242,6 +242,21 @@ def test_an_apprise_url_at_this_machine_is_refused_at_save(personas, host):
     assert _refusal(channel).endswith(f"{LOOPBACK}.")
 
 
+def test_an_apprise_mail_server_named_in_a_parameter_is_vetted_too(personas):
+    channel = Channel(
+        namespace=personas.a, slug="mail", kind="apprise", url="mailto://user:pw@example.com?smtp=127.0.0.1"
+    )
+    assert _refusal(channel) == f"{LOOPBACK_REFUSED[:1].upper()}{LOOPBACK_REFUSED[1:]}."
+
+
+def test_apprise_services_of_this_machine_are_refused(personas):
+    channel = Channel(namespace=personas.a, slug="log", kind="apprise", url="syslog://")
+    assert (
+        _refusal(channel)
+        == "Apprise's syslog:// writes to the machine Malleable runs on; use a network service."
+    )
+
+
 def test_an_apprise_url_saved_around_the_check_posts_nothing(personas, webhook):
     channel = Channel.objects.create(
         namespace=personas.a, slug="json", kind="apprise", url=webhook.url.replace("http://", "json://")
