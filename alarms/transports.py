@@ -306,7 +306,7 @@ class WebhookTransport(Transport):
             raise self.http_error(status, where)
 
     def http_error(self, status: int, where: str) -> DeliveryError:
-        """The same words as a closed port; a 3xx or 4xx still disables the channel (see docs/alarms.md)."""
+        """The same words as a closed port; a 3xx or 4xx still disables the channel (docs/outbound.md)."""
         permanent = 300 <= status < 500 and status not in self.RETRYABLE_4XX
         return DeliveryError(outbound.unreachable(where, timeout()), permanent=permanent)
 

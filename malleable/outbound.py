@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ PRIVATE_NETWORKS: tuple[IPNetwork, ...] = tuple(
     ipaddress.ip_network(network)
     for network in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
+# Seconds the addresses of Malleable's own hosts are remembered.
+OWN_ADDRESSES_TTL_S = 60
 # IPv6 prefixes that carry an IPv4 address a gateway may deliver to (NAT64, 6to4).
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -136,7 +139,7 @@ class OutboundPolicy:
         if address in machine_addresses():
             return "an address of this machine"
         for service in self.own_services:
-            if address in resolve_quietly(service.host):
+            if address in own_addresses(service.host):
                 return f"the address of Malleable's own {service.label}"
         return ""
 
@@ -221,6 +224,17 @@ def resolve_quietly(host: str) -> tuple[IPAddress, ...]:
         return resolve(host)
     except Unresolvable:
         return ()
+
+
+def own_addresses(host: str) -> tuple[IPAddress, ...]:
+    """What one of Malleable's own hosts resolves to, asked at most once a minute: every
+    fetch and delivery checks against them, and they seldom move."""
+    return _own_addresses(host, int(time.monotonic() // OWN_ADDRESSES_TTL_S))
+
+
+@functools.lru_cache(maxsize=64)
+def _own_addresses(host: str, _period: int) -> tuple[IPAddress, ...]:
+    return resolve_quietly(host)
 
 
 @functools.cache

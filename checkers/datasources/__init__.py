@@ -4,8 +4,8 @@ A plug-in registry (``ENGINES``) of one small class per engine, and four calls:
 
 - ``validate_sql(sql, engine)``: one read statement, or ``SqlRejected`` saying what and where;
 - ``check_target(spec, own_databases, allowed_hosts, sqlite_dir)``: ``TargetRefused`` for
-  Malleable's own database, a host outside the allowed list, a SQLite file outside the
-  operator's directory;
+  Malleable's own database, a host the outbound policy refuses (``malleable.outbound``) or
+  outside the allowed list, a SQLite file outside the operator's directory;
 - ``fetch(spec, sql, policy=...)``: both checks, then the query in a read-only session, as a
   ``FetchResult``: the driver's exact ``values``, and ``rows`` and ``to_json()`` encoded by the
   table in ``checkers.datasources.values`` when first asked for, after the session;
