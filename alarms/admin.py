@@ -133,11 +133,8 @@ class ChannelAdmin(TenantAdminMixin, admin.ModelAdmin):
             if notification.status == Notification.Status.DELIVERED:
                 self.message_user(request, f"{channel.slug}: test alarm delivered.", messages.SUCCESS)
             else:
-                self.message_user(
-                    request,
-                    f"{channel.slug}: test alarm {notification.status}: {notification.last_error}",
-                    messages.ERROR,
-                )
+                text = f"{channel.slug}: test alarm not delivered: {notification.last_error}"
+                self.message_user(request, text, messages.ERROR)
 
 
 class AuditedOwnerAdmin(TenantAdminMixin, admin.ModelAdmin):

@@ -7,19 +7,30 @@ so the outbox disables the channel and says why; ``permanent=False`` for what ti
 Transports import nothing from the models: they get the channel and the message. Their
 clients (kombu, apprise) are imported where a channel uses them, so a process that records
 runs but delivers nothing (``run_checker`` of a green checker from cron) never loads them.
+
+Webhook and apprise hosts pass the outbound policy (``malleable.outbound``) when a channel is
+saved and again at every delivery, since a DNS answer may change; a queue channel may only
+name a broker the operator lists. Once a target passed, every way it can fail reads the same
+to the tenant (``outbound.unreachable``); the details go to the log, for the operator.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
 import http.client
+import logging
+import os
 import smtplib
-import urllib.error
-import urllib.request
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,9 +38,12 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.validators import validate_email
 
 from alarms import payloads
+from malleable import outbound
 
 if TYPE_CHECKING:
     from kombu import Connection, Exchange
+
+log = logging.getLogger(__name__)
 
 EXCHANGE_NAME = "malleable.alarms"
 PERSISTENT = 2
@@ -86,6 +100,45 @@ def timeout() -> float:
     return settings.ALARM_TIMEOUT_S
 
 
+def channel_policy() -> outbound.OutboundPolicy:
+    """Channels may reach any host but this machine, link-local ones and Malleable's own
+    services, unless the operator lists them."""
+    return outbound.OutboundPolicy(
+        allowed=tuple(settings.CHANNEL_ALLOWED_HOSTS),
+        own_services=outbound.own_services(settings),
+        refuse_private=settings.REFUSE_PRIVATE_ADDRESSES,
+        setting="MALLEABLE_CHANNEL_ALLOWED_HOSTS",
+        what="channel host",
+    )
+
+
+def refusal_at_save(host: str) -> None:
+    """``ValidationError`` on the URL when the policy refuses ``host``. A name that does not
+    resolve yet is let through: it is vetted again at every delivery."""
+    try:
+        channel_policy().vet(host)
+    except outbound.OutboundRefused as exc:
+        raise ValidationError({"url": sentence(str(exc))}) from None
+    except outbound.Unresolvable:
+        pass
+
+
+def sentence(text: str) -> str:
+    """A refusal as a form shows it: a capital and a full stop."""
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def vetted_at_send(host: str, where: str) -> tuple[outbound.IPAddress, ...]:
+    """The addresses to deliver to; a refusal disables the channel and says why."""
+    try:
+        return channel_policy().vet(host)
+    except outbound.OutboundRefused as exc:
+        raise DeliveryError(str(exc), permanent=True) from None
+    except outbound.Unresolvable as exc:
+        log.warning("%s: %s", where, exc)
+        raise DeliveryError(outbound.unreachable(where, timeout())) from None
+
+
 @functools.cache
 def exchange() -> Exchange:
     """DESIGN.md's topic exchange for alarm messages."""
@@ -102,7 +155,7 @@ class QueueTransport(Transport):
     label = "Message queue (RabbitMQ topic exchange malleable.alarms)"
 
     def broker_url(self) -> str:
-        return self.channel.url or settings.ALARM_BROKER_URL or settings.CELERY_BROKER_URL
+        return self.channel.url or default_broker()
 
     def validate(self) -> None:
         from kombu import Connection
@@ -111,6 +164,22 @@ class QueueTransport(Transport):
             Connection(self.broker_url()).transport_cls  # noqa: B018  (resolves the scheme)
         except (KeyError, ValueError, ImportError) as exc:
             raise ValidationError({"url": f"Not a broker URL kombu knows ({exc})."}) from None
+        if not self.listed():
+            raise ValidationError({"url": sentence(self.refusal())})
+
+    def listed(self) -> bool:
+        """The installation's broker, or one the operator lists: a tenant's URL could otherwise
+        write into any broker, Redis or RabbitMQ the workers can reach."""
+        if not self.channel.url:
+            return True
+        brokers = [default_broker(), *settings.ALARM_BROKERS]
+        return any(broker_matches(self.channel.url, broker) for broker in brokers)
+
+    def refusal(self) -> str:
+        return (
+            f"the broker {broker_address(self.channel.url)} is not one the operator lists for queue "
+            "channels (MALLEABLE_ALARM_BROKERS); leave the URL blank to use the installation's broker"
+        )
 
     def describe(self) -> str:
         from kombu import Connection
@@ -130,6 +199,8 @@ class QueueTransport(Transport):
         from kombu import Connection
         from kombu.exceptions import KombuError
 
+        if not self.listed():
+            raise DeliveryError(self.refusal(), permanent=True)
         url = self.broker_url()
         try:
             with Connection(url, connect_timeout=timeout(), transport_options=self.options(url)) as conn:
@@ -160,11 +231,35 @@ class QueueTransport(Transport):
         return [alarms, Queue(EXCHANGE_NAME, alarms, routing_key="#", durable=True)]
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirected POST would arrive as a GET without its body: report it instead."""
+def default_broker() -> str:
+    return settings.ALARM_BROKER_URL or settings.CELERY_BROKER_URL
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+
+BROKER_PORTS = {"amqp": 5672, "amqps": 5671, "redis": 6379, "rediss": 6379}
+
+
+def broker_key(url: str) -> tuple[str, str, str, str]:
+    """Scheme, host, port and virtual host (or Redis database): what a broker is compared by."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme = {"pyamqp": "amqp"}.get(parts.scheme.lower(), parts.scheme.lower())
+        port = str(parts.port or BROKER_PORTS.get(scheme, ""))
+    except ValueError:
+        return ("", "", "", "")
+    return scheme, (parts.hostname or "").rstrip("."), port, unquote(parts.path[1:])
+
+
+def broker_address(url: str) -> str:
+    """The broker with no credential, for messages."""
+    scheme, host, port, vhost = broker_key(url)
+    return f"{scheme}://{host}:{port}/{vhost}" if host else f"{scheme}://"
+
+
+def broker_matches(url: str, listed: str) -> bool:
+    """Same scheme, host and port, and the same virtual host or database when the operator's
+    entry names one (an entry without a path allows every one). Credentials do not count."""
+    mine, theirs = broker_key(url), broker_key(listed)
+    return bool(mine[0]) and mine[:3] == theirs[:3] and (not theirs[3] or mine[3] == theirs[3])
 
 
 @register
@@ -175,40 +270,130 @@ class WebhookTransport(Transport):
 
     def validate(self) -> None:
         parts = urlsplit(self.channel.url)
+        try:
+            parts.port  # noqa: B018  (a port out of range raises)
+        except ValueError:
+            raise ValidationError({"url": "The port is not a number from 1 to 65535."}) from None
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ValidationError({"url": "A webhook needs an http:// or https:// URL."})
         if not self.channel.secret:
             raise ValidationError({"secret": "A webhook signs every message: set a secret."})
+        refusal_at_save(parts.hostname)
 
     @staticmethod
     def sign(secret: str, body: bytes) -> str:
         return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
     def notify(self, message: Message) -> None:
+        parts = urlsplit(self.channel.url)
+        where = f"the webhook at {parts.hostname}"
+        addresses = vetted_at_send(parts.hostname or "", where)
         body = payloads.encode(message.payload)
-        request = urllib.request.Request(  # noqa: S310  (validate() allows http and https only)
-            self.channel.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "Malleable-Alarms",
-                "X-Malleable-Event": message.kind,
-                "X-Malleable-Dedup-Key": message.dedup_key,
-                SIGNATURE_HEADER: self.sign(self.channel.secret, body),
-            },
-        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Malleable-Alarms",
+            "X-Malleable-Event": message.kind,
+            "X-Malleable-Dedup-Key": message.dedup_key,
+            SIGNATURE_HEADER: self.sign(self.channel.secret, body),
+        }
         try:
-            with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout()) as response:
-                response.read(65536)
-        except urllib.error.HTTPError as exc:
-            raise self.http_error(exc.code, exc.reason) from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            raise DeliveryError(f"webhook unreachable: {exc}") from None
+            status = post_pinned(parts, addresses, body, headers, timeout())
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            log.warning("channel %s: %s failed: %r", self.channel.slug, where, exc)
+            raise DeliveryError(outbound.unreachable(where, timeout())) from None
+        if not 200 <= status < 300:
+            log.warning("channel %s: %s answered HTTP %s", self.channel.slug, where, status)
+            raise self.http_error(status, where)
 
-    def http_error(self, status: int, reason: str) -> DeliveryError:
+    def http_error(self, status: int, where: str) -> DeliveryError:
+        """The same words as a closed port; a 3xx or 4xx still disables the channel (docs/outbound.md)."""
         permanent = 300 <= status < 500 and status not in self.RETRYABLE_4XX
-        return DeliveryError(f"webhook answered HTTP {status} {reason}", permanent=permanent)
+        return DeliveryError(outbound.unreachable(where, timeout()), permanent=permanent)
+
+
+def post_pinned(
+    parts: SplitResult,
+    addresses: tuple[outbound.IPAddress, ...],
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout_s: float,
+) -> int:
+    """POST to the vetted addresses only, keeping the name for the Host header, TLS SNI and
+    certificate checks; the status of the answer. Redirects are not followed (a redirected
+    POST would arrive as a GET without its body). The whole exchange ends at ``timeout_s``,
+    however slowly the other end answers."""
+    deadline = time.monotonic() + timeout_s
+    connection_class = PinnedHTTPSConnection if parts.scheme == "https" else PinnedHTTPConnection
+    port = parts.port or connection_class.default_port
+    connection = connection_class(parts.hostname or "", port, addresses=addresses, deadline=deadline)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.connect()
+        with cut_at(connection.sock, deadline):
+            connection.request("POST", target, body=body, headers=dict(headers))
+            response = connection.getresponse()
+            response.read(65536)
+            return response.status
+    finally:
+        connection.close()
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection to addresses vetted beforehand, never to a fresh DNS answer."""
+
+    def __init__(
+        self, host: str, port: int | None, *, addresses: tuple[outbound.IPAddress, ...], deadline: float
+    ) -> None:
+        super().__init__(host, port, timeout=max(0.001, deadline - time.monotonic()))
+        self.addresses, self.deadline = addresses, deadline
+
+    def connect(self) -> None:
+        error: OSError = ConnectionError("no address to connect to")
+        for address in self.addresses:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the delivery's time is up")
+            try:
+                self.sock = socket.create_connection((str(address), self.port), timeout=remaining)
+            except OSError as exc:
+                error = exc
+                continue
+            self.sock.settimeout(max(0.001, self.deadline - time.monotonic()))
+            return
+        raise error
+
+
+class PinnedHTTPSConnection(PinnedHTTPConnection):
+    default_port = http.client.HTTPS_PORT
+
+    def connect(self) -> None:
+        super().connect()
+        context = ssl.create_default_context()
+        with cut_at(self.sock, self.deadline):
+            self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
+
+
+@contextlib.contextmanager
+def cut_at(sock: socket.socket | None, deadline: float) -> Iterator[None]:
+    """Shut the connection down at ``deadline``: socket timeouts bound each read, not a
+    peer that answers one byte at a time."""
+    if sock is None:
+        yield
+        return
+    watch = socket.socket(fileno=os.dup(sock.fileno()))
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, args=(watch,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        watch.close()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 @register
@@ -253,11 +438,19 @@ class EmailTransport(Transport):
 
 @register
 class AppriseTransport(Transport):
-    """PagerDuty, Teams, Discord, … through apprise URLs: no hand-written clients."""
+    """PagerDuty, Teams, Discord, … through apprise URLs: no hand-written clients.
+
+    Apprise opens its own connections and resolves the name again when it does: its host is
+    vetted just before it is handed over, but not pinned, so a name whose DNS answer changes
+    within that instant could still lead apprise elsewhere. Services whose URL holds only
+    tokens (``slack://``, ``pagerduty://``) talk to the service's fixed public host.
+    """
 
     kind = "apprise"
     label = "Apprise URL (PagerDuty, Microsoft Teams, …)"
     schemes: ClassVar[tuple[str, ...]] = ()
+    # Services of the machine Malleable runs on, not of the network: never a tenant's to write to.
+    LOCAL_SCHEMES = frozenset({"syslog", "dbus", "kde", "qt", "glib", "gnome", "macosx", "windows"})
 
     def validate(self) -> None:
         url = self.channel.url
@@ -265,10 +458,34 @@ class AppriseTransport(Transport):
             raise ValidationError(
                 {"url": f"A {self.kind} channel takes a URL starting with {self.schemes[0]}"}
             )
+        service = self.plugin()
+        if service is None:
+            raise ValidationError({"url": "apprise does not understand this URL."})
+        if self.is_local():
+            raise ValidationError({"url": sentence(self.local_refusal())})
+        for host in self.hosts(service):
+            refusal_at_save(host)
+
+    def plugin(self) -> Any:
         import apprise
 
-        if not apprise.Apprise().add(url):
-            raise ValidationError({"url": "apprise does not understand this URL."})
+        return apprise.Apprise.instantiate(self.channel.url, suppress_exceptions=True) or None
+
+    def is_local(self) -> bool:
+        return urlsplit(self.channel.url).scheme.lower() in self.LOCAL_SCHEMES
+
+    def local_refusal(self) -> str:
+        scheme = urlsplit(self.channel.url).scheme.lower()
+        return f"apprise's {scheme}:// writes to the machine Malleable runs on; use a network service"
+
+    @staticmethod
+    def hosts(plugin: Any) -> list[str]:
+        """The hosts the URL names, when the service takes one (``json://``, ``ntfy://host``,
+        ``mailto://`` and its ``?smtp=``); none for services that only take tokens and talk to
+        their own host."""
+        takes_host = any("{host}" in template for template in getattr(plugin, "templates", ()))
+        named = [getattr(plugin, "host", "") if takes_host else "", getattr(plugin, "smtp_host", "")]
+        return [str(host).strip("[]") for host in named if host]
 
     def describe(self) -> str:
         return urlsplit(self.channel.url).scheme + "://…"
@@ -276,14 +493,23 @@ class AppriseTransport(Transport):
     def notify(self, message: Message) -> None:
         import apprise
 
-        service = apprise.Apprise()
-        if not service.add(self.channel.url):
+        plugin = self.plugin()
+        if plugin is None:
             raise DeliveryError("apprise does not understand the channel's URL", permanent=True)
+        if self.is_local():
+            raise DeliveryError(self.local_refusal(), permanent=True)
+        hosts = self.hosts(plugin)
+        where = f"the {urlsplit(self.channel.url).scheme}:// service" + (f" at {hosts[0]}" if hosts else "")
+        for host in hosts:
+            vetted_at_send(host, where)
+        service = apprise.Apprise()
+        service.add(plugin)
         title, body = payloads.render_text(message.payload)
         result = service.notify(body=body, title=title, timeout=timeout())
         if not result:
             logs = "; ".join(entry.message for entry in result.logs() if entry.level in {"WARNING", "ERROR"})
-            raise DeliveryError(f"apprise could not deliver: {logs or result.status.name}")
+            log.warning("channel %s: %s: %s", self.channel.slug, where, logs or result.status.name)
+            raise DeliveryError(outbound.unreachable(where, timeout()))
 
 
 @register

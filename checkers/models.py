@@ -25,6 +25,7 @@ from checkers import datasources, schedules
 from checkers.params import ParamsField
 from checkers.rules import Metric, Operator, Rule
 from checkers.sandbox import Limits, Program
+from malleable import outbound
 from malleable.encryption import EncryptedTextField
 from namespaces.models import Namespace, validate_timezone
 
@@ -178,13 +179,15 @@ class Datasource(models.Model):
         return Path(settings.DATASOURCE_SQLITE_DIR) / self.namespace.slug
 
     def policy(self) -> datasources.TargetPolicy:
-        """The operator's rules: never Malleable's own databases, only allowed hosts, the
-        namespace's own SQLite files, and roles that may only read unless the operator opts in."""
+        """The operator's rules: never Malleable's own databases or services, only allowed hosts,
+        the namespace's own SQLite files, and roles that may only read unless the operator opts in."""
         return datasources.TargetPolicy(
             own_databases=[connection.settings_dict for connection in connections.all()],
             allowed_hosts=settings.DATASOURCE_ALLOWED_HOSTS or None,
             sqlite_dir=self.sqlite_dir(),
             allow_privileged_roles=settings.DATASOURCE_ALLOW_PRIVILEGED_ROLES,
+            own_services=outbound.own_services(settings),
+            refuse_private=settings.REFUSE_PRIVATE_ADDRESSES,
         )
 
     def clean(self) -> None:
@@ -196,7 +199,12 @@ class Datasource(models.Model):
         errors = {}
         try:
             datasources.check_target(
-                self.connection_spec(), policy.own_databases, policy.allowed_hosts, policy.sqlite_dir
+                self.connection_spec(),
+                policy.own_databases,
+                policy.allowed_hosts,
+                policy.sqlite_dir,
+                own_services=policy.own_services,
+                refuse_private=policy.refuse_private,
             )
         except datasources.DatasourceError as exc:
             errors["url"] = str(exc)

@@ -7,6 +7,7 @@ Production sets ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``SECRET_KEY``, ``ALLOW
 
 import base64
 import contextlib
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -254,8 +255,24 @@ LOGGING = {
 # `make run` signs this password onto the demo owner; it only ever guards local demo data.
 DEMO_PASSWORD = env.str("MALLEABLE_DEMO_PASSWORD", default="malleable-demo")
 
+
+def _host_list(name: str) -> list[str]:
+    """Host names, addresses and CIDR networks (malleable/outbound.py); a bad network names the variable."""
+    entries = [entry.strip() for entry in env.list(name, default=[]) if entry.strip()]
+    for entry in entries:
+        if "/" in entry:
+            try:
+                ipaddress.ip_network(entry.strip("[]"), strict=False)
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"{name}: {entry!r} is not a network ({exc})") from None
+    return entries
+
+
+# Outbound connections (malleable/outbound.py): loopback, link-local, multicast and Malleable's own
+# services are refused unless listed; private ranges only when this is set.
+REFUSE_PRIVATE_ADDRESSES = _typed("MALLEABLE_REFUSE_PRIVATE_ADDRESSES", bool, False)
 # Datasources: where checkers may read. Never Malleable's own database.
-DATASOURCE_ALLOWED_HOSTS = env.list("MALLEABLE_DATASOURCE_ALLOWED_HOSTS", default=[])
+DATASOURCE_ALLOWED_HOSTS = _host_list("MALLEABLE_DATASOURCE_ALLOWED_HOSTS")
 # Each namespace reads only its own subdirectory, named after its slug.
 DATASOURCE_SQLITE_DIR = Path(env.path("MALLEABLE_DATASOURCE_SQLITE_DIR", default=VAR_DIR / "datasources"))
 # A role that could do more than read (superuser, server files, other sessions) is refused
@@ -281,6 +298,15 @@ CELERY_BEAT_SCHEDULE = {
 # --- Alarms (alarms/, docs/alarms.md) -------------------------------------------------------
 # Where `queue` channels without a URL of their own publish; empty: CELERY_BROKER_URL.
 ALARM_BROKER_URL = env.str("MALLEABLE_ALARM_BROKER_URL", default="")
+# The only brokers a `queue` channel may name in its URL, besides the default one above.
+ALARM_BROKERS = env.list("MALLEABLE_ALARM_BROKERS", default=[])
+for _broker in ALARM_BROKERS:
+    if "://" not in _broker:
+        raise ImproperlyConfigured(
+            f"MALLEABLE_ALARM_BROKERS: {_broker!r} is not a broker URL (amqp://host:port/vhost)"
+        )
+# Hosts webhook and apprise channels may reach although the outbound policy refuses them.
+CHANNEL_ALLOWED_HOSTS = _host_list("MALLEABLE_CHANNEL_ALLOWED_HOSTS")
 # Tries a delivery makes at once (the first phase); the rest are the sweep's, with backoff.
 ALARM_QUICK_TRIES = _typed("MALLEABLE_ALARM_QUICK_TRIES", int, 3)
 ALARM_QUICK_DELAY_S = _typed("MALLEABLE_ALARM_QUICK_DELAY", float, 0.5)

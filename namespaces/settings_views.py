@@ -141,10 +141,7 @@ def channel_test(request: HttpRequest, namespace: Namespace, channel: str) -> Ht
     if notification.status == Notification.Status.DELIVERED:
         text, ok = f"Test alarm delivered to {channel.slug}.", True
     else:
-        text, ok = (
-            f"Test alarm to {channel.slug} not delivered ({notification.status}): {notification.last_error}",
-            False,
-        )
+        text, ok = f"Test alarm to {channel.slug} not delivered: {notification.last_error}", False
     if is_htmx(request):
         return render(request, "namespaces/settings/_test_alarm_result.html", {"ok": ok, "text": text})
     messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, text)

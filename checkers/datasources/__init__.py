@@ -4,8 +4,8 @@ A plug-in registry (``ENGINES``) of one small class per engine, and four calls:
 
 - ``validate_sql(sql, engine)``: one read statement, or ``SqlRejected`` saying what and where;
 - ``check_target(spec, own_databases, allowed_hosts, sqlite_dir)``: ``TargetRefused`` for
-  Malleable's own database, a host outside the allowed list, a SQLite file outside the
-  operator's directory;
+  Malleable's own database, a host the outbound policy refuses (``malleable.outbound``) or
+  outside the allowed list, a SQLite file outside the operator's directory;
 - ``fetch(spec, sql, policy=...)``: both checks, then the query in a read-only session, as a
   ``FetchResult``: the driver's exact ``values``, and ``rows`` and ``to_json()`` encoded by the
   table in ``checkers.datasources.values`` when first asked for, after the session;
@@ -59,6 +59,7 @@ from checkers.datasources.pool import POOLS
 from checkers.datasources.sql import check_statement
 from checkers.datasources.target import TargetPolicy, vet
 from checkers.datasources.values import to_json_value
+from malleable.outbound import OwnService
 
 __all__ = [
     "ENGINES",
@@ -237,6 +238,9 @@ def check_target(
     own_databases: Sequence[Mapping[str, Any]],
     allowed_hosts: Sequence[str] | None,
     sqlite_dir: Path | None,
+    *,
+    own_services: Sequence[OwnService] = (),
+    refuse_private: bool = False,
 ) -> None:
     """Raise ``TargetRefused`` unless the operator's rules allow the datasource's target.
 
@@ -244,7 +248,13 @@ def check_target(
     database's name is included). ``fetch`` and ``test_connection`` apply the same rules
     themselves; this is for saying so early, in a form or an import.
     """
-    policy = TargetPolicy(own_databases=own_databases, allowed_hosts=allowed_hosts, sqlite_dir=sqlite_dir)
+    policy = TargetPolicy(
+        own_databases=own_databases,
+        allowed_hosts=allowed_hosts,
+        sqlite_dir=sqlite_dir,
+        own_services=own_services,
+        refuse_private=refuse_private,
+    )
     vet(_engine(spec.engine), spec.location, policy)
 
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from checkers.datasources.errors import (
+    ConnectFailed,
     DatasetTooLarge,
     DatasourceError,
     InvalidSpec,
@@ -23,6 +24,7 @@ from checkers.datasources.errors import (
 )
 from checkers.datasources.pool import POOLS, Pool
 from checkers.datasources.values import JsonRows, JsonValue
+from malleable import outbound
 
 # Column names and raw driver rows, before encoding.
 Rows = tuple[list[str], list[Sequence[Any]]]
@@ -428,6 +430,12 @@ class Engine:
     def message(self, exc: Exception) -> str:
         """The driver's words for ``exc``, unscrubbed (``failed`` scrubs them)."""
         return str(exc)
+
+    def unreachable(self, connect_timeout_s: float) -> ConnectFailed:
+        """A connection that never reached a database server: one message whatever the port did
+        (closed, filtered, reset, another protocol, a TLS failure), so no port map comes of it."""
+        where = f"{self.label} at {self.location.host}:{self.port}"
+        return ConnectFailed(outbound.unreachable(where, connect_timeout_s), secrets=self.secrets)
 
     def timed_out(self, exc: Exception, why: str = "") -> DatasourceError:
         return self.failed(

@@ -40,6 +40,9 @@ TIMEOUT_CODES = frozenset({1969, 3024, 1205, 1317})
 # Access denied (user, database), unknown database.
 DENIED_CODES = frozenset({1044, 1045, 1698})
 UNKNOWN_DATABASE = 1049
+# The server's own words have codes from 1000; the client's (CR_*: could not connect, lost the
+# server, a bad handshake) from 2000.
+SERVER_ERRORS, CLIENT_ERRORS = 1000, 2000
 # Reset the session's state without reconnecting (MariaDB 10.2.4+, MySQL 5.7.3+).
 COM_RESET_CONNECTION = 0x1F
 # Global privileges that reach past reading: server files, other sessions, accounts, the
@@ -100,9 +103,13 @@ class MySQL(Engine):
             return {"ssl": context}
         return {}
 
+    @property
+    def connect_timeout_s(self) -> int:
+        return max(1, math.ceil(self.timeout_s))
+
     def _connect(self) -> pymysql.Connection:
         """Connect to the first vetted address that answers, keeping the name for TLS."""
-        seconds = max(1, math.ceil(self.timeout_s))
+        seconds = self.connect_timeout_s
         connection = pymysql.connect(
             host=self.location.host,
             port=self.port,
@@ -119,16 +126,14 @@ class MySQL(Engine):
             program_name="malleable",
             **self._tls(),
         )
-        error: OSError | None = None
         for address in self.addresses:
             try:
                 sock = socket.create_connection((address, self.port), timeout=seconds)
-            except OSError as exc:
-                error = exc
+            except OSError:
                 continue
             connection.connect(sock)
             return connection
-        raise ConnectFailed(f"{self.label}: cannot reach {self.location.host}:{self.port}: {error}")
+        raise self.unreachable(seconds) from None
 
     def privileges(self, connection: pymysql.Connection) -> list[str]:
         """The account's global privileges and those of every role it may switch to (SET ROLE),
@@ -218,11 +223,11 @@ class MySQL(Engine):
         return str(exc)
 
     def classify(self, exc: Exception, *, connecting: bool = False) -> DatasourceError | None:
-        if isinstance(exc, OSError) and connecting:
-            return self.failed(exc, permanent=False, kind=ConnectFailed)
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+        if connecting and not (isinstance(exc, pymysql.MySQLError) and SERVER_ERRORS <= code < CLIENT_ERRORS):
+            return self.unreachable(self.connect_timeout_s)
         if not isinstance(exc, pymysql.MySQLError):
             return None
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         if code in TIMEOUT_CODES:
             return self.timed_out(exc)
         if connecting or code == UNKNOWN_DATABASE:

@@ -89,7 +89,7 @@ class PostgreSQL(Engine):
             "dbname": self.location.database,
             "user": self.location.user,
             "password": self.password,
-            "connect_timeout": max(2, math.ceil(self.timeout_s)),
+            "connect_timeout": self.connect_timeout_s,
             "application_name": "malleable",
             "sslmode": self.location.params.get("sslmode", "prefer"),
             "gssencmode": "disable",
@@ -100,6 +100,11 @@ class PostgreSQL(Engine):
             # send the password in clear text (a server asking for it is not one to trust).
             info["require_auth"] = "!gss,!sspi,!password"
         return info
+
+    @property
+    def connect_timeout_s(self) -> int:
+        """libpq's, per address: whole seconds, at least 2 (it treats 1 as 2)."""
+        return max(2, math.ceil(self.timeout_s))
 
     def _connect(self) -> psycopg.Connection:
         connection = psycopg.connect(**self.conninfo(), autocommit=False, prepare_threshold=None)
@@ -187,5 +192,7 @@ class PostgreSQL(Engine):
             if sqlstate.startswith("28") or _DENIED.search(str(exc)):
                 return self.failed(exc, permanent=True, kind=AuthenticationFailed)
             missing = sqlstate.startswith("3D") or _NO_DATABASE.search(str(exc)) is not None
+            if not (missing or "FATAL:" in str(exc)):
+                return self.unreachable(self.connect_timeout_s)
             return self.failed(exc, permanent=missing, kind=ConnectFailed)
         return self.failed(exc, permanent=sqlstate.startswith(PERMANENT_CLASSES) or not sqlstate)

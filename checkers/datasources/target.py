@@ -1,5 +1,7 @@
-"""Where a datasource may point: never at Malleable's own database, only at allowed hosts,
-and SQLite files only inside the operator's directory.
+"""Where a datasource may point: never at Malleable's own database, only where the outbound
+policy allows (``malleable.outbound``: no loopback, link-local or own service unless listed,
+and only the listed hosts when the operator keeps a list), and SQLite files only inside the
+operator's directory.
 
 Hosts are compared by the addresses they resolve to, so ``localhost``, ``127.0.0.1``, ``::1``
 and this machine's own name are one machine. The addresses that were checked are the ones
@@ -8,10 +10,8 @@ the session connects to (``Target``), so DNS cannot answer differently in betwee
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import os
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +19,10 @@ from typing import Any
 
 from checkers.datasources.base import Engine, Location, Target
 from checkers.datasources.errors import ConnectFailed, TargetRefused
+from malleable import outbound
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = outbound.IPAddress
+ALLOWED_HOSTS_SETTING = "MALLEABLE_DATASOURCE_ALLOWED_HOSTS"
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,11 @@ class TargetPolicy:
     """The operator's rules, passed in by the caller (this package reads no settings).
 
     ``own_databases``: Django ``DATABASES`` entries (values), test names included.
-    ``allowed_hosts``: None allows any host; a list allows only those names, IPs or CIDR
-    networks (an empty list allows none). ``sqlite_dir``: None refuses every SQLite file;
-    Django passes the namespace's own directory, so one namespace never opens another's file.
+    ``allowed_hosts``: None allows any host the outbound policy allows; a list allows only
+    those names, IPs or CIDR networks (an empty list allows none), loopback included when
+    listed. ``own_services``: Malleable's other hosts, refused unless listed.
+    ``refuse_private``: refuse private ranges too. ``sqlite_dir``: None refuses every SQLite
+    file; Django passes the namespace's own directory, so one namespace never opens another's.
     ``allow_privileged_roles``: False refuses a session whose role could do more than read
     (see ``Engine.privileges``), checked once per new connection.
     """
@@ -40,6 +43,19 @@ class TargetPolicy:
     allowed_hosts: Sequence[str] | None = None
     sqlite_dir: Path | None = None
     allow_privileged_roles: bool = False
+    own_services: Sequence[outbound.OwnService] = ()
+    refuse_private: bool = False
+
+    @property
+    def outbound(self) -> outbound.OutboundPolicy:
+        return outbound.OutboundPolicy(
+            allowed=tuple(self.allowed_hosts or ()),
+            only_allowed=self.allowed_hosts is not None,
+            own_services=tuple(self.own_services),
+            refuse_private=self.refuse_private,
+            setting=ALLOWED_HOSTS_SETTING,
+            what="datasource host",
+        )
 
 
 def vet(engine: type[Engine], location: Location, policy: TargetPolicy) -> Target:
@@ -47,9 +63,7 @@ def vet(engine: type[Engine], location: Location, policy: TargetPolicy) -> Targe
     if engine.name == "sqlite":
         return Target(path=_vet_sqlite(engine, location, policy))
     port = location.port or engine.default_port
-    addresses = _resolve(location.host)
-    if not addresses:
-        raise ConnectFailed(f"the host {location.host!r} does not resolve to any address")
+    addresses = list(_resolve(location.host))
     for entry in policy.own_databases:
         if _is_own_server(engine, entry, addresses, port) and (
             engine.server_scoped or location.database in _own_names(entry)
@@ -59,7 +73,10 @@ def vet(engine: type[Engine], location: Location, policy: TargetPolicy) -> Targe
                 f"the datasource points at Malleable's own {engine.label} {what} "
                 f"({location.host}:{port}); point it at the production database you want to check"
             )
-    _check_allowed(location.host, addresses, policy.allowed_hosts)
+    try:
+        policy.outbound.check(location.host, addresses)
+    except outbound.OutboundRefused as exc:
+        raise TargetRefused(str(exc)) from None
     return Target(addresses=tuple(str(address) for address in addresses))
 
 
@@ -102,7 +119,7 @@ def _own_sqlite_paths(entry: Mapping[str, Any]) -> set[Path]:
 
 
 def _is_own_server(
-    engine: type[Engine], entry: Mapping[str, Any], addresses: list[IPAddress], port: int | None
+    engine: type[Engine], entry: Mapping[str, Any], addresses: Sequence[IPAddress], port: int | None
 ) -> bool:
     if not _same_engine(engine, entry):
         return False
@@ -111,70 +128,19 @@ def _is_own_server(
     if own_port != port:
         return False
     # An empty HOST or a socket directory is this machine.
-    own = _resolve_quietly(host) if host and not host.startswith("/") else [ipaddress.ip_address("127.0.0.1")]
+    local = (ipaddress.ip_address("127.0.0.1"),)
+    own = outbound.resolve_quietly(host) if host and not host.startswith("/") else local
     if any(_is_this_machine(a) for a in addresses) and any(_is_this_machine(a) for a in own):
         return True
     return bool(set(addresses) & set(own))
 
 
-def _check_allowed(host: str, addresses: list[IPAddress], allowed_hosts: Sequence[str] | None) -> None:
-    if allowed_hosts is None:
-        return
-    names, networks = _parse_allowed(allowed_hosts)
-    if host.lower() in names:
-        return
-    if networks and all(any(address in network for network in networks) for address in addresses):
-        return
-    listed = ", ".join(allowed_hosts) or "none"
-    raise TargetRefused(f"the host {host!r} is not one of the operator's allowed datasource hosts ({listed})")
-
-
-def _parse_allowed(entries: Sequence[str]) -> tuple[set[str], list[IPNetwork]]:
-    names: set[str] = set()
-    networks: list[IPNetwork] = []
-    for entry in (raw.strip().lower().rstrip(".") for raw in entries):
-        try:
-            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
-        except ValueError:
-            names.add(entry)
-    return names, networks
-
-
-def _resolve(host: str) -> list[IPAddress]:
-    """Every address ``host`` resolves to, in the resolver's order, without duplicates."""
+def _resolve(host: str) -> tuple[IPAddress, ...]:
     try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise ConnectFailed(f"the host {host!r} cannot be resolved: {exc}") from None
-    addresses: list[IPAddress] = []
-    for info in infos:
-        address = _normal(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
-
-
-def _normal(address: IPAddress) -> IPAddress:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
-
-
-def _resolve_quietly(host: str) -> list[IPAddress]:
-    """For names Malleable itself uses: one that does not resolve here matches nothing."""
-    try:
-        return _resolve(host)
-    except ConnectFailed:
-        return []
-
-
-@functools.cache
-def _machine_addresses() -> frozenset[IPAddress]:
-    """The addresses this machine's own names resolve to (besides loopback)."""
-    return frozenset(
-        address for name in {socket.gethostname(), socket.getfqdn()} for address in _resolve_quietly(name)
-    )
+        return outbound.resolve(host)
+    except outbound.Unresolvable as exc:
+        raise ConnectFailed(str(exc)) from None
 
 
 def _is_this_machine(address: IPAddress) -> bool:
-    return address.is_loopback or address.is_unspecified or address in _machine_addresses()
+    return address.is_loopback or address.is_unspecified or address in outbound.machine_addresses()

@@ -28,7 +28,10 @@ DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"
 
 @pytest.fixture(autouse=True)
 def _alarm_settings(settings, monkeypatch):
-    """Quick retries without sleeping; delivery tasks run inline when a test commits."""
+    """Quick retries without sleeping; delivery tasks run inline when a test commits. The
+    receivers run on this machine, so the operator's lists name it, as an operator would."""
+    settings.CHANNEL_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.ALARM_BROKERS = [RABBITMQ_URL, DEAD_BROKER_URL]
     settings.ALARM_QUICK_DELAY_S = 0
     settings.ALARM_TIMEOUT_S = 3
     settings.SITE_URL = "https://malleable.example.com"

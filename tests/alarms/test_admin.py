@@ -139,10 +139,14 @@ def test_a_failed_test_alarm_says_why(personas, login, webhook, hook):
     response = login(personas.owner).post(
         changelist("channel"), {"action": "send_test_alarm", "_selected_action": [hook.pk]}, follow=True
     )
-    assert notes(response) == ["hook: test alarm held: webhook answered HTTP 404 Not Found"]
+    unreachable = (
+        "the webhook at 127.0.0.1 could not be reached or did not accept the connection "
+        "(refused, unreachable, no answer within 3 s, or an error answer)"
+    )
+    assert notes(response) == [f"hook: test alarm not delivered: {unreachable}"]
     listing = login(personas.viewer).get(changelist("channel")).content.decode()
     assert "disabled" in listing
-    assert "permanent failure: webhook answered HTTP 404" in listing
+    assert f"permanent failure: {unreachable}" in listing
 
 
 def test_owner_reenables_a_disabled_channel_and_what_waited_resumes(

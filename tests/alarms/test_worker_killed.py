@@ -31,6 +31,7 @@ def scratch(tmp_path, rabbitmq_service):
         "MALLEABLE_DATASOURCE_SQLITE_DIR": str(tmp_path),
         "MALLEABLE_ALARM_CLAIM": str(CLAIM_S),
         "MALLEABLE_ALARM_QUICK_DELAY": "0",
+        "MALLEABLE_ALARM_BROKERS": RABBITMQ_URL,
     }
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input"],

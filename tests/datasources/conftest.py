@@ -22,7 +22,7 @@ from django.conf import settings
 from psycopg import sql
 
 from checkers.datasources import TargetPolicy
-from tests.datasources.shops import READER_PASSWORD, USERS, Shop
+from tests.datasources.shops import READER_PASSWORD, THIS_MACHINE, USERS, Shop
 from tests.services import Service, mariadb_service, postgres_service  # noqa: F401
 
 
@@ -30,9 +30,12 @@ def _own_databases() -> list[dict[str, Any]]:
     return list(settings.DATABASES.values())
 
 
-def _superuser_policy() -> TargetPolicy:
-    """The operator's opt-in, so attacks can be tried as the superuser too."""
-    return TargetPolicy(own_databases=_own_databases(), allow_privileged_roles=True)
+def _local_policy() -> TargetPolicy:
+    """The shops run on this machine: listed, as an operator running them there would; and the
+    operator's opt-in to superuser roles, so attacks can be tried as the superuser too."""
+    return TargetPolicy(
+        own_databases=_own_databases(), allowed_hosts=THIS_MACHINE, allow_privileged_roles=True
+    )
 
 
 def _name() -> str:
@@ -64,7 +67,7 @@ def pg_shop(postgres_service: Service) -> Iterator[Shop]:  # noqa: F811
 
     yield Shop(
         "postgresql", name, postgres_service.host, postgres_service.port, "postgres", reader,
-        policy=_superuser_policy(), read_users=read_users,
+        policy=_local_policy(), read_users=read_users,
     )  # fmt: skip
     with psycopg.connect(**admin, dbname="postgres", autocommit=True) as server:
         server.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -96,7 +99,7 @@ def mariadb_shop(mariadb_service: Service) -> Iterator[Shop]:  # noqa: F811
 
     yield Shop(
         "mysql", name, mariadb_service.host, mariadb_service.port, "root", reader,
-        policy=_superuser_policy(), read_users=read_users,
+        policy=_local_policy(), read_users=read_users,
     )  # fmt: skip
     with _mariadb(mariadb_service) as server, server.cursor() as cursor:
         cursor.execute(f"DROP DATABASE `{name}`")

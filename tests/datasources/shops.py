@@ -11,6 +11,9 @@ from urllib.parse import quote
 from checkers.datasources import ConnectionSpec, Engine, TargetPolicy, engine_for
 
 READER_PASSWORD = "Rd-pa55/w:rd@x%"
+# The test databases run on this machine, which the outbound policy refuses unless listed.
+THIS_MACHINE = ("127.0.0.1",)
+LOCAL_POLICY = TargetPolicy(allowed_hosts=THIS_MACHINE)
 USERS = [(n, f"user{n:02d}", None if n % 5 == 0 else f"user{n:02d}@example.com") for n in range(1, 26)]
 TIMEOUT_S = 1.0
 

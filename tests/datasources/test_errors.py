@@ -14,12 +14,11 @@ from checkers.datasources import (
     ConnectionSpec,
     DatasourceError,
     InvalidSpec,
-    TargetPolicy,
     fetch,
     scrub,
     test_connection,
 )
-from tests.datasources.shops import READER_PASSWORD, reader_url_with_password
+from tests.datasources.shops import LOCAL_POLICY, READER_PASSWORD, reader_url_with_password
 
 SECRET = "hunter2-Sup3r.S3cret"
 
@@ -108,7 +107,7 @@ def test_a_refused_connection_is_transient_and_clean():
         "postgresql", f"postgresql://reader:{SECRET}@127.0.0.1:1/shop", statement_timeout_s=1
     )
     with pytest.raises(ConnectFailed) as caught:
-        fetch(spec, "SELECT 1", policy=TargetPolicy())
+        fetch(spec, "SELECT 1", policy=LOCAL_POLICY)
     assert not caught.value.permanent
     assert "PostgreSQL" in str(caught.value)
     assert _leaks(caught.value, SECRET) == []

@@ -14,14 +14,13 @@ from checkers.datasources import (
     ConnectionSpec,
     QueryFailed,
     QueryTimeout,
-    TargetPolicy,
     close_idle_connections,
     engine_for,
     fetch,
 )
 from checkers.datasources.base import Target
 from checkers.datasources.pool import IDLE_S, POOLS
-from tests.datasources.shops import Shop
+from tests.datasources.shops import LOCAL_POLICY, Shop
 
 SERVERS = ["pg_shop", "mariadb_shop"]
 # The server's id of the session, whether its transaction is read-only, its statement limit.
@@ -210,23 +209,23 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(pg_shop):
 
 def test_every_setting_a_session_depends_on_is_in_the_pool_key():
     spec = ConnectionSpec("postgresql", "postgresql://reader@127.0.0.1:5432/shop", password="one")
-    base = engine_for(spec, TargetPolicy())
+    base = engine_for(spec, LOCAL_POLICY)
     changed = [
-        engine_for(replace(spec, url="postgresql://reader@127.0.0.1:5433/shop"), TargetPolicy()),
-        engine_for(replace(spec, url="postgresql://reader@127.0.0.1:5432/other"), TargetPolicy()),
-        engine_for(replace(spec, url="postgresql://writer@127.0.0.1:5432/shop"), TargetPolicy()),
+        engine_for(replace(spec, url="postgresql://reader@127.0.0.1:5433/shop"), LOCAL_POLICY),
+        engine_for(replace(spec, url="postgresql://reader@127.0.0.1:5432/other"), LOCAL_POLICY),
+        engine_for(replace(spec, url="postgresql://writer@127.0.0.1:5432/shop"), LOCAL_POLICY),
         engine_for(
-            replace(spec, url="postgresql://reader@127.0.0.1:5432/shop?sslmode=require"), TargetPolicy()
+            replace(spec, url="postgresql://reader@127.0.0.1:5432/shop?sslmode=require"), LOCAL_POLICY
         ),
-        engine_for(replace(spec, password="two"), TargetPolicy()),
-        engine_for(replace(spec, statement_timeout_s=11.0), TargetPolicy()),
-        engine_for(replace(spec, row_cap=5), TargetPolicy()),
-        engine_for(replace(spec, max_concurrency=5), TargetPolicy()),
+        engine_for(replace(spec, password="two"), LOCAL_POLICY),
+        engine_for(replace(spec, statement_timeout_s=11.0), LOCAL_POLICY),
+        engine_for(replace(spec, row_cap=5), LOCAL_POLICY),
+        engine_for(replace(spec, max_concurrency=5), LOCAL_POLICY),
         type(base)(
             base.location, Target(addresses=("127.0.0.2",)), password="one", timeout_s=10.0, row_cap=10_000
         ),
     ]
     keys = {base.pool_key} | {engine.pool_key for engine in changed}
     assert len(keys) == 1 + len(changed)
-    assert engine_for(replace(spec, identity="datasource:9"), TargetPolicy()).pool_key == base.pool_key
+    assert engine_for(replace(spec, identity="datasource:9"), LOCAL_POLICY).pool_key == base.pool_key
     assert "one" not in base.pool_key

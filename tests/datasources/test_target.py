@@ -28,10 +28,15 @@ def _pg(host: str, database: str = "malleable", port: int = 5432) -> ConnectionS
     return ConnectionSpec("postgresql", f"postgresql://reader@{host}:{port}/{database}")
 
 
+# The operator allows every address, so only the own-database rule is at work.
+ANYWHERE = ["0.0.0.0/0", "::/0"]
+
+
 def _refused(spec: ConnectionSpec, own: list[dict]) -> bool:
     try:
-        check_target(spec, own, None, None)
-    except TargetRefused:
+        check_target(spec, own, ANYWHERE, None)
+    except TargetRefused as exc:
+        assert "Malleable's own" in str(exc)
         return True
     return False
 
@@ -89,14 +94,17 @@ def test_an_own_host_that_does_not_resolve_does_not_break_the_check():
 def test_fetch_refuses_before_connecting():
     """Nothing listens on this port: a TargetRefused (not a ConnectFailed) proves no connection was tried."""
     own = [{**PG_OWN, "PORT": "1"}]
-    with pytest.raises(TargetRefused):
-        fetch(_pg("127.0.0.1", port=1), "SELECT 1", policy=TargetPolicy(own_databases=own))
+    with pytest.raises(TargetRefused, match="Malleable's own"):
+        fetch(
+            _pg("127.0.0.1", port=1),
+            "SELECT 1",
+            policy=TargetPolicy(own_databases=own, allowed_hosts=ANYWHERE),
+        )
 
 
 @pytest.mark.parametrize(
     ("allowed", "host", "ok"),
     [
-        (None, "127.0.0.1", True),
         ([], "127.0.0.1", False),
         (["localhost"], "localhost", True),
         (["LOCALHOST."], "localhost", True),
@@ -123,7 +131,7 @@ def test_a_host_that_does_not_resolve_is_a_transient_connect_error():
 
 def test_the_session_connects_to_the_addresses_that_were_checked():
     """The name is resolved once; libpq gets the checked IPs (hostaddr) and keeps the name for TLS."""
-    engine = engine_for(_pg("localhost", "shop"), TargetPolicy())
+    engine = engine_for(_pg("localhost", "shop"), TargetPolicy(allowed_hosts=["localhost"]))
     assert "127.0.0.1" in engine.target.addresses
     info = engine.conninfo()
     assert info["hostaddr"] == ",".join(engine.target.addresses)

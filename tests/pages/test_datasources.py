@@ -85,7 +85,8 @@ def test_a_refused_target_is_a_form_error(personas, login, shop):
     assert not Datasource.objects.exists()
 
 
-def test_test_connection_reports_a_server_that_does_not_answer(personas, login, shop):
+def test_test_connection_reports_a_server_that_does_not_answer(personas, login, shop, settings):
+    settings.DATASOURCE_ALLOWED_HOSTS = ["127.0.0.1"]
     data = form(shop, engine="postgresql", url="postgresql://reader@127.0.0.1:1/shop", action="test")
     content = login(personas.owner).post(NEW, data, HTTP_HX_REQUEST="true").content.decode()
     assert "Could not connect." in content
