@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from checkers.sandbox import ErrorKind, Limits, Program, Status
-from tests.sandbox.wasi_calls import CALLS, errno_module, exit_module, wasi_module
+from tests.sandbox.wasi_calls import (
+    CALLS,
+    WASI_LIBC,
+    WASI_LIBC_EXPECTED,
+    errno_module,
+    exit_module,
+    wasi_module,
+)
 from tests.sandbox.wat import QUICK, checker, strings
 
 WASI = '"wasi_snapshot_preview1"'
@@ -383,3 +390,14 @@ def test_random_bytes_differ_between_runs(run_wat):
     )
     first, second = run_wat(wat), run_wat(wat)
     assert first.messages[0].text != second.messages[0].text
+
+
+def test_a_wasi_libc_checker_prints_reads_clocks_and_exits(sandbox):
+    outcome = sandbox.run(Program.from_path(WASI_LIBC), {}, QUICK).to_dict()
+    expected = WASI_LIBC_EXPECTED
+    assert (outcome["status"], outcome["messages"], outcome["error"], outcome["logs"]) == (
+        expected.status,
+        expected.messages,
+        expected.error,
+        expected.logs,
+    )

@@ -3,8 +3,8 @@
 wasmtime's own WASI ran its calls on runtime threads that panicked while the interpreter
 shut down: exit status 134 after the JSON was printed, in up to 10 runs of 12 under load.
 The host now implements WASI itself; these run every WASI-calling module of
-``wasi_calls.CALLS`` in 200 fresh processes each and accept nothing but the documented
-exit status and output, every time.
+``wasi_calls.CALLS``, and a checker built against wasi-libc, in 200 fresh processes each
+and accept nothing but the documented exit status and output, every time.
 
 The 200 are forked from one process that has loaded Django (``fork_sandbox_run.py``): a
 ``manage.py`` started from scratch costs about a second here, nearly all of it Django, and
@@ -23,12 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.wasi_calls import CALLS, Expected
+from tests.sandbox.wasi_calls import CALLS, WASI_LIBC, WASI_LIBC_EXPECTED, Expected
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 200
 PLAIN_RUNS = 12
 PARALLEL = 4
+C_GUEST = "wasi-libc (C)"
+EXPECTED = {call: expected for call, (_, expected) in CALLS.items()} | {C_GUEST: WASI_LIBC_EXPECTED}
 
 
 def _file_name(call: str) -> str:
@@ -38,7 +40,7 @@ def _file_name(call: str) -> str:
 @pytest.fixture(scope="module")
 def modules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("wasi-calls")
-    paths = {}
+    paths = {C_GUEST: WASI_LIBC}
     for call, (wat, _) in CALLS.items():
         paths[call] = folder / _file_name(call)
         paths[call].write_text(wat)
@@ -72,17 +74,17 @@ def _assert_run(status: int, stdout: str, stderr: str, expected: Expected) -> No
     assert outcome["logs"] == expected.logs
 
 
-@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("call", EXPECTED)
 def test_every_forked_process_exits_as_documented(forked_runs, call):
     runs = forked_runs[call]
     assert len(runs) == RUNS
     statuses = sorted({status for status, _, _ in runs})
-    assert statuses == [CALLS[call][1].exit], f"{call}: exit statuses {statuses}"
+    assert statuses == [EXPECTED[call].exit], f"{call}: exit statuses {statuses}"
     for status, stdout, stderr in runs:
-        _assert_run(status, stdout, stderr, CALLS[call][1])
+        _assert_run(status, stdout, stderr, EXPECTED[call])
 
 
-@pytest.mark.parametrize("call", ["fd_write to stdout", "proc_exit(3)"])
+@pytest.mark.parametrize("call", ["fd_write to stdout", "proc_exit(3)", C_GUEST])
 def test_plain_manage_py_processes_exit_as_documented(modules, call):
     """The command line itself, started from scratch each time, as cron starts it."""
 
@@ -93,4 +95,4 @@ def test_plain_manage_py_processes_exit_as_documented(modules, call):
     with ThreadPoolExecutor(PARALLEL) as pool:
         runs = list(pool.map(run, range(PLAIN_RUNS)))
     for done in runs:
-        _assert_run(done.returncode, done.stdout, done.stderr, CALLS[call][1])
+        _assert_run(done.returncode, done.stdout, done.stderr, EXPECTED[call])

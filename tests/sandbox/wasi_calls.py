@@ -9,6 +9,7 @@ processes (test_wasi_processes.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 WASI = '"wasi_snapshot_preview1"'
 
@@ -136,3 +137,18 @@ CALLS: dict[str, tuple[str, Expected]] = {
     "random_get": (RANDOM, Expected(0, "green", _ok("random"))),
     "clock_time_get": (CLOCK, Expected(0, "green", _ok("clock"))),
 }
+
+# A real toolchain's guest: wasi-libc's printf, stderr, clock, arc4random, open, getenv and
+# exit(0) (fixtures/wasi_libc.c, built with Debian's clang 14 and wasi-libc).
+WASI_LIBC = Path(__file__).parent / "fixtures" / "wasi_libc.wasm"
+WASI_LIBC_EXPECTED = Expected(
+    0,
+    "green",
+    [
+        {"level": "ok", "text": "clock"},
+        {"level": "ok", "text": "random"},
+        {"level": "ok", "text": "open refused: Capabilities insufficient"},
+        {"level": "ok", "text": "no environment"},
+    ],
+    "printf works: 42\nstderr works\n",
+)
