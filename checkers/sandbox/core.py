@@ -284,6 +284,7 @@ def _stopping(fn: Callable[..., object], results: list[wasmtime.ValType]) -> Cal
         state = current()
         if state.stopped:  # the guest runs on to its next fuel check: ignore it
             return placeholder
+        result = placeholder
         try:
             result = fn(caller, state, *args)
         except SandboxError as err:

@@ -125,6 +125,12 @@ def functions(imports: Iterable[wasmtime.ImportType]) -> dict[str, tuple[wasmtim
             if signature(ty) != expected:
                 detail = f"{where} is imported as {signature(ty)}, but WASI preview 1 declares {expected}"
                 raise SandboxError(ErrorKind.UNKNOWN_IMPORT, detail)
+        elif not _wasi_shaped(ty):
+            detail = (
+                f"{where} is not a WASI preview 1 function, and {signature(ty)} is not a WASI "
+                "signature (i32 and i64 parameters, an i32 errno or nothing returned)"
+            )
+            raise SandboxError(ErrorKind.UNKNOWN_IMPORT, detail)
         defined[imp.name] = (ty, IMPLEMENTED.get(imp.name) or _stub(imp.name, ty))
     return defined
 
@@ -140,9 +146,13 @@ def func_type(name: str) -> wasmtime.FuncType:
     return wasmtime.FuncType(params, [] if name in NO_RESULT else [_TYPES["i"]])
 
 
+def _wasi_shaped(ty: wasmtime.FuncType) -> bool:
+    return all(str(p) in ("i32", "i64") for p in ty.params) and [str(r) for r in ty.results] in ([], ["i32"])
+
+
 def _stub(name: str, ty: wasmtime.FuncType) -> HostFunction:
     """An error code for a call checkers have no use for; a trap if it cannot return one."""
-    if [str(r) for r in ty.results] != ["i32"]:
+    if not ty.results:
 
         def absent(caller: wasmtime.Caller, state: RunState, *args: int) -> None:
             raise state.reject(

@@ -401,3 +401,12 @@ def test_a_wasi_libc_checker_prints_reads_clocks_and_exits(sandbox):
         expected.error,
         expected.logs,
     )
+
+
+@pytest.mark.parametrize("results", ["(result f32)", "(result i32 i32)", "(result i64)", "(param f64)"])
+def test_unknown_wasi_function_without_a_wasi_signature_is_an_unknown_import(run_wat, results):
+    outcome = run_wat(wasi_module(f'(import {WASI} "weird" (func {results}))', ""))
+    assert outcome.error.kind == ErrorKind.UNKNOWN_IMPORT
+    assert outcome.error.detail.startswith(
+        "unknown_import: wasi_snapshot_preview1.weird is not a WASI preview 1 function, and ("
+    )
