@@ -343,8 +343,6 @@ def classify(
         # wasmtime-py passes host exceptions back through one process-global slot, so with
         # runs on several threads a call can surface another run's error; ours are stashed.
         exc = wasmtime.WasmtimeError("the checker trapped (its own cause was lost)")
-    if isinstance(exc, wasmtime.ExitTrap):
-        return SandboxError(ErrorKind.TRAP, f"the checker exited with status {exc.code} instead of returning")
     text = _trap_text(exc)
     kind = _trap_kind(exc, text, store, limits, elapsed_s)
     if memory_exhausted and kind in (ErrorKind.TRAP, ErrorKind.TIMEOUT, ErrorKind.FUEL_EXHAUSTED):
