@@ -27,7 +27,7 @@ from tests.sandbox.wasi_calls import CALLS, WASI_LIBC, WASI_LIBC_EXPECTED, Expec
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 200
-PLAIN_RUNS = 12
+PLAIN_RUNS = 6
 PARALLEL = 4
 C_GUEST = "wasi-libc (C)"
 EXPECTED = {call: expected for call, (_, expected) in CALLS.items()} | {C_GUEST: WASI_LIBC_EXPECTED}
