@@ -1,4 +1,5 @@
-"""Core wasm modules: the ``malleable`` import module of DESIGN.md's guest ABI, and WASI.
+"""Core wasm modules: the ``malleable`` import module of DESIGN.md's guest ABI, and WASI
+(implemented in ``wasi.py``).
 
 Every value a guest passes in is hostile. i32s are read as unsigned, every ``(ptr, len)`` is
 checked against the memory's current size before a byte is touched (wasmtime-py's
@@ -10,12 +11,15 @@ A host function never lets its error out to wasmtime: wasmtime-py carries an exc
 a host function to the trap through one process-wide slot, so with runs on several threads
 another run could pick it up and lose its own cause (a stack overflow reported as a trap).
 Instead the function empties the store's fuel and returns: the guest traps out of fuel at
-its next check, and ``classify`` reports the stashed error.
+its next check, and ``classify`` reports the stashed error. WASI's ``proc_exit(0)`` stops the
+guest the same way, with no error stashed, so the run ends as if ``check`` had returned.
+
+Each module gets its own Linker, built from its imports (once per module and process, like
+its ``InstancePre``), so every WASI function it imports links, known or not.
 """
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import functools
 import threading
@@ -26,21 +30,29 @@ from dataclasses import dataclass
 
 import wasmtime
 
+from . import wasi
 from .cache import ArtifactCache
-from .host import MAX_DATASET_NAME_BYTES, RunState, bind, classify, current, fuel_used, new_store
+from .host import (
+    MAX_DATASET_NAME_BYTES,
+    RunState,
+    bind,
+    classify,
+    current,
+    fuel_used,
+    guest_memory,
+    new_store,
+)
 from .outcome import ErrorKind, Level, Limits, Outcome, SandboxError
 from .program import MAX_MODULE_BYTES, Program, ProgramKind
 
 MALLEABLE = "malleable"
-WASI = "wasi_snapshot_preview1"
+WASI = wasi.WASI
 
 # Compiled modules kept in memory; beyond this the least recently run is dropped.
 MAX_PREPARED = 256
 
 U32 = 0xFFFFFFFF
 WASM_MAGIC = b"\0asm"
-WASI_EBADF = 8
-WASI_EFAULT = 21
 
 _i32 = wasmtime.ValType.i32()
 _i64 = wasmtime.ValType.i64()
@@ -63,7 +75,6 @@ class Prepared:
     """A module ready to instantiate: imports resolved once, a fresh Store per run."""
 
     pre: wasmtime.InstancePre
-    wasi: bool
     initialize: bool
 
 
@@ -73,7 +84,6 @@ class CoreRunner:
     def __init__(self, engine: wasmtime.Engine, cache: ArtifactCache) -> None:
         self.engine = engine
         self.cache = cache
-        self._linkers = {False: _abi_linker(engine, wasi=False), True: _abi_linker(engine, wasi=True)}
         self._prepared: OrderedDict[str, Prepared] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -85,8 +95,6 @@ class CoreRunner:
             return state.outcome(0.0, 0, err)
         store = new_store(self.engine, limits)
         try:
-            if prepared.wasi:
-                store.set_wasi(_wasi_config(state))
             started = time.perf_counter()
             error, exports = _execute(prepared, store, state)
             elapsed = time.perf_counter() - started
@@ -99,7 +107,7 @@ class CoreRunner:
                     state=state,
                     memory_exhausted=_memory_exhausted(exports, store, limits),
                 )
-            return state.outcome(elapsed * 1000, fuel_used(store, limits), error)
+            return state.outcome(elapsed * 1000, fuel_used(store, limits, state), error)
         finally:
             # A trap's traceback holds the frame that holds the store: without this, the
             # guest's memory would wait for the cyclic garbage collector.
@@ -131,12 +139,12 @@ class CoreRunner:
     def _link(self, module: wasmtime.Module) -> Prepared:
         exports = {e.name: e.type for e in module.exports}
         _require_check(exports)
-        wasi = _check_imports(module)
+        _check_imports(module)
         try:
-            pre = self._linkers[wasi].instantiate_pre(module)
+            pre = _linker(self.engine, module).instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:
             raise SandboxError(ErrorKind.UNKNOWN_IMPORT, _brief(exc)) from None
-        return Prepared(pre=pre, wasi=wasi, initialize=_is_nullary(exports.get("_initialize")))
+        return Prepared(pre=pre, initialize=_is_nullary(exports.get("_initialize")))
 
 
 def _execute(
@@ -151,11 +159,9 @@ def _execute(
             if prepared.initialize:
                 exports["_initialize"](store)
             exports["check"](store)
-        except wasmtime.ExitTrap as exc:
-            if exc.code != 0 or state.host_error is not None:
-                return exc, exports
         except (wasmtime.Trap, wasmtime.WasmtimeError, SandboxError) as exc:
-            return exc, exports
+            if not state.exited or state.host_error is not None:
+                return exc, exports
     return state.host_error, exports
 
 
@@ -211,14 +217,13 @@ def _is_nullary(ty: object) -> bool:
     return isinstance(ty, wasmtime.FuncType) and not ty.params and not ty.results
 
 
-def _check_imports(module: wasmtime.Module) -> bool:
-    """Refuse anything but the ABI and WASI, naming the import; returns whether WASI is used."""
-    wasi = False
+def _check_imports(module: wasmtime.Module) -> None:
+    """Refuse anything but the ABI and WASI, naming the import (``wasi.functions`` checks WASI's)."""
     for imp in module.imports:
         where = f"{imp.module}.{imp.name}"
         if imp.module == WASI:
-            wasi = True
-        elif imp.module != MALLEABLE:
+            continue
+        if imp.module != MALLEABLE:
             raise SandboxError(
                 ErrorKind.UNKNOWN_IMPORT,
                 f"the module imports {where}; checkers may import only `{MALLEABLE}` "
@@ -230,10 +235,10 @@ def _check_imports(module: wasmtime.Module) -> bool:
                 f"{where} is not part of the Malleable ABI (it has: {', '.join(ABI)})",
             )
         elif not _abi_type_matches(imp.name, imp.type):
-            expected = wasmtime.FuncType(*ABI[imp.name])
-            detail = f"{where} is imported as {imp.type}, but the ABI declares {expected}"
+            expected = wasi.signature(wasmtime.FuncType(*ABI[imp.name]))
+            shown = wasi.signature(imp.type) if isinstance(imp.type, wasmtime.FuncType) else "not a function"
+            detail = f"{where} is imported as {shown}, but the ABI declares {expected}"
             raise SandboxError(ErrorKind.UNKNOWN_IMPORT, detail)
-    return wasi
 
 
 def _abi_type_matches(name: str, ty: object) -> bool:
@@ -253,45 +258,47 @@ def _brief(exc: BaseException) -> str:
 # Host functions ---------------------------------------------------------------------------
 
 
-def _abi_linker(engine: wasmtime.Engine, *, wasi: bool) -> wasmtime.Linker:
-    """The ``malleable`` functions, plus WASI with its blocking calls replaced when asked."""
+def _linker(engine: wasmtime.Engine, module: wasmtime.Module) -> wasmtime.Linker:
+    """The ``malleable`` functions and, for the WASI functions the module imports, the host's
+    own; wasmtime's WASI (and the threads of its runtime) is never started."""
     linker = wasmtime.Linker(engine)
     for name, fn in _HOST_FUNCTIONS.items():
         params, results = ABI[name]
         linker.define_func(MALLEABLE, name, wasmtime.FuncType(params, results), _stopping(fn, results), True)
-    if wasi:
-        linker.define_wasi()
-        linker.allow_shadowing = True
-        for name, (params, results, fn) in _WASI_OVERRIDES.items():
-            linker.define_func(WASI, name, wasmtime.FuncType(params, results), _stopping(fn, results), True)
+    for name, (ty, fn) in wasi.functions(module.imports).items():
+        linker.define_func(WASI, name, ty, _stopping(fn, ty.results), True)
     return linker
 
 
+class _Exited(Exception):
+    """The guest called ``proc_exit(0)`` from guest code the host was running (``alloc``)."""
+
+
 def _stopping(fn: Callable[..., object], results: list[wasmtime.ValType]) -> Callable[..., object]:
-    """``fn``, refusing by stopping the guest rather than by raising (see the module's docstring)."""
+    """``fn``, refusing or exiting by stopping the guest rather than by raising (see the module's
+    docstring); ``fn`` gets the run's state after the caller."""
     placeholder = (0.0 if str(results[0]) == "f64" else 0) if results else None
 
     @functools.wraps(fn)
     def host(caller: wasmtime.Caller, *args: int) -> object:
-        if current().host_error is not None:  # the guest runs on to its next fuel check: ignore it
+        state = current()
+        if state.stopped:  # the guest runs on to its next fuel check: ignore it
             return placeholder
+        result = placeholder
         try:
-            return fn(caller, *args)
+            result = fn(caller, state, *args)
         except SandboxError as err:
-            current().fail_with(err)  # a no-op for errors the state already holds
-            wasmtime.Store.set_fuel(caller, 0)  # type: ignore[arg-type]  # a Caller is a store context
-            return placeholder
+            state.fail_with(err)  # a no-op for errors the state already holds
+        except _Exited:
+            pass
+        if not state.stopped:
+            return result
+        if state.fuel_at_stop is None:
+            state.fuel_at_stop = wasmtime.Store.get_fuel(caller)  # type: ignore[arg-type]  # a store context
+        wasmtime.Store.set_fuel(caller, 0)  # type: ignore[arg-type]
+        return placeholder
 
     return host
-
-
-def _memory(caller: wasmtime.Caller, state: RunState) -> wasmtime.Memory:
-    memory = caller.get("memory")
-    if not isinstance(memory, wasmtime.Memory):
-        raise state.reject(
-            ErrorKind.MISSING_EXPORT, "the module passes strings to the host, so it must export its `memory`"
-        )
-    return memory
 
 
 def _span(caller: wasmtime.Caller, state: RunState, ptr: int, length: int, what: str) -> tuple[int, int]:
@@ -299,7 +306,7 @@ def _span(caller: wasmtime.Caller, state: RunState, ptr: int, length: int, what:
     if length < 0:
         raise state.reject(ErrorKind.BAD_POINTER, f"{what}: the length {length} is negative")
     ptr &= U32
-    size = _memory(caller, state).data_len(caller)
+    size = guest_memory(caller, state).data_len(caller)
     if ptr + length > size:
         raise state.reject(
             ErrorKind.BAD_POINTER,
@@ -311,18 +318,17 @@ def _span(caller: wasmtime.Caller, state: RunState, ptr: int, length: int, what:
 def _read(caller: wasmtime.Caller, state: RunState, ptr: int, length: int) -> bytes:
     if length == 0:
         return b""
-    base = ctypes.addressof(_memory(caller, state).data_ptr(caller).contents)
+    base = ctypes.addressof(guest_memory(caller, state).data_ptr(caller).contents)
     return ctypes.string_at(base + ptr, length)
 
 
-def _read_name(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> tuple[RunState, str]:
-    state = current()
+def _read_name(caller: wasmtime.Caller, state: RunState, name_ptr: int, name_len: int) -> str:
     ptr, length = _span(caller, state, name_ptr, name_len, "dataset name")
     if length > MAX_DATASET_NAME_BYTES:
         raise state.reject(ErrorKind.UNKNOWN_DATASET, f"a dataset name of {length} bytes names no dataset")
     raw = _read(caller, state, ptr, length)
     try:
-        return state, raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise state.reject(ErrorKind.UNKNOWN_DATASET, f"the dataset name {raw!r} is not UTF-8") from None
 
@@ -330,8 +336,8 @@ def _read_name(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> tuple[R
 _allocating = threading.local()
 
 
-def _host_dataset(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> int:
-    state, name = _read_name(caller, name_ptr, name_len)
+def _host_dataset(caller: wasmtime.Caller, state: RunState, name_ptr: int, name_len: int) -> int:
+    name = _read_name(caller, state, name_ptr, name_len)
     data = state.dataset_json(name)
     # alloc runs guest code; if it called dataset() again, each level would nest host and
     # guest frames until Python's recursion limit, far from the guest's own stack limit.
@@ -342,7 +348,7 @@ def _host_dataset(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> int:
         ptr = _guest_alloc(caller, state, len(data))
     finally:
         _allocating.active = False
-    base = ctypes.addressof(_memory(caller, state).data_ptr(caller).contents)
+    base = ctypes.addressof(guest_memory(caller, state).data_ptr(caller).contents)
     ctypes.memmove(base + ptr, data, len(data))
     packed = (ptr << 32) | len(data)
     return packed - (1 << 64) if packed >= 1 << 63 else packed
@@ -360,6 +366,8 @@ def _guest_alloc(caller: wasmtime.Caller, state: RunState, size: int) -> int:
     try:
         ptr = alloc(caller, size - (1 << 32) if size >= 1 << 31 else size)
     except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+        if state.exited:
+            raise _Exited from None
         error = classify(exc, None, state.limits, 0.0, state=state)
         if error.kind is ErrorKind.TRAP:
             cause = error.detail.removeprefix("trap: ")
@@ -373,24 +381,23 @@ def _alloc_shaped(ty: wasmtime.FuncType) -> bool:
     return [str(p) for p in ty.params] == ["i32"] and [str(r) for r in ty.results] == ["i32"]
 
 
-def _host_rows(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> int:
-    state, name = _read_name(caller, name_ptr, name_len)
+def _host_rows(caller: wasmtime.Caller, state: RunState, name_ptr: int, name_len: int) -> int:
+    name = _read_name(caller, state, name_ptr, name_len)
     return state.dataset_rows(name)
 
 
-def _host_scalar(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> float:
-    state, name = _read_name(caller, name_ptr, name_len)
+def _host_scalar(caller: wasmtime.Caller, state: RunState, name_ptr: int, name_len: int) -> float:
+    name = _read_name(caller, state, name_ptr, name_len)
     return state.dataset_scalar(name)
 
 
-def _host_truncated(caller: wasmtime.Caller, name_ptr: int, name_len: int) -> int:
-    state, name = _read_name(caller, name_ptr, name_len)
+def _host_truncated(caller: wasmtime.Caller, state: RunState, name_ptr: int, name_len: int) -> int:
+    name = _read_name(caller, state, name_ptr, name_len)
     return int(state.dataset_truncated(name))
 
 
-def _host_message(level: Level) -> Callable[[wasmtime.Caller, int, int], None]:
-    def host(caller: wasmtime.Caller, ptr: int, length: int) -> None:
-        state = current()
+def _host_message(level: Level) -> Callable[[wasmtime.Caller, RunState, int, int], None]:
+    def host(caller: wasmtime.Caller, state: RunState, ptr: int, length: int) -> None:
         ptr, length = _span(caller, state, ptr, length, f"{level} message")
         state.check_message_size(length)
         state.add_message(level, _read(caller, state, ptr, length).decode("utf-8", "replace"))
@@ -398,7 +405,7 @@ def _host_message(level: Level) -> Callable[[wasmtime.Caller, int, int], None]:
     return host
 
 
-def _host_now_ms(caller: wasmtime.Caller) -> int:
+def _host_now_ms(caller: wasmtime.Caller, state: RunState) -> int:
     return time.time_ns() // 1_000_000
 
 
@@ -411,51 +418,4 @@ _HOST_FUNCTIONS: dict[str, Callable[..., object]] = {
     "fail": _host_message(Level.FAIL),
     "log": _host_message(Level.LOG),
     "now_ms": _host_now_ms,
-}
-
-
-# WASI -------------------------------------------------------------------------------------
-
-
-def _wasi_config(state: RunState) -> wasmtime.WasiConfig:
-    """No preopens, no environment, no arguments (the defaults); output goes to the run's log."""
-    config = wasmtime.WasiConfig()
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-    def capture(data: bytes) -> None:
-        state.write_log(decoder.decode(data))
-
-    config.stdout_custom = capture
-    config.stderr_custom = capture
-    return config
-
-
-def _wasi_poll_oneoff(caller: wasmtime.Caller, *_args: int) -> int:
-    """Sleeping or waiting for input would block inside the host, where epochs cannot reach."""
-    raise current().reject(
-        ErrorKind.TRAP,
-        "the checker called poll_oneoff (a sleep, or a wait for input); checkers may not block",
-    )
-
-
-def _wasi_sched_yield(caller: wasmtime.Caller) -> int:
-    return 0
-
-
-def _wasi_fd_read(caller: wasmtime.Caller, fd: int, iovs: int, iovs_len: int, nread_ptr: int) -> int:
-    """Stdin is always at end of file and no other file can be opened: nothing ever waits."""
-    if fd != 0:
-        return WASI_EBADF
-    memory = caller.get("memory")
-    nread_ptr &= U32
-    if not isinstance(memory, wasmtime.Memory) or nread_ptr + 4 > memory.data_len(caller):
-        return WASI_EFAULT
-    memory.write(caller, b"\0\0\0\0", nread_ptr)
-    return 0
-
-
-_WASI_OVERRIDES: dict[str, tuple[list[wasmtime.ValType], list[wasmtime.ValType], Callable[..., int]]] = {
-    "poll_oneoff": ([_i32] * 4, [_i32], _wasi_poll_oneoff),
-    "sched_yield": ([], [_i32], _wasi_sched_yield),
-    "fd_read": ([_i32] * 4, [_i32], _wasi_fd_read),
 }

@@ -11,6 +11,7 @@ wrapped or lost it.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime
 import decimal
@@ -53,9 +54,16 @@ class RunState:
       ``SandboxError(OUTPUT_LIMIT)`` past ``max_messages``, ``max_message_bytes`` or
       ``output_bytes`` in total.
     - ``write_log(text)``: stdout/stderr/print output; silently truncated at ``output_bytes``.
+    - ``write_stream(data)``: the same for raw bytes (WASI stdout and stderr), decoded as
+      UTF-8 across writes, so a character split between two writes survives.
+    - ``log_room``: how many more bytes the log keeps, so a host function reads no more.
     - ``reject(kind, detail)``: records and returns a ``SandboxError`` for the host function
       to raise.
     - ``outcome(duration_ms, fuel_used, error=None) -> Outcome``.
+
+    - ``exit()``: the guest ended its run itself and complete (WASI ``proc_exit(0)``).
+    - ``stopped``: an error is stashed or the guest exited: it only runs on to its next fuel
+      check, and host functions ignore it meanwhile; ``fuel_at_stop`` is what it had left.
 
     Every ``SandboxError`` these methods raise is already stashed in ``host_error``, so a
     host function can let it propagate as it is.
@@ -67,11 +75,14 @@ class RunState:
         self.params = params
         self.messages: list[Message] = []
         self.host_error: SandboxError | None = None
+        self.exited = False
+        self.fuel_at_stop: int | None = None
         self._encoded: dict[str, bytes] = {}
         self._message_bytes = 0
         self._log_parts: list[str] = []
         self._log_bytes = 0
         self._log_truncated = False
+        self._stream_decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     # Datasets -------------------------------------------------------------------------
 
@@ -167,6 +178,13 @@ class RunState:
         if self._log_truncated:
             self._log_parts.append(LOG_TRUNCATED.format(limit=self.limits.output_bytes))
 
+    def write_stream(self, data: bytes) -> None:
+        self.write_log(self._stream_decoder.decode(data))
+
+    @property
+    def log_room(self) -> int:
+        return 0 if self._log_truncated else max(self.limits.output_bytes - self._log_bytes, 0)
+
     @property
     def logs(self) -> str:
         return "".join(self._log_parts)
@@ -185,6 +203,13 @@ class RunState:
         if self.host_error is None:
             self.host_error = error
         return self.host_error
+
+    def exit(self) -> None:
+        self.exited = True
+
+    @property
+    def stopped(self) -> bool:
+        return self.host_error is not None or self.exited
 
     def outcome(self, duration_ms: float, fuel_used: int, error: SandboxError | None = None) -> Outcome:
         status = Status.ERROR if error is not None else Status.RED if self.failed else Status.GREEN
@@ -270,7 +295,20 @@ def new_store(
     return store
 
 
-def fuel_used(store: wasmtime.Store, limits: Limits) -> int:
+def guest_memory(caller: wasmtime.Caller, state: RunState) -> wasmtime.Memory:
+    """The core module's exported ``memory``, where every pointer it passes points."""
+    memory = caller.get("memory")
+    if not isinstance(memory, wasmtime.Memory):
+        raise state.reject(
+            ErrorKind.MISSING_EXPORT, "the module passes pointers to the host, so it must export its `memory`"
+        )
+    return memory
+
+
+def fuel_used(store: wasmtime.Store, limits: Limits, state: RunState | None = None) -> int:
+    """Fuel the guest burnt; up to its stop when it stopped (the host then empties its tank)."""
+    if state is not None and state.fuel_at_stop is not None:
+        return max(0, limits.fuel - state.fuel_at_stop)
     try:
         return max(0, limits.fuel - store.get_fuel())
     except wasmtime.WasmtimeError:
@@ -305,8 +343,6 @@ def classify(
         # wasmtime-py passes host exceptions back through one process-global slot, so with
         # runs on several threads a call can surface another run's error; ours are stashed.
         exc = wasmtime.WasmtimeError("the checker trapped (its own cause was lost)")
-    if isinstance(exc, wasmtime.ExitTrap):
-        return SandboxError(ErrorKind.TRAP, f"the checker exited with status {exc.code} instead of returning")
     text = _trap_text(exc)
     kind = _trap_kind(exc, text, store, limits, elapsed_s)
     if memory_exhausted and kind in (ErrorKind.TRAP, ErrorKind.TIMEOUT, ErrorKind.FUEL_EXHAUSTED):

@@ -185,8 +185,13 @@ ATTACKS = {
         QUICK,
         ErrorKind.UNKNOWN_IMPORT,
     ),
-    "unknown WASI function": (
-        f'(module (import {WASI} "sock_open_everything" (func)) (func (export "check")))',
+    "unknown WASI function called": (
+        f'(module (import {WASI} "sock_open_everything" (func $open)) (func (export "check") (call $open)))',
+        QUICK,
+        ErrorKind.TRAP,
+    ),
+    "WASI function with the wrong signature": (
+        f'(module (import {WASI} "proc_exit" (func (result i32))) (func (export "check")))',
         QUICK,
         ErrorKind.UNKNOWN_IMPORT,
     ),
