@@ -1,6 +1,6 @@
 """Alarm state and history, policies, toggles, channels and the notification outbox.
 
-One run (DESIGN.md "Flow of one run"): ``checkers.runs.record`` saves the run and sends
+One run (docs/alarms.md, "One run, one transaction"): ``checkers.runs.record`` saves the run and sends
 ``run_recorded`` inside its transaction; ``AlarmState.record_run`` then moves the state,
 writes a ``Transition`` when it changed, and writes the ``AlarmEvent`` with one
 ``Notification`` per channel: the outbox, committed with the run or not at all. Delivery

@@ -1,4 +1,4 @@
-"""The alarm message: the DESIGN.md contract, built once per event and sent as is on every channel.
+"""The alarm message of docs/contracts.md, built once per event and sent as is on every channel.
 
 Keys, in the contract's words: ``event`` (fired | repeat | resolved | error, and ``test`` for a
 channel test), ``namespace``, ``checker``, ``state``, ``previous_state``, ``severity``,

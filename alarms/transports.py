@@ -141,7 +141,7 @@ def vetted_at_send(host: str, where: str) -> tuple[outbound.IPAddress, ...]:
 
 @functools.cache
 def exchange() -> Exchange:
-    """DESIGN.md's topic exchange for alarm messages."""
+    """The topic exchange for alarm messages (docs/contracts.md, "Alarm message")."""
     from kombu import Exchange
 
     return Exchange(EXCHANGE_NAME, type="topic", durable=True)
@@ -149,7 +149,7 @@ def exchange() -> Exchange:
 
 @register
 class QueueTransport(Transport):
-    """DESIGN.md's contract: the durable topic exchange, persistent JSON, publisher confirms."""
+    """The alarm message contract (docs/contracts.md): durable topic exchange, persistent JSON, confirms."""
 
     kind = "queue"
     label = "Message queue (RabbitMQ topic exchange malleable.alarms)"

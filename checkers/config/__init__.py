@@ -1,7 +1,7 @@
 """Checks as code: namespaces, datasources, datasets, runbooks, checkers and alarms as YAML.
 
 The file format and the ``import_config`` / ``export_config`` commands are a contract
-(DESIGN.md); docs/checks-as-code.md documents both and every extension.
+(docs/contracts.md); docs/checks-as-code.md is the reference for every key and extension.
 """
 
 from checkers.config.document import ConfigError, ConfigInvalid

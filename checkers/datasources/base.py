@@ -93,7 +93,7 @@ class FetchResult:
         return self.json_rows.to_json(self.columns)
 
     def to_dataset(self) -> dict[str, Any]:
-        """The dataset in the guest ABI's shape (DESIGN.md), for ``RunState``.
+        """The dataset in the guest ABI's shape (docs/contracts.md), for ``RunState``.
 
         ``rows`` is a ``JsonRows``: a sequence of encoded rows whose ``to_json(columns)``
         ``RunState.dataset_json`` uses, so a code checker's rows are never converted in Python.

@@ -1,6 +1,6 @@
 """What the operator's commands share: exit statuses, usage errors, the outcome summary.
 
-Exit statuses follow DESIGN.md: 0 green, 1 red, 2 error (contained), and 64 (EX_USAGE from
+Exit statuses follow docs/contracts.md: 0 green, 1 red, 2 error (contained), and 64 (EX_USAGE from
 sysexits.h) for bad usage or unreadable input, so scripts can tell "your checker is broken"
 from "you called me wrong". Argparse's own usage errors exit 2, which the contract reserves
 for errors; ``UsageCommand`` makes them 64 too.

@@ -1,4 +1,4 @@
-"""Core wasm modules: the ``malleable`` import module of DESIGN.md's guest ABI, and WASI
+"""Core wasm modules: the ``malleable`` imports of the guest ABI (docs/contracts.md), and WASI
 (implemented in ``wasi.py``).
 
 Every value a guest passes in is hostile. i32s are read as unsigned, every ``(ptr, len)`` is

@@ -14,7 +14,7 @@ class Status(enum.StrEnum):
 
 
 class ErrorKind(enum.StrEnum):
-    """The error kinds of the ``sandbox_run`` contract (DESIGN.md)."""
+    """The error kinds: docs/contracts.md, "Error kinds" (meanings in docs/checkers.md)."""
 
     TIMEOUT = "timeout"
     FUEL_EXHAUSTED = "fuel_exhausted"
@@ -110,7 +110,7 @@ class Outcome:
     fuel_used: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` shape of ``sandbox_run`` (DESIGN.md)."""
+        """The ``--json`` shape of ``sandbox_run`` (docs/contracts.md, "sandbox_run")."""
         return {
             "status": str(self.status),
             "messages": [m.to_dict() for m in self.messages],

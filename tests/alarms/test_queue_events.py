@@ -1,4 +1,4 @@
-"""The DESIGN.md message contract on real RabbitMQ: every event, its routing key and exact body."""
+"""docs/contracts.md's alarm message on real RabbitMQ: every event, its routing key and exact body."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the checks-as-code tests share: the DESIGN.md example, files, and the state to compare."""
+"""What the checks-as-code tests share: the contract's example, files, and the state to compare."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ ENVIRON = {
 }
 SECRETS = (PASSWORD, HOOK_SECRET, SLACK_URL, "s3cretslacktoken")
 
-# DESIGN.md's "Contract: checks as code (YAML)", verbatim.
+# The example of docs/checks-as-code.md, "The file", verbatim: the contract's shape.
 DESIGN_EXAMPLE = """\
 namespaces:
   - slug: growth

@@ -1,4 +1,4 @@
-"""import_config: the DESIGN.md example imports; all or nothing; idempotent; dry runs change nothing."""
+"""import_config: the contract's example imports; all or nothing; idempotent; dry runs change nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The guest ABI of DESIGN.md, exercised by real modules."""
+"""The guest ABI of docs/contracts.md, exercised by real modules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``manage.py sandbox_run``: exit codes and ``--json`` exactly as DESIGN.md states them."""
+"""``manage.py sandbox_run``: exit codes and ``--json`` exactly as docs/contracts.md states them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Python checker API of DESIGN.md, exercised through the real component."""
+"""The Python checker API of docs/contracts.md, exercised through the real component."""
 
 from __future__ import annotations
 

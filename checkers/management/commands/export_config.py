@@ -1,4 +1,4 @@
-"""Export namespaces as checks-as-code YAML on stdout (DESIGN.md, command line).
+"""Export namespaces as checks-as-code YAML on stdout (docs/contracts.md, "export_config").
 
 Passwords never appear: each is a ``${VAR}`` reference, and a comment at the top lists the
 variables an import of the output needs. Exit status: 0, or 64 for bad usage (an unknown

@@ -1,4 +1,4 @@
-"""Import checks as code from a YAML file: all of it or nothing (DESIGN.md, command line).
+"""Import checks as code from a YAML file: all of it or nothing (docs/contracts.md, "import_config").
 
 Exit status: 0 imported (or, with ``--dry-run``, valid); 1 the file is not a valid
 configuration (every error is printed on stderr as FILE:LINE:COLUMN: KEY.PATH: message, and

@@ -1,4 +1,4 @@
-"""Run one checker now, in this process: no broker, no worker (DESIGN.md, command line).
+"""Run one checker now, in this process: no broker, no worker (docs/contracts.md, "run_checker").
 
 Exit status and ``--json`` are those of ``sandbox_run``, plus ``run_id`` and ``state``.
 Notifications the run created are delivered before the command exits, so a cron-only

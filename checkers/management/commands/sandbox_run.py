@@ -1,4 +1,4 @@
-"""Run one checker file in the sandbox, outside any namespace: the contract of DESIGN.md.
+"""Run one checker file in the sandbox, outside any namespace (docs/contracts.md, "sandbox_run").
 
 Exit status: 0 green, 1 red, 2 error (the checker failed to evaluate, contained), 64 bad
 usage or unreadable input (EX_USAGE from sysexits.h, so scripts can tell "your checker is

@@ -1,4 +1,4 @@
-"""The Python checker API of DESIGN.md, as user source sees it inside the sandbox.
+"""The Python checker API (docs/contracts.md), as user source sees it inside the sandbox.
 
 Everything here runs in CPython compiled to wasm; the host is reached only through the
 ``wit_world`` imports. Datasets are fetched lazily: counting rows or reading a scalar

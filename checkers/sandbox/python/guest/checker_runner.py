@@ -166,7 +166,7 @@ def _quiet_linecache() -> None:
 
 
 def _namespace(params: Any) -> dict[str, Any]:
-    """The globals checker source runs in: the API of DESIGN.md and nothing of the runner."""
+    """The globals checker source runs in: docs/contracts.md's Python API, nothing of the runner."""
     dataset_map = checker_api.Datasets()
     return {
         "__name__": "__main__",
