@@ -47,7 +47,7 @@ DATABASE = "malleable_bench_fetch"
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 MARIADB_URL = f"mysql://root@127.0.0.1:3306/{DATABASE}"
 # The bench reads as the servers' superusers, which datasources refuse without the opt-in.
-SUPERUSER_POLICY = TargetPolicy(allow_privileged_roles=True)
+SUPERUSER_POLICY = TargetPolicy(allowed_hosts=["127.0.0.1"], allow_privileged_roles=True)
 SQL = "SELECT id, user_id, amount, status, email, created_at FROM orders ORDER BY id"
 
 

@@ -67,6 +67,8 @@ def setup_django() -> None:
         LOG_LEVEL="WARNING",
         # The bench reads as the server's superuser, which datasources refuse without this.
         MALLEABLE_DATASOURCE_ALLOW_PRIVILEGED_ROLES="true",
+        # The shop is on this machine, which the outbound policy refuses unless listed.
+        MALLEABLE_DATASOURCE_ALLOWED_HOSTS="127.0.0.1",
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "malleable.settings")
     import django

@@ -110,6 +110,8 @@ def malleable_env() -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "malleable.settings",
         "LOG_LEVEL": "WARNING",
         "MALLEABLE_TASK_QUEUE": "bench-peers",
+        # The tables are on this machine, which the outbound policy refuses unless listed.
+        "MALLEABLE_DATASOURCE_ALLOWED_HOSTS": "127.0.0.1",
     }
 
 
