@@ -7,7 +7,7 @@ script, in any screenshot and on a phone, and each carries a text summary for sc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -93,22 +93,14 @@ def duration_chart(runs: Sequence[CheckRun], width: int = 640, height: int = 160
     plot_w, plot_h = width - left - right, height - top - bottom
     longest = max(run.duration_ms for run in runs) or 1
     step = plot_w / (len(runs) - 1)
-    points = [
-        (left + i * step, top + plot_h * (1 - run.duration_ms / longest), run) for i, run in enumerate(runs)
-    ]
-    path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y, _) in enumerate(points))
-    dots = format_html_join(
-        "",
-        '<circle cx="{}" cy="{}" r="3" class="spark-{}"><title>{}</title></circle>',
+    path, dots = _line(
         (
-            (
-                f"{x:.1f}",
-                f"{y:.1f}",
-                run.status,
-                f"{run.status}, {_fmt_ms(run.duration_ms)}, {_when(run.finished)}",
-            )
-            for x, y, run in points
-        ),
+            left + i * step,
+            top + plot_h * (1 - run.duration_ms / longest),
+            run,
+            f"{run.status}, {_fmt_ms(run.duration_ms)}, {_when(run.finished)}",
+        )
+        for i, run in enumerate(runs)
     )
     label = f"Duration of the last {len(runs)} runs, longest {_fmt_ms(longest)}"
     return format_html(
@@ -147,6 +139,18 @@ def duration_chart(runs: Sequence[CheckRun], width: int = 640, height: int = 160
         path,
         dots,
     )
+
+
+def _line(points: Iterable[tuple[float, float, CheckRun, str]]) -> tuple[str, SafeString]:
+    """The path through the points and a dot on each, coloured by its run's outcome and titled."""
+    points = list(points)
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y, _, _) in enumerate(points))
+    dots = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="3" class="spark-{}"><title>{}</title></circle>',
+        ((f"{x:.1f}", f"{y:.1f}", run.status, title) for x, y, run, title in points),
+    )
+    return path, dots
 
 
 def _when(moment: datetime | None) -> str:
@@ -221,15 +225,9 @@ def figure_chart(
     def y(value: float) -> float:
         return top + plot_h * (1 - (value - low) / (high - low))
 
-    coords = [(left + i * step, y(value), run, value) for i, (run, value) in enumerate(points)]
-    path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{py:.1f}" for i, (x, py, _, _) in enumerate(coords))
-    dots = format_html_join(
-        "",
-        '<circle cx="{}" cy="{}" r="3" class="spark-{}"><title>{}</title></circle>',
-        (
-            (f"{x:.1f}", f"{py:.1f}", run.status, f"{_figure(value)}, {run.status}, {_when(run.finished)}")
-            for x, py, run, value in coords
-        ),
+    path, dots = _line(
+        (left + i * step, y(value), run, f"{_figure(value)}, {run.status}, {_when(run.finished)}")
+        for i, (run, value) in enumerate(points)
     )
     lines = format_html_join(
         "",
