@@ -492,7 +492,8 @@ class AlarmState(models.Model):
     def record_run(cls, checker: Checker, run: CheckRun) -> AlarmEvent | None:
         """React to a recorded run, in its transaction; recording the same run twice does nothing."""
         locked = cls.objects.select_for_update(of=("self",)).select_related("alarm", "last_transition")
-        state = locked.filter(checker=checker).first()
+        # order_by("pk"): the model's ordering would join the checker and namespace to sort one row.
+        state = locked.filter(checker=checker).order_by("pk").first()
         if state is None:  # a checker older than its alarm state: make it once, then lock it
             cls.objects.get_or_create(checker=checker)
             state = locked.get(checker=checker)

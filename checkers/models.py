@@ -184,7 +184,8 @@ class Datasource(models.Model):
         return datasources.TargetPolicy(
             own_databases=[connection.settings_dict for connection in connections.all()],
             allowed_hosts=settings.DATASOURCE_ALLOWED_HOSTS or None,
-            sqlite_dir=self.sqlite_dir(),
+            # Only a SQLite file needs the directory, and finding it reads the namespace.
+            sqlite_dir=self.sqlite_dir() if self.engine == Engine.SQLITE else None,
             allow_privileged_roles=settings.DATASOURCE_ALLOW_PRIVILEGED_ROLES,
             own_services=outbound.own_services(settings),
             refuse_private=settings.REFUSE_PRIVATE_ADDRESSES,
@@ -650,7 +651,9 @@ class CheckerRule(models.Model):
     )
 
     class Meta:
-        ordering = ["checker", "position", "pk"]
+        # Not "checker": that would order by the checker's own ordering, joining two tables
+        # into every run's read of its rules.
+        ordering = ["checker_id", "position", "pk"]
 
     def __str__(self) -> str:
         return self.spec().describe() if self.dataset_id else "rule"
