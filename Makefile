@@ -9,9 +9,10 @@ PORT ?= 8000
 .PHONY: run test lint setup install guest migrate examples bench bench-peers clean
 
 # Web, worker and beat together (Procfile), on embedded defaults unless the environment says otherwise.
+# SITE_URL follows HOST and PORT, so the demo's sign-in line and alarm links name the real address.
 run: setup
-	$(PY) manage.py load_demo
-	PATH="$(abspath $(VENV))/bin:$$PATH" MALLEABLE_HOST=$(HOST) MALLEABLE_PORT=$(PORT) $(VENV)/bin/honcho start
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py load_demo
+	PATH="$(abspath $(VENV))/bin:$$PATH" SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} MALLEABLE_HOST=$(HOST) MALLEABLE_PORT=$(PORT) $(VENV)/bin/honcho start
 
 # Tests build their own databases, so they need no migrate of yours.
 test: install guest
