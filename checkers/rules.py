@@ -167,11 +167,20 @@ class Rule:
         column = f" of {self.column}" if self.metric.needs_column else ""
         return f"{self.metric.noun}{column} in {self.dataset}"
 
+    @property
+    def bounds(self) -> list[float]:
+        """The value, and the upper bound when the rule is a between."""
+        return [self.value, self.high] if self.op == Operator.BETWEEN else [self.value]
+
+    def claim(self, *bounds: Any) -> str:
+        """What the figure must be, with ``bounds`` as they are to be shown: "< 42", "between 1 and 2"."""
+        if self.op == Operator.BETWEEN:
+            return f"between {figure(bounds[0])} and {figure(bounds[1])}"
+        return f"{self.op} {figure(bounds[0])}"
+
     def sentence(self) -> str:
         """The rule in words, for pages: "null count of email in orders < 100"."""
-        if self.op == Operator.BETWEEN:
-            return f"{self.describe()} between {figure(number(self.value))} and {figure(number(self.high))}"
-        return f"{self.describe()} {self.op} {figure(number(self.value))}"
+        return f"{self.describe()} {self.claim(*map(number, self.bounds))}"
 
     def judge(self, measured: Any) -> Message:
         """Ok or fail, in words that name the figure; ``rule_error`` when it cannot be compared."""
@@ -179,18 +188,17 @@ class Rule:
             measured = 0
         if measured is None and self.metric in _NEEDS_VALUES:
             raise self.error(f"the {self.describe()} cannot be computed: the column has no values")
-        low = _comparable(self.value, measured)
+        bounds = [_comparable(self.value, measured)]
         try:
+            bounds += [_comparable(bound, measured) for bound in self.bounds[1:]]
             if self.op == Operator.BETWEEN:
-                high = _comparable(self.high, measured)
-                held = low <= measured <= high
-                claim, joiner = f"between {figure(low)} and {figure(high)}", " is "
+                held = bounds[0] <= measured <= bounds[1]
             else:
-                held = ASSERTIONS[self.op][1](measured, low)
-                claim, joiner = f"{self.op} {figure(low)}", " "
+                held = ASSERTIONS[self.op][1](measured, bounds[0])
         except TypeError:
-            raise self.error(f"{figure(measured)} cannot be compared with {figure(low)}") from None
-        shown = figure(measured)
+            raise self.error(f"{figure(measured)} cannot be compared with {figure(bounds[0])}") from None
+        joiner = " is " if self.op == Operator.BETWEEN else " "
+        shown, claim = figure(measured), self.claim(*bounds)
         text = f"{shown}{joiner}{claim}" if held else f"{shown}, expected {claim}"
         return Message(Level.OK if held else Level.FAIL, f"{self.message or self.describe()} ({text})")
 
@@ -279,7 +287,5 @@ def bounds_by_figure(rules: Iterable[Rule]) -> list[tuple[str, list[float]]]:
     found: dict[str, list[float]] = {}
     for rule in rules:
         bounds = found.setdefault(rule.describe(), [])
-        for bound in (rule.value, rule.high if rule.op == Operator.BETWEEN else None):
-            if bound is not None and bound not in bounds:
-                bounds.append(bound)
+        bounds += [bound for bound in rule.bounds if bound is not None and bound not in bounds]
     return list(found.items())
