@@ -25,6 +25,8 @@ from checkers.datasources import (
 from tests.datasources.shops import USERS
 
 ROLES = ["reader", "superuser"]
+# A statement that would run far past any cut; tests bound time loosely by half of it.
+LONG_S = 120
 PWNED = Path(f"/tmp/malleable-pwned-{uuid.uuid4().hex}")
 
 ATTACKS = {
@@ -105,11 +107,12 @@ def test_the_session_has_its_limits(mariadb_shop):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_sleep_past_the_timeout_is_cut(mariadb_shop, role):
+    # The server's own error says the statement timeout cut it; the sleep is far longer than the
+    # loose bound, which only tells a cut from a finished sleep on a loaded machine.
     started = time.monotonic()
     with pytest.raises(QueryTimeout, match="max_statement_time exceeded") as caught:
-        fetch(mariadb_shop.spec(role), "SELECT SLEEP(5)", policy=mariadb_shop.policy)
-    elapsed = time.monotonic() - started
-    assert 0.9 < elapsed < 4.0, f"cut after {elapsed:.3f} s (the sleep is 5 s)"
+        fetch(mariadb_shop.spec(role), f"SELECT SLEEP({LONG_S})", policy=mariadb_shop.policy)
+    assert time.monotonic() - started < LONG_S / 2
     assert not caught.value.permanent
 
 
@@ -118,12 +121,12 @@ def test_a_huge_result_with_its_own_limit_is_still_capped(mariadb_shop):
     started = time.monotonic()
     result = fetch(
         mariadb_shop.spec(row_cap=5),
-        "SELECT seq FROM seq_1_to_10000000 LIMIT 10000000",
+        "SELECT seq FROM seq_1_to_10000000000 LIMIT 10000000000",
         policy=mariadb_shop.policy,
     )
     assert result.rows == [[1], [2], [3], [4], [5]]
     assert result.truncated
-    assert time.monotonic() - started < 3.0  # reading ten million rows takes far longer
+    assert time.monotonic() - started < LONG_S / 2  # reading ten billion rows takes hours
 
 
 def test_the_reader_cannot_read_other_databases_either(mariadb_shop):

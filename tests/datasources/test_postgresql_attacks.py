@@ -20,6 +20,8 @@ from checkers.datasources import DatasourceError, QueryFailed, QueryTimeout, Sql
 from tests.datasources.shops import USERS
 
 ROLES = ["reader", "superuser"]
+# A statement that would run far past any cut; tests bound time loosely by half of it.
+LONG_S = 120
 PWNED = Path(f"/tmp/malleable-pwned-{uuid.uuid4().hex}")
 
 ATTACKS = {
@@ -117,11 +119,12 @@ def test_the_session_has_every_timeout_and_names_itself(pg_shop):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_pg_sleep_past_the_timeout_is_cut(pg_shop, role):
+    # The server's own error says the statement timeout cut it; the sleep is far longer than the
+    # loose bound, which only tells a cut from a finished sleep on a loaded machine.
     started = time.monotonic()
     with pytest.raises(QueryTimeout) as caught:
-        fetch(pg_shop.spec(role), "SELECT pg_sleep(5)", policy=pg_shop.policy)
-    elapsed = time.monotonic() - started
-    assert 0.9 < elapsed < 4.0, f"cut after {elapsed:.3f} s (the sleep is 5 s)"
+        fetch(pg_shop.spec(role), f"SELECT pg_sleep({LONG_S})", policy=pg_shop.policy)
+    assert time.monotonic() - started < LONG_S / 2
     assert not caught.value.permanent
     assert "canceling statement due to statement timeout" in str(caught.value)
 
@@ -134,7 +137,7 @@ def test_a_lock_wait_is_cut_by_lock_timeout(pg_shop):
         started = time.monotonic()
         with pytest.raises(QueryTimeout, match="lock timeout"):
             fetch(pg_shop.spec("reader"), "SELECT count(*) FROM users", policy=pg_shop.policy)
-        assert time.monotonic() - started < 4.0  # half the 1 s budget, with room for a loaded machine
+        assert time.monotonic() - started < 60  # the lock is never released; the message says why
         other.rollback()
 
 

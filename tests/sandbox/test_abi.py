@@ -208,7 +208,7 @@ def test_zero_length_message_at_end_of_memory_is_fine(run_wat):
 
 def test_outcome_reports_duration_and_fuel(run_wat):
     outcome = run_wat(REFERENCE)
-    assert 0 < outcome.duration_ms < 1000
+    assert outcome.duration_ms > 0
     assert outcome.fuel_used > 0
 
 

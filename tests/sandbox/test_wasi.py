@@ -79,7 +79,6 @@ def test_stdin_is_at_end_of_file_at_once(run_wat):
         )
     )
     assert [m.text for m in outcome.messages] == ["eof"]
-    assert outcome.duration_ms < 1000
 
 
 def test_sched_yield_returns(run_wat):
