@@ -366,8 +366,8 @@ SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 
 # Content-Security-Policy on every response, http or https: scripts and styles only from this
 # site's static files, so neither an inline <script>, an event-handler attribute nor a style
-# attribute slipped into a page runs. Images may also be data: URIs (Bootstrap's icons, the
-# favicon) and https: (pictures a runbook links to).
+# attribute slipped into a page runs. Images may also be data: URIs (Bootstrap's icons) and
+# https: (pictures a runbook links to).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
