@@ -21,6 +21,7 @@ test: install guest
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 setup: install guest migrate
 

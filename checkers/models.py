@@ -608,9 +608,7 @@ class Checker(models.Model):
     def current_state(self) -> str:
         """The alarm state (green, red, error, unknown): it follows the alarm policy, so with
         ``on_error: keep`` an error run leaves it as it was."""
-        from alarms.models import AlarmState
-
-        state = AlarmState.objects.filter(checker=self).values_list("state", flat=True).first()
+        state = Checker.objects.filter(pk=self.pk).values_list("alarm_state__state", flat=True).first()
         return state or "unknown"
 
     def read_datasets(self, declared: Iterable[Dataset] | None = None) -> list[Dataset]:

@@ -123,6 +123,8 @@ INSTALLED_APPS = [
     "checkers",
     "runbooks",
     "alarms",
+    "checks_as_code",
+    "pages",
 ]
 
 MIDDLEWARE = [

@@ -189,7 +189,7 @@ def import_config(workdir: Path, today: bool) -> tuple[bool, list[str]]:
     """Import the final form if this Malleable takes it, else today's; returns (final, notes)."""
     from django.core.management import call_command
 
-    from checkers.config import ConfigInvalid, import_file
+    from checks_as_code.config import ConfigInvalid, import_file
 
     notes = []
     final = not today

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from checkers import runs
-from namespaces import views
+from pages.views import dashboard as views
 
 pytestmark = pytest.mark.browser
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from checkers import config, runs
-from checkers.demo import DEMO_CONFIG, make_demo_shop
+from checkers import runs
 from checkers.models import Checker, Trigger
+from checks_as_code import config
+from pages.demo import DEMO_CONFIG, make_demo_shop
 from tests.personas import PASSWORD
 
 DEMO_USERNAME = "demo"

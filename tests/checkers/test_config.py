@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from alarms.models import AlarmPolicy, Channel, Policy
-from checkers import config
-from checkers.config import Action
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
+from checks_as_code import config
+from checks_as_code.config import Action
 from namespaces.models import Membership, Namespace, Role
 from runbooks.models import Runbook
 from tests.checkers.config_support import (

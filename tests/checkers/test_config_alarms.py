@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from alarms.models import AlarmDefaults, AlarmPolicy, Channel, Policy, ToggleLog
-from checkers import config
-from checkers.config import Action
 from checkers.models import Checker
+from checks_as_code import config
+from checks_as_code.config import Action
 from namespaces.models import Namespace
 from tests.checkers.config_support import (
     ENVIRON,

@@ -10,8 +10,8 @@ import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from checkers.management.commands.export_config import Command as ExportCommand
-from checkers.management.commands.import_config import Command as ImportCommand
+from checks_as_code.management.commands.export_config import Command as ExportCommand
+from checks_as_code.management.commands.import_config import Command as ImportCommand
 from namespaces.models import Namespace
 from tests.checkers.config_support import DESIGN_EXAMPLE, ENVIRON, PASSWORD, SECRETS, rich_file, write
 

@@ -1,6 +1,6 @@
 """examples/demo.yaml imports, and on the demo shop's data four checkers are green and two red.
 
-``checkers.demo.make_demo_shop`` is the data ``load_demo`` writes (see the file's header). The
+``pages.demo.make_demo_shop`` is the data ``load_demo`` writes (see the file's header). The
 verdicts come from the run pipeline (``runs.evaluate``, what ``run_checker`` does), recording
 nothing.
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 
 from alarms.models import AlarmPolicy, Channel, Policy
-from checkers import config, runs
-from checkers.demo import DEMO_CONFIG, make_demo_shop
+from checkers import runs
 from checkers.models import Checker, CheckerKind
 from checkers.sandbox import Status
+from checks_as_code import config
+from pages.demo import DEMO_CONFIG, make_demo_shop
 from runbooks.models import Runbook
 from tests.personas import make_user
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checkers import config
 from checkers.models import Checker
+from checks_as_code import config
 from namespaces.models import Namespace
 from tests.checkers.config_support import ENVIRON, locate, write
 from tests.personas import make_user

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from django.conf import settings
 
-from checkers import config
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
+from checks_as_code import config
 from namespaces.models import Namespace
 from tests.checkers.config_support import (
     DESIGN_EXAMPLE,

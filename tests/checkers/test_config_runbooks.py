@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from checkers import config
-from checkers.config import Action
 from checkers.models import Checker
+from checks_as_code import config
+from checks_as_code.config import Action
 from namespaces.models import Membership, Namespace, Role
 from runbooks.models import Runbook
 from tests.checkers.config_support import ENVIRON, locate, model_state, rich_file, timestamps, wipe, write

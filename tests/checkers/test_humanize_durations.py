@@ -1,6 +1,6 @@
 import pytest
 
-from checkers.templatetags.malleable import every, seconds
+from pages.templatetags.malleable import every, seconds
 
 
 @pytest.mark.parametrize(

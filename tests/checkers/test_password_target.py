@@ -16,9 +16,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from checkers import config
 from checkers.datasources import AuthenticationFailed, ConnectionSpec, TargetPolicy, test_connection
 from checkers.models import Datasource
+from checks_as_code import config
 from tests.fake_postgres import FakePostgres
 from tests.personas import make_user
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from checkers import config, runs
+from checkers import runs
 from checkers.datasources import PrivilegedRole
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
+from checks_as_code import config
 from tests.personas import make_user
 
 PG_SUPERUSER = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from checkers import config
 from checkers.datasources import TargetRefused
 from checkers.models import Datasource
+from checks_as_code import config
 from tests.personas import make_user
 from tests.shop import Shop
 

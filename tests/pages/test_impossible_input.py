@@ -14,9 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alarms.models import MaintenanceWindow
-from checkers import config, schedules
+from checkers import schedules
 from checkers.models import Checker
 from checkers.tasks import dispatch_due_checkers
+from checks_as_code import config
 from tests.checkers.config_support import ENVIRON, write
 from tests.pages.test_editor import rule_form
 

@@ -1,0 +1,65 @@
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from alarms.models import AlarmEvent
+from namespaces.access import get_in_namespace
+from namespaces.models import Namespace, Role
+from pages.forms.runbooks import RunbookForm
+from pages.helpers import is_htmx, may, namespace_page, needs_role, page_context
+from runbooks.models import Runbook, render_markdown
+
+
+@namespace_page()
+def runbook_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
+    runbooks = namespace.runbooks.select_related("owner").prefetch_related("checkers")
+    return render(request, "runbooks/list.html", page_context(request, namespace, runbooks=runbooks))
+
+
+@namespace_page()
+def runbook_detail(request: HttpRequest, namespace: Namespace, runbook: str) -> HttpResponse:
+    """Where alarms send people, often on a phone: the body first, the live state above it."""
+    runbook = get_in_namespace(Runbook.objects.select_related("namespace", "owner"), namespace, slug=runbook)
+    checkers = list(runbook.checkers.select_related("alarm_state").order_by("name"))
+    recent = runbook.recent_runs()
+    for checker in checkers:
+        checker.latest_failure = next((run for run in recent if run.checker_id == checker.pk), None)
+    alarms = AlarmEvent.objects.filter(checker__runbook=runbook).select_related("checker")[:10]
+    return render(
+        request,
+        "runbooks/detail.html",
+        page_context(request, namespace, runbook=runbook, checkers=checkers, recent=recent, alarms=alarms),
+    )
+
+
+@namespace_page(post=Role.EDITOR)
+def runbook_create(request: HttpRequest, namespace: Namespace) -> HttpResponse:
+    if not may(request, Role.EDITOR):
+        return needs_role(request, namespace, "Writing runbooks", Role.EDITOR)
+    return _runbook_form(request, namespace, None)
+
+
+@namespace_page(post=Role.EDITOR)
+def runbook_edit(request: HttpRequest, namespace: Namespace, runbook: str) -> HttpResponse:
+    return _runbook_form(request, namespace, get_in_namespace(Runbook.objects.all(), namespace, slug=runbook))
+
+
+def _runbook_form(request: HttpRequest, namespace: Namespace, runbook: Runbook | None) -> HttpResponse:
+    form = RunbookForm(request.POST or None, instance=runbook, namespace=namespace)
+    if request.method == "POST" and request.POST.get("action") == "preview":
+        html = render_markdown(request.POST.get("body", ""))
+        if is_htmx(request):
+            return render(request, "runbooks/_preview.html", {"html": html})
+    elif request.method == "POST" and form.is_valid():
+        saved = form.save_changes()
+        messages.success(request, f"Saved runbook {saved.title}.")
+        return redirect(saved)
+    else:
+        html = runbook.html() if runbook else None
+    if not may(request, Role.EDITOR):
+        form.make_read_only()
+    return render(
+        request,
+        "runbooks/form.html",
+        page_context(request, namespace, form=form, runbook=runbook, preview=html),
+    )

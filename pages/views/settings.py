@@ -1,0 +1,239 @@
+"""Namespace settings: members and roles, channels, maintenance windows and alarm defaults.
+
+Owners change them; every member may read them (never a channel's URL or secret).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from alarms.models import AlarmDefaults, Channel, Notification, ToggleLog
+from namespaces.access import get_in_namespace
+from namespaces.models import Membership, Namespace, Role
+from pages.forms.settings import (
+    AlarmDefaultsForm,
+    ChannelForm,
+    MemberAddForm,
+    MemberRoleForm,
+    formset_helper,
+    window_formset,
+)
+from pages.helpers import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
+
+# --- Members ----------------------------------------------------------------------------------------
+
+
+@namespace_page(post=Role.OWNER)
+def members(request: HttpRequest, namespace: Namespace) -> HttpResponse:
+    """The members and their roles; owners add members here (POST)."""
+    form = MemberAddForm(request.POST or None, namespace=namespace)
+    if request.method == "POST" and form.is_valid():
+        membership = form.save()
+        messages.success(
+            request, f"Added {membership.user.get_username()} as {membership.get_role_display().lower()}."
+        )
+        return redirect("namespaces:settings", namespace.slug)
+    memberships = namespace.memberships.select_related("user").order_by("user__username")
+    rows = [
+        (m, MemberRoleForm(initial={"role": m.role}, membership=m, prefix=m.user.get_username()))
+        for m in memberships
+    ]
+    return render(
+        request,
+        "namespaces/settings/members.html",
+        page_context(request, namespace, rows=rows, add_form=form, tab="members"),
+    )
+
+
+@namespace_page(post=Role.OWNER, get=False)
+def member_change(request: HttpRequest, namespace: Namespace, member: str) -> HttpResponse:
+    """Change a member's role (``role``) or remove them (``action=remove``); never the last owner."""
+    membership = get_in_namespace(Membership.objects.select_related("user"), namespace, user__username=member)
+    name = membership.user.get_username()
+    if request.POST.get("action") == "remove":
+        if membership.is_last_owner():
+            messages.error(request, "A namespace keeps at least one owner: make someone else owner first.")
+        else:
+            membership.delete()
+            messages.success(request, f"Removed {name} from {namespace.name}.")
+        return redirect("namespaces:settings", namespace.slug)
+    form = MemberRoleForm(request.POST, membership=membership, prefix=name)
+    if form.is_valid():
+        membership.role = form.cleaned_data["role"]
+        membership.save(update_fields=["role"])
+        messages.success(request, f"{name} is now {membership.get_role_display().lower()}.")
+    else:
+        messages.error(request, " ".join(form.errors.get("role", ["Pick a role."])))
+    return redirect("namespaces:settings", namespace.slug)
+
+
+# --- Channels ---------------------------------------------------------------------------------------
+
+
+@namespace_page()
+def channel_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
+    rows = [
+        (channel, channel.where(), channel.notifications.select_related("event").order_by("-created").first())
+        for channel in namespace.channels.all()
+    ]
+    return render(
+        request,
+        "namespaces/settings/channels.html",
+        page_context(request, namespace, rows=rows, tab="channels"),
+    )
+
+
+@namespace_page(post=Role.OWNER)
+def channel_create(request: HttpRequest, namespace: Namespace) -> HttpResponse:
+    if not may(request, Role.OWNER):
+        return needs_role(request, namespace, "Adding alarm channels", Role.OWNER)
+    return _channel_form(request, namespace, None)
+
+
+@namespace_page(post=Role.OWNER)
+def channel_edit(request: HttpRequest, namespace: Namespace, channel: str) -> HttpResponse:
+    return _channel_form(request, namespace, get_in_namespace(Channel.objects.all(), namespace, slug=channel))
+
+
+def _channel_form(request: HttpRequest, namespace: Namespace, channel: Channel | None) -> HttpResponse:
+    form = ChannelForm(request.POST or None, instance=channel, namespace=namespace)
+    if request.method == "POST" and form.is_valid():
+        saved = _save_channel(request, form)
+        messages.success(request, f"Saved channel {saved.slug}.")
+        return redirect("namespaces:channels", namespace.slug)
+    if not may(request, Role.OWNER):
+        form.make_read_only()
+    return render(
+        request,
+        "namespaces/settings/channel_form.html",
+        page_context(request, namespace, form=form, channel=channel, tab="channels"),
+    )
+
+
+def _save_channel(request: HttpRequest, form: ChannelForm) -> Channel:
+    """Switching ``enabled`` goes through the model, so it is audited and held alarms resume."""
+    toggled = form.instance.pk is not None and "enabled" in form.changed_data
+    wanted = form.cleaned_data["enabled"]
+    if toggled:
+        form.instance.enabled = not wanted
+    with transaction.atomic():
+        channel = form.save_changes()
+        if toggled and wanted:
+            released = channel.enable(request.user, "enabled on the settings page")
+            messages.info(request, f"{channel.slug}: {released} waiting notification(s) resume.")
+        elif toggled:
+            channel.disable(
+                f"disabled by {request.user.get_username()} on the settings page", by=request.user
+            )
+    return channel
+
+
+@namespace_page(post=Role.OWNER, get=False)
+def channel_test(request: HttpRequest, namespace: Namespace, channel: str) -> HttpResponse:
+    """A test alarm through the outbox, delivered now; the page says what happened."""
+    channel = get_in_namespace(Channel.objects.select_related("namespace"), namespace, slug=channel)
+    notification = channel.send_test(request.user)
+    if notification.status == Notification.Status.DELIVERED:
+        text, ok = f"Test alarm delivered to {channel.slug}.", True
+    else:
+        text, ok = f"Test alarm to {channel.slug} not delivered: {notification.last_error}", False
+    if is_htmx(request):
+        return render(request, "namespaces/settings/_test_alarm_result.html", {"ok": ok, "text": text})
+    messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, text)
+    return redirect("namespaces:channels", namespace.slug)
+
+
+@namespace_page(post=Role.OWNER)
+def channel_delete(request: HttpRequest, namespace: Namespace, channel: str) -> HttpResponse:
+    channel = get_in_namespace(Channel.objects.all(), namespace, slug=channel)
+    if request.method == "POST":
+        channel.delete()
+        messages.success(request, f"Deleted channel {channel.slug}.")
+        return redirect("namespaces:channels", namespace.slug)
+    return confirm_delete(
+        request,
+        namespace,
+        channel,
+        Role.OWNER,
+        "Its notifications go with it; checkers that named only this channel fall back to the defaults.",
+        reverse("namespaces:channel-edit", args=[namespace.slug, channel.slug]),
+    )
+
+
+# --- Maintenance windows ------------------------------------------------------------------------------
+
+
+@namespace_page(post=Role.OWNER)
+def maintenance(request: HttpRequest, namespace: Namespace) -> HttpResponse:
+    """Every window of the namespace in one form: change, add (the blank row) or remove."""
+    windows = namespace.maintenance_windows.all()
+    formset_class = window_formset(blank_rows=1 if may(request, Role.OWNER) else 0)
+    formset = formset_class(request.POST or None, queryset=windows, form_kwargs={"namespace": namespace})
+    if request.method == "POST" and formset.is_valid():
+        with transaction.atomic():
+            changed = _save_windows(request, namespace, formset)
+        messages.success(
+            request, f"Saved maintenance windows ({changed} change{'s' if changed != 1 else ''})."
+        )
+        return redirect("namespaces:maintenance", namespace.slug)
+    if not may(request, Role.OWNER):
+        for form in formset:
+            form.make_read_only()
+    open_now = {window.pk for window in windows if window.open_until(timezone.now()) is not None}
+    return render(
+        request,
+        "namespaces/settings/maintenance.html",
+        page_context(
+            request, namespace, formset=formset, helper=formset_helper(), open_now=open_now, tab="maintenance"
+        ),
+    )
+
+
+def _save_windows(request: HttpRequest, namespace: Namespace, formset) -> int:
+    """Each window added, changed or removed is audited like a toggle."""
+    changed = 0
+    for form in formset.forms:
+        window = form.instance
+        if form in formset.deleted_forms:
+            if window.pk:
+                ToggleLog.record(
+                    namespace, ToggleLog.Action.WINDOW_REMOVED, request.user, window.reason, window=window
+                )
+                window.delete()
+                changed += 1
+            continue
+        if not form.has_changed():
+            continue
+        adding = window.pk is None
+        if adding:
+            window.created_by = request.user
+        form.save_changes()
+        action = ToggleLog.Action.WINDOW_ADDED if adding else ToggleLog.Action.WINDOW_CHANGED
+        ToggleLog.record(namespace, action, request.user, window.reason, window=window, until=window.ends)
+        changed += 1
+    return changed
+
+
+# --- Alarm defaults -----------------------------------------------------------------------------------
+
+
+@namespace_page(post=Role.OWNER)
+def alarm_defaults(request: HttpRequest, namespace: Namespace) -> HttpResponse:
+    defaults = AlarmDefaults.objects.filter(namespace=namespace).first() or AlarmDefaults(namespace=namespace)
+    form = AlarmDefaultsForm(request.POST or None, instance=defaults, namespace=namespace)
+    if request.method == "POST" and form.is_valid():
+        form.save_changes()
+        messages.success(request, "Saved the alarm policy defaults.")
+        return redirect("namespaces:alarm-defaults", namespace.slug)
+    if not may(request, Role.OWNER):
+        form.make_read_only()
+    return render(
+        request,
+        "namespaces/settings/alarm_defaults.html",
+        page_context(request, namespace, form=form, tab="alarm-defaults"),
+    )
