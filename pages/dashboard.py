@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
@@ -158,6 +159,14 @@ class Filters:
     def active(self) -> bool:
         return any((self.state, self.severity, self.tag, self.q))
 
+    def any_state(self) -> Filters:
+        """The same search, severity and tag over every state: what the count tiles count."""
+        return replace(self, state="")
+
+    def query_for(self, state: str) -> str:
+        """The query string of a count tile: this search, severity and tag, and ``state``."""
+        return urlencode({name: value for name, value in asdict(replace(self, state=state)).items() if value})
+
     def apply(self, rows: list[Row]) -> list[Row]:
         return [
             row
@@ -169,9 +178,11 @@ class Filters:
         ]
 
 
-def state_counts(rows: list[Row]) -> list[tuple[str, str, int]]:
-    counts = Counter(row.state for row in rows)
-    return [(state, label, counts[state]) for state, label in STATE_CHOICES]
+def state_counts(rows: list[Row], filters: Filters) -> list[tuple[str, str, int, str]]:
+    """Each state's tile: its label, how many checkers the search, severity and tag leave in it,
+    and the query that lists them."""
+    counts = Counter(row.state for row in filters.any_state().apply(rows))
+    return [(state, label, counts[state], filters.query_for(state)) for state, label in STATE_CHOICES]
 
 
 def all_tags(rows: list[Row]) -> list[str]:

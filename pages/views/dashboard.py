@@ -37,7 +37,7 @@ def _dashboard_context(request: HttpRequest, namespace: Namespace) -> dict:
         namespace,
         rows=filters.apply(rows),
         total=len(rows),
-        counts=state_counts(rows),
+        counts=state_counts(rows, filters),
         silenced=sum(row.silenced for row in rows),
         filters=filters,
         query=request.GET.urlencode(),

@@ -20,7 +20,7 @@ def test_counts_by_state_and_every_checker_worst_first(personas, login, red, pyt
     runs.execute(python_checker)
     response = dashboard(login(personas.viewer))
     assert response.status_code == 200
-    assert {state: count for state, _, count in response.context["counts"]} == {
+    assert {state: count for state, _, count, _ in response.context["counts"]} == {
         "red": 2,
         "error": 0,
         "unknown": 0,
@@ -93,6 +93,29 @@ def test_filters_by_state_severity_tag_and_search(personas, login, red, python_c
     assert 'data-testid="no-match"' in empty.content.decode()
     assert empty.context["total"] == 2
     assert dashboard(client).context["tags"] == ["billing", "nightly"]
+
+
+def test_count_tiles_count_what_the_search_severity_and_tag_leave(personas, login, red, python_checker):
+    Checker.objects.filter(pk=python_checker.pk).update(tags="nightly", severity="critical")
+    client = login(personas.viewer)
+    counts = {
+        state: (count, query) for state, _, count, query in dashboard(client, "?q=python").context["counts"]
+    }
+    assert counts == {
+        "red": (0, "state=red&q=python"),
+        "error": (0, "state=error&q=python"),
+        "unknown": (1, "state=unknown&q=python"),
+        "green": (0, "state=green&q=python"),
+    }
+    # A tile counts every state of the other filters, the one chosen too.
+    tiles = dashboard(client, "?state=red&tag=nightly").context["counts"]
+    assert [(state, count) for state, _, count, _ in tiles] == [
+        ("red", 0),
+        ("error", 0),
+        ("unknown", 1),
+        ("green", 0),
+    ]
+    assert 'href="?state=unknown&amp;tag=nightly"' in dashboard(client, "?tag=nightly").content.decode()
 
 
 def test_live_fragment_polls_itself_with_the_same_filters(personas, login, red):
