@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.timesince import timeuntil
+from django.utils.timesince import timesince, timeuntil
 
 from checkers.humanize import describe_every, describe_seconds
 
@@ -38,6 +38,16 @@ def until(moment: datetime | None) -> str:
     if left < 60:
         return "in under a minute"
     return f"in {timeuntil(moment)}"
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """ "4 minutes ago", or "just now" for the last minute (never "0 minutes ago")."""
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment)} ago"
 
 
 @register.filter

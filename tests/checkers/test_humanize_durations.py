@@ -1,6 +1,9 @@
-import pytest
+from datetime import timedelta
 
-from pages.templatetags.malleable import every, seconds
+import pytest
+from django.utils import timezone
+
+from pages.templatetags.malleable import ago, every, seconds
 
 
 @pytest.mark.parametrize(
@@ -16,3 +19,11 @@ def test_every_says_a_repetition_as_the_schedule_does(value, words):
 )
 def test_seconds_says_a_length_of_time(value, words):
     assert seconds(value) == words
+
+
+@pytest.mark.parametrize(
+    ("seconds_ago", "words"),
+    [(0, "just now"), (59, "just now"), (61, "1\xa0minute ago"), (3 * 3600 + 5, "3\xa0hours ago")],
+)
+def test_ago_never_says_zero_minutes(seconds_ago, words):
+    assert ago(timezone.now() - timedelta(seconds=seconds_ago)) == words

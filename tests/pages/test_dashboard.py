@@ -45,7 +45,7 @@ def test_each_row_has_state_times_duration_sparkline_and_runbook(personas, login
     assert '<rect x="0.5"' in str(row.sparkline)
     assert 'class="spark-red"' in str(row.sparkline)
     assert book.get_absolute_url() in content
-    assert "ago</time>" in content
+    assert "just now</time>" in content
 
 
 def test_sparkline_keeps_the_last_30_runs_oldest_first(personas, login, rule, shop):
