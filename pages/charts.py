@@ -106,12 +106,9 @@ def duration_chart(runs: Sequence[CheckRun], width: int = 640, height: int = 160
     return format_html(
         '<svg class="chart" data-testid="duration-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '
         'preserveAspectRatio="none"><title>{}</title>'
-        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>'
-        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>{}'
         '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>'
         '<text x="{}" y="{}" class="tick" text-anchor="end">0</text>'
-        '<text x="{}" y="{}" class="tick">{}</text>'
-        '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>'
         '<path d="{}" class="line"/>{}</svg>',
         label,
         width,
@@ -121,21 +118,12 @@ def duration_chart(runs: Sequence[CheckRun], width: int = 640, height: int = 160
         top,
         left,
         top + plot_h,
-        left,
-        top + plot_h,
-        width - right,
-        top + plot_h,
+        _time_axis(left, width - right, top + plot_h, height - 4, runs[0].finished, runs[-1].finished),
         left - 6,
         top + 8,
         _fmt_ms(longest),
         left - 6,
         top + plot_h,
-        left,
-        height - 4,
-        _when(runs[0].finished),
-        width - right,
-        height - 4,
-        _when(runs[-1].finished),
         path,
         dots,
     )
@@ -153,8 +141,33 @@ def _line(points: Iterable[tuple[float, float, CheckRun, str]]) -> tuple[str, Sa
     return path, dots
 
 
-def _when(moment: datetime | None) -> str:
-    return timezone.localtime(moment).strftime("%d %b %H:%M") if moment else ""
+def _when(moment: datetime | None, precision: str = "%d %b %H:%M") -> str:
+    return timezone.localtime(moment).strftime(precision) if moment else ""
+
+
+def _time_axis(
+    x0: float, x1: float, axis_y: float, label_y: float, first: datetime, last: datetime
+) -> SafeString:
+    """The time axis under a chart: its line, and its two ends said precisely enough to differ
+    (to the second when the runs span less than a minute)."""
+    start, end = _when(first), _when(last)
+    if start == end:
+        start, end = _when(first, "%d %b %H:%M:%S"), _when(last, "%d %b %H:%M:%S")
+    return format_html(
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>'
+        '<text x="{}" y="{}" class="tick">{}</text>'
+        '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>',
+        x0,
+        axis_y,
+        x1,
+        axis_y,
+        x0,
+        label_y,
+        start,
+        x1,
+        label_y,
+        end,
+    )
 
 
 def state_timeline(
@@ -245,25 +258,16 @@ def figure_chart(
     return format_html(
         '<svg class="chart" data-testid="figure-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '
         'preserveAspectRatio="none"><title>{}</title>'
-        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>{}'
-        '<text x="{}" y="{}" class="tick">{}</text>'
-        '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>'
+        "{}{}"
         '<path d="{}" class="line"/>{}</svg>',
         label,
         width,
         height,
         label,
-        left,
-        top + plot_h,
-        width - right,
-        top + plot_h,
+        _time_axis(
+            left, width - right, top + plot_h, height - 4, points[0][0].finished, points[-1][0].finished
+        ),
         lines,
-        left,
-        height - 4,
-        _when(points[0][0].finished),
-        width - right,
-        height - 4,
-        _when(points[-1][0].finished),
         path,
         dots,
     )

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -52,6 +53,20 @@ def test_duration_chart_once_there_are_runs(personas, login, rule):
     runs.execute(rule)
     content = login(personas.viewer).get(page(rule)).content.decode()
     assert 'data-testid="duration-chart"' in content
+
+
+def test_a_charts_time_axis_tells_its_two_ends_apart(personas, login, rule):
+    first = runs.execute(rule)
+    second = runs.execute(rule)
+    at = timezone.now().replace(second=10, microsecond=0)
+    CheckRun.objects.filter(pk=first.pk).update(finished=at)
+    CheckRun.objects.filter(pk=second.pk).update(finished=at + timedelta(seconds=30))
+    chart = login(personas.viewer).get(page(rule)).context["durations"]
+    ends = re.findall(
+        r'<text x="[\d.]+" y="[\d.]+" class="tick"(?: text-anchor="end")?>([^<]+)</text>', chart
+    )
+    local = timezone.localtime(at)
+    assert local.strftime("%d %b %H:%M:10") in ends and local.strftime("%d %b %H:%M:40") in ends
 
 
 def test_timeline_of_a_young_checker_starts_at_its_first_run(personas, login, rule):
