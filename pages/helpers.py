@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
@@ -138,3 +139,18 @@ def confirm_delete(
             cancel_url=cancel_url,
         ),
     )
+
+
+def paginate(request: HttpRequest, items: Any, per_page: int, param: str = "page", anchor: str = "") -> Page:
+    """One page of ``items`` by the query parameter ``param``, with ``newer_url`` and ``older_url``
+    that keep every other parameter (filters, the other lists' pages) and jump to ``anchor``."""
+    page = Paginator(items, per_page).get_page(request.GET.get(param))
+    query = request.GET.copy()
+
+    def link(number: int) -> str:
+        query[param] = str(number)
+        return f"?{query.urlencode()}{f'#{anchor}' if anchor else ''}"
+
+    page.newer_url = link(page.previous_page_number()) if page.has_previous() else ""
+    page.older_url = link(page.next_page_number()) if page.has_next() else ""
+    return page

@@ -38,11 +38,12 @@ from pages.forms.checkers import (
     ReasonForm,
     RuleFormSet,
 )
-from pages.helpers import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
+from pages.helpers import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context, paginate
 
 CHECKERS = Checker.objects.select_related("namespace", "runbook")
 TIMELINE_DAYS = 7
-RUNS_SHOWN = 50
+RUNS_CHARTED = 50
+RUNS_PER_PAGE = 50
 
 
 def _checker(namespace: Namespace, slug: str) -> Checker:
@@ -65,8 +66,9 @@ def checker_detail(request: HttpRequest, namespace: Namespace, checker: str) -> 
 def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker, **extra) -> dict:
     now = timezone.now()
     state = _state(checker)
-    recent = list(checker.runs.order_by("-queued")[:RUNS_SHOWN])
-    for run in recent:
+    recent = list(checker.runs.order_by("-queued")[:RUNS_CHARTED])
+    table = paginate(request, checker.runs.order_by("-queued"), RUNS_PER_PAGE, "runs", "runs-heading")
+    for run in table:
         run.headline = _headline(run) or next((m["text"] for m in run.messages), "No messages")
         run.error_at = error_position(run.error_detail) if run.error_detail else None
     finished = [run for run in reversed(recent) if run.finished and run.status in {"green", "red", "error"}]
@@ -86,7 +88,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         policy=Policy.for_checker(checker),
         last_run=last,
         error_at=error_position(last.error_detail) if last and last.error_detail else None,
-        runs=recent,
+        runs=table,
         timeline=state_timeline(transitions, before.new if before else "unknown", start, now),
         timeline_days=TIMELINE_DAYS if now - start >= timedelta(days=TIMELINE_DAYS) else None,
         timeline_start=start,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,10 +13,11 @@ from alarms.models import AlarmEvent, EventKind, MaintenanceWindow, Notification
 from checkers.models import Severity
 from namespaces.models import Namespace
 from pages.dashboard import STATE_CHOICES, Filters, all_tags, checker_rows, state_counts
-from pages.helpers import namespace_page, page_context
+from pages.helpers import namespace_page, page_context, paginate
 
 REFRESH_SECONDS = 15
 EVENTS_PER_PAGE = 25
+CHANGES_PER_PAGE = 50
 
 
 @require_safe
@@ -84,7 +84,7 @@ def alarm_history(request: HttpRequest, namespace: Namespace) -> HttpResponse:
             queryset=Notification.objects.select_related("channel").prefetch_related("delivery_attempts"),
         )
     )
-    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = paginate(request, events, EVENTS_PER_PAGE, anchor="events-heading")
     transitions = Transition.objects.filter(checker__namespace=namespace).select_related("checker", "run")
     if checker:
         transitions = transitions.filter(checker__slug=checker)
@@ -95,8 +95,14 @@ def alarm_history(request: HttpRequest, namespace: Namespace) -> HttpResponse:
             request,
             namespace,
             page=page,
-            transitions=transitions[:50],
-            toggles=ToggleLog.objects.filter(namespace=namespace).select_related("checker")[:30],
+            transitions=paginate(request, transitions, CHANGES_PER_PAGE, "changes", "transitions-heading"),
+            toggles=paginate(
+                request,
+                ToggleLog.objects.filter(namespace=namespace).select_related("checker"),
+                CHANGES_PER_PAGE,
+                "toggles",
+                "toggles-heading",
+            ),
             checkers=namespace.checkers.only("slug", "name"),
             checker_filter=checker,
             kind_filter=kind,

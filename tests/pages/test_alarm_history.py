@@ -62,3 +62,17 @@ def test_empty_history_says_what_happens(personas, login):
     content = login(personas.owner).get(HISTORY).content.decode()
     assert 'data-testid="no-events"' in content
     assert "/n/alpha/settings/channels/" in content
+
+
+def test_state_changes_and_silencing_are_paged_keeping_the_filter(personas, login, rule):
+    Transition.objects.bulk_create(
+        Transition(checker=rule, old="green" if i % 2 else "red", new="red" if i % 2 else "green")
+        for i in range(60)
+    )
+    client = login(personas.viewer)
+    response = client.get(HISTORY, {"checker": rule.slug})
+    assert len(response.context["transitions"]) == 50
+    older = f'href="?checker={rule.slug}&amp;changes=2#transitions-heading" rel="next">Older</a>'
+    assert older in response.content.decode()
+    second = client.get(HISTORY, {"checker": rule.slug, "changes": 2}).context["transitions"]
+    assert len(second) == 10 and not second.has_next()

@@ -327,3 +327,20 @@ def test_a_rule_figure_is_charted_over_its_runs_with_its_bound(personas, login, 
     label = "row count in users_with_email_null over the last 3 runs: from 10 to 50, now 50; bound 42"
     assert f'aria-label="{label}"' in content
     assert content.count('class="bound"') == 1
+
+
+def test_runs_are_paged_back_to_the_first(personas, login, rule):
+    start = timezone.now() - timedelta(days=1)
+    CheckRun.objects.bulk_create(
+        CheckRun(checker=rule, trigger="schedule", status="green", queued=start + timedelta(minutes=i))
+        for i in range(120)
+    )
+    client = login(personas.viewer)
+    first = client.get(page(rule))
+    newest = [run.queued for run in first.context["runs"]]
+    assert len(newest) == 50 and newest == sorted(newest, reverse=True)
+    assert newest[0] == start + timedelta(minutes=119)
+    assert 'href="?runs=2#runs-heading" rel="next">Older</a>' in first.content.decode()
+    last = client.get(page(rule), {"runs": 3}).context["runs"]
+    assert [run.queued for run in last] == [start + timedelta(minutes=i) for i in range(19, -1, -1)]
+    assert not last.has_next()
