@@ -152,7 +152,7 @@ class QueueTransport(Transport):
     """The alarm message contract (docs/contracts.md): durable topic exchange, persistent JSON, confirms."""
 
     kind = "queue"
-    label = "Message queue (RabbitMQ topic exchange malleable.alarms)"
+    label = "Message queue (topic exchange malleable.alarms)"
 
     def broker_url(self) -> str:
         return self.channel.url or default_broker()
@@ -253,6 +253,19 @@ def broker_address(url: str) -> str:
     """The broker with no credential, for messages."""
     scheme, host, port, vhost = broker_key(url)
     return f"{scheme}://{host}:{port}/{vhost}" if host else f"{scheme}://"
+
+
+def describe_broker(url: str) -> str:
+    """Which broker a URL names, in words a channel's owner can check: RabbitMQ, Redis or the
+    embedded one (a directory on this machine, so only consumers on this machine read it)."""
+    scheme, host, port, _ = broker_key(url)
+    if scheme in ("amqp", "amqps"):
+        return f"RabbitMQ at {host}:{port}"
+    if scheme in ("redis", "rediss"):
+        return f"Redis at {host}:{port}"
+    if scheme == "filesystem":
+        return "the embedded broker (a directory on this machine: only consumers here can read it)"
+    return broker_address(url)
 
 
 def broker_matches(url: str, listed: str) -> bool:

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alarms.models import AlarmDefaults, Channel, Notification, ToggleLog
+from alarms.transports import default_broker, describe_broker
 from namespaces.access import get_in_namespace
 from namespaces.models import Membership, Namespace, Role
 from pages.forms.settings import (
@@ -111,7 +112,14 @@ def _channel_form(request: HttpRequest, namespace: Namespace, channel: Channel |
     return render(
         request,
         "namespaces/settings/channel_form.html",
-        page_context(request, namespace, form=form, channel=channel, tab="channels"),
+        page_context(
+            request,
+            namespace,
+            form=form,
+            channel=channel,
+            tab="channels",
+            installation_broker=describe_broker(default_broker()),
+        ),
     )
 
 

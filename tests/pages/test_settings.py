@@ -267,3 +267,20 @@ def test_editors_cannot_change_the_defaults(personas, login):
     assert not AlarmDefaults.objects.exists()
     content = login(personas.editor).get("/n/alpha/settings/alarms/").content.decode()
     assert 'data-testid="save"' not in content
+
+
+@pytest.mark.parametrize(
+    ("broker", "words"),
+    [
+        ("filesystem://", "the embedded broker (a directory on this machine"),
+        ("amqp://guest:guest@rabbit.internal:5672//", "RabbitMQ at rabbit.internal:5672"),
+        ("redis://:pw@cache.internal:6380/2", "Redis at cache.internal:6380"),
+    ],
+)
+def test_the_queue_kind_names_the_installations_real_broker(personas, login, settings, broker, words):
+    settings.ALARM_BROKER_URL, settings.CELERY_BROKER_URL = "", broker
+    content = login(personas.owner).get("/n/alpha/settings/channels/new/").content.decode()
+    described = content.split('data-testid="queue-kind">')[1].split("</dd>")[0]
+    assert words in described
+    assert "guest" not in content and ":pw@" not in content
+    assert "RabbitMQ" not in content or broker.startswith("amqp")
