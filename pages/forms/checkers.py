@@ -35,11 +35,22 @@ SYNTAX_CHECK_LIMITS = Limits(timeout_s=2.0, memory_bytes=64 * 1024 * 1024, fuel=
 
 
 class NamespaceForm(forms.ModelForm):
-    """A model form of one namespace: choices limited to it, slugs unique in it, rendered by crispy."""
+    """A model form of one namespace: choices limited to it, slugs unique in it, rendered by crispy.
+
+    ``slug_from`` names the field a new object's blank slug is made from (the pages' slug.js
+    fills it as the name is typed; this is for when the script did not run)."""
+
+    slug_from: str | None = None
 
     def __init__(self, *args: Any, namespace: Namespace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.namespace = namespace
+        if self.slug_from and self.instance.pk is None and "slug" in self.fields:
+            self.fields["slug"].required = False
+            self.fields[
+                "slug"
+            ].help_text = f"Left blank: made from the {self.fields[self.slug_from].label.lower()}."
+            self.fields["slug"].widget.attrs["data-slug-from"] = f"id_{self.slug_from}"
         if namespace_path(self._meta.model) == "namespace":
             self.instance.namespace = namespace
         for field in self.fields.values():
@@ -53,6 +64,13 @@ class NamespaceForm(forms.ModelForm):
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]
+        if not slug and self.slug_from and self.instance.pk is None:
+            slug = slugify(self.cleaned_data.get(self.slug_from) or "")[:50].strip("-_")
+            if not slug:
+                label = self.fields[self.slug_from].label.lower()
+                raise forms.ValidationError(
+                    f"Type a slug: the {label} has no letters or digits to make it from."
+                )
         if slug in RESERVED_SLUGS:
             raise forms.ValidationError(f"“{slug}” is the name of a page here: pick another slug.")
         taken = self._meta.model._default_manager.filter(namespace=self.namespace, slug=slug)
@@ -90,6 +108,8 @@ class WriteOnlyTextInput(SecretInput):
 
 
 class DatasourceForm(NamespaceForm):
+    slug_from = "name"
+
     class Meta:
         model = Datasource
         fields = [
@@ -205,6 +225,8 @@ def located(detail: str) -> tuple[str, SourcePosition | None]:
 
 
 class CheckerForm(NamespaceForm):
+    slug_from = "name"
+
     wasm_upload = forms.FileField(
         required=False,
         label="Upload a .wasm module",
@@ -284,9 +306,6 @@ class CheckerForm(NamespaceForm):
             self.initial.setdefault("schedule_cron", "*/5 * * * *")
         if not self.instance.wasm_module:
             del self.fields["remove_module"]
-        if self.instance.pk is None:
-            self.fields["slug"].required = False
-            self.fields["slug"].help_text = "Left blank: made from the name."
         self.helper.layout = self._layout()
 
     def _layout(self) -> Layout:
@@ -354,14 +373,6 @@ class CheckerForm(NamespaceForm):
                 css_class="limits",
             ),
         )
-
-    def clean_slug(self) -> str:
-        """A new checker's blank slug is made from its name, whether or not the page's script ran."""
-        if not self.cleaned_data.get("slug") and self.instance.pk is None:
-            self.cleaned_data["slug"] = slugify(self.cleaned_data.get("name") or "")[:50].strip("-_")
-            if not self.cleaned_data["slug"]:
-                raise forms.ValidationError("Type a slug: the name has no letters or digits to make it from.")
-        return super().clean_slug()
 
     def clean_source(self) -> str:
         """As typed, with the browser's CRLF line ends made plain newlines."""

@@ -11,6 +11,8 @@ from runbooks.models import Runbook
 
 
 class RunbookForm(NamespaceForm):
+    slug_from = "title"
+
     class Meta:
         model = Runbook
         fields = ["title", "slug", "owner", "body"]

@@ -61,6 +61,8 @@ class MemberRoleForm(forms.Form):
 
 
 class ChannelForm(NamespaceForm):
+    slug_from = "name"
+
     class Meta:
         model = Channel
         fields = ["name", "slug", "kind", "url", "secret", "min_severity", "is_default", "enabled"]

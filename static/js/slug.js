@@ -1,10 +1,11 @@
-// A new object's slug follows its name until someone types one. Loaded before the editor's
+// A new object's slug follows its name (or title) until someone types one. Loaded before the editor's
 // larger scripts, and it catches up with a name typed while the page was still loading.
 (function () {
   "use strict";
-  var name = document.getElementById("id_name");
-  var slug = document.getElementById("id_slug");
-  if (!name || !slug || slug.value) return;
+  // The form marks a new object's slug with the field it follows (data-slug-from).
+  var slug = document.querySelector("input[data-slug-from]");
+  var name = slug && document.getElementById(slug.dataset.slugFrom);
+  if (!name || slug.value) return;
 
   function slugify(text) {
     return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()

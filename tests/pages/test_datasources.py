@@ -61,6 +61,15 @@ def test_blank_url_and_password_keep_the_stored_ones(personas, login, source, sh
     assert (source.name, source.url, source.password) == ("Renamed shop", shop.url, PASSWORD)
 
 
+def test_a_blank_slug_is_made_from_the_name_and_test_connection_needs_none(personas, login, shop):
+    client = login(personas.owner)
+    tested = client.post(NEW, form(shop, slug="", action="test"), HTTP_HX_REQUEST="true").content.decode()
+    assert "Connected." in tested and "This field is required" not in tested
+    assert 'data-slug-from="id_name"' in client.get(NEW).content.decode()
+    assert client.post(NEW, form(shop, slug="", name="Shop replica (EU)")).status_code == 302
+    assert Datasource.objects.get(namespace=personas.a).slug == "shop-replica-eu"
+
+
 def test_test_connection_saves_nothing(personas, login, shop):
     response = login(personas.owner).post(NEW, form(shop, action="test"), HTTP_HX_REQUEST="true")
     content = response.content.decode()

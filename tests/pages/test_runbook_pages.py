@@ -21,6 +21,15 @@ def test_editor_writes_a_runbook(personas, login):
     assert (book.namespace, book.owner) == (personas.a, personas.viewer)
 
 
+def test_a_blank_slug_is_made_from_the_title(personas, login):
+    client = login(personas.editor)
+    assert 'data-slug-from="id_title"' in client.get(NEW).content.decode()
+    assert client.post(NEW, form(slug="", title="Orders: late!")).status_code == 302
+    assert Runbook.objects.get(namespace=personas.a).slug == "orders-late"
+    refused = client.post(NEW, form(slug="", title="!!!")).content.decode()
+    assert "Type a slug: the title has no letters or digits to make it from." in refused
+
+
 def test_owner_choices_are_members_of_the_namespace(personas, login):
     choices = login(personas.editor).get(NEW).context["form"].fields["owner"].queryset
     assert {user.username for user in choices} == {"olivia", "eddie", "vera"}
