@@ -13,17 +13,16 @@ import wasmtime
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
-from django.conf import settings
 from django.db import models
 from django.utils.text import slugify
 
 from alarms.models import AlarmPolicy, OnError
-from checkers import datasources, runs
+from checkers import compilation, datasources, runs
 from checkers.humanize import SourcePosition, error_position
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
 from checkers.rules import number
 from checkers.runs import Evaluation
-from checkers.sandbox import Limits, Program, get_sandbox
+from checkers.sandbox import Limits, Program
 from checkers.sandbox.program import MAX_MODULE_BYTES
 from malleable.encryption import SecretInput
 from namespaces.access import is_tenant_owned, namespace_path
@@ -180,7 +179,7 @@ def timezone_choices(namespace: Namespace) -> list[tuple[str, str]]:
 def python_syntax_error(source: str) -> str | None:
     """The guest's own parser, in the sandbox: the CPython that will run the checker decides."""
     program = Program.from_python(f"compile({source!r}, '<checker>', 'exec')\n")
-    outcome = get_sandbox(settings.SANDBOX_CACHE_DIR).run(program, {}, SYNTAX_CHECK_LIMITS)
+    outcome = compilation.sandbox().run(program, {}, SYNTAX_CHECK_LIMITS)
     if outcome.error is None:
         return None
     return outcome.error.detail.removeprefix("python_exception: ")
@@ -382,6 +381,9 @@ class CheckerForm(NamespaceForm):
             wasmtime.Module.validate(wasmtime.Engine(), data)
         except wasmtime.WasmtimeError as exc:
             raise forms.ValidationError(f"{upload.name} is not a valid module: {exc}") from None
+        refusal = compilation.compile_limit_error(Program.from_wasm(data))
+        if refusal:
+            raise forms.ValidationError(f"{upload.name}: {refusal}")
         self.instance.wasm_module = data
         self.extra_update_fields.add("wasm_module")
         return upload

@@ -21,7 +21,7 @@ from django.db import connection, connections, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from checkers import datasources, schedules
+from checkers import compilation, datasources, schedules
 from checkers.params import ParamsField
 from checkers.rules import Metric, Operator, Rule
 from checkers.sandbox import Limits, Program
@@ -571,8 +571,21 @@ class Checker(models.Model):
             errors["schedule_cron" if self.schedule_cron else "schedule_every"] = str(exc)
         errors.update(self._kind_errors())
         errors.update(self._limit_errors())
+        if "source" not in errors:
+            errors.update(self._compile_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _compile_errors(self) -> dict[str, str]:
+        """A module compiles once, here at save, within the operator's compile limits, so no
+        run ever compiles an unbounded one (the cache then holds it for every worker)."""
+        if self.kind != CheckerKind.WASM or not (self.source.strip() or self.wasm_module):
+            return {}
+        refusal = compilation.compile_limit_error(self.program())
+        if refusal is None:
+            return {}
+        which = "The uploaded module" if self.wasm_module else "The module this WAT makes"
+        return {"source": f"{which} {refusal.removeprefix('this module ')}"}
 
     def _kind_errors(self) -> dict[str, str]:
         if self.kind == CheckerKind.PYTHON and not self.source.strip():

@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkers import datasources
+from checkers import compilation, datasources
 from checkers.datasources import Measure
 from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, RunStatus, Trigger
 from checkers.rules import judge_all, measures_by_dataset, numbers
-from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status, get_sandbox
+from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status
 from checkers.signals import run_recorded
 from malleable import texts
 
@@ -187,8 +186,7 @@ def evaluate(
         outcome = Outcome(Status.ERROR, error=CheckerError(err.kind, err.detail), duration_ms=fetch_ms)
         return Evaluation(outcome, started, timezone.now(), fetch_ms=fetch_ms, dataset_stats=stats)
     fetch_ms = (time.perf_counter() - clock) * 1000
-    sandbox = get_sandbox(settings.SANDBOX_CACHE_DIR)
-    outcome = sandbox.run(checker.program(), datasets, checker.limits(), checker.params)
+    outcome = compilation.sandbox().run(checker.program(), datasets, checker.limits(), checker.params)
     return Evaluation(
         outcome,
         started,
