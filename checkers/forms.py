@@ -17,7 +17,7 @@ from django.db import models
 from django.utils.text import slugify
 
 from alarms.models import AlarmPolicy, OnError
-from checkers import compilation, datasources, runs
+from checkers import compilation, datasources, quotas, runs
 from checkers.humanize import SourcePosition, error_position
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
 from checkers.rules import number
@@ -394,6 +394,10 @@ class CheckerForm(NamespaceForm):
             self.instance.wasm_module = None
             self.extra_update_fields.add("wasm_module")
         kind, source = cleaned.get("kind"), cleaned.get("source") or ""
+        if kind != CheckerKind.RULE and (
+            too_many := quotas.datasets_error(len(cleaned.get("datasets") or []))
+        ):
+            self.add_error("datasets", too_many)
         if kind == CheckerKind.PYTHON and source.strip():
             self._source_error(python_syntax_error(source))
         elif kind == CheckerKind.WASM and source.strip() and not self._has_module():
@@ -445,6 +449,12 @@ class BaseRuleFormSet(forms.BaseInlineFormSet):
         "too_few_forms": "A rule checker needs at least one rule: add one.",
         "too_many_forms": "A checker holds at most %(num)d rules.",
     }
+
+    def clean(self) -> None:
+        super().clean()
+        read = {rule.dataset_id for rule in self.rules() if rule.dataset_id}
+        if too_many := quotas.datasets_error(len(read)):
+            raise forms.ValidationError(too_many)
 
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)

@@ -233,6 +233,19 @@ def record_error(run: CheckRun, kind: ErrorKind, detail: str) -> CheckRun:
     return record(run.checker, Evaluation(outcome, run.started or now, now), run.trigger, run)
 
 
+def record_skipped(run: CheckRun, reason: str) -> CheckRun:
+    """Record a run that was not made (``quotas.budget_spent``): no signal is sent, so the
+    alarm state, the checker's last run and every notification stay as they were."""
+    now = timezone.now()
+    run.status = RunStatus.SKIPPED
+    run.started = run.started or now
+    run.finished = now
+    run.error_detail = reason
+    run.duration_ms = 0.0
+    run.save(update_fields=["status", "started", "finished", "error_detail", "duration_ms"])
+    return run
+
+
 def execute(checker: Checker, trigger: str = Trigger.MANUAL, run: CheckRun | None = None) -> CheckRun:
     """Run a checker now, in this process, and record the run."""
     return record(checker, evaluate(checker), trigger, run)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkers import runs
+from checkers import quotas, runs
 from checkers.models import Checker, CheckerKind, CheckRun
 from checkers.sandbox import ErrorKind
 from malleable.celery import app
@@ -57,6 +57,9 @@ def run_checker(run_id: int) -> str | None:
     if run is None:
         log.info("run %s is not queued any more; skipping a duplicate delivery", run_id)
         return None
+    spent = quotas.budget_spent(run.checker.namespace)
+    if spent is not None:
+        return runs.record_skipped(run, spent).status
     try:
         return runs.execute(run.checker, run.trigger, run=run).status
     except SoftTimeLimitExceeded:

@@ -252,6 +252,14 @@ if COMPILE_TIMEOUT_S <= 0 or COMPILE_MEMORY_MB < 128:
         "(the compiler's own process needs about 60 MB)"
     )
 
+# Tenant quotas (checkers/quotas.py, docs/production.md "Tenant quotas"): what one namespace
+# may take of the installation. Refused at save, except the worker-seconds, which skip runs.
+QUOTA_CHECKERS = _typed("MALLEABLE_QUOTA_CHECKERS", int, 500)
+QUOTA_MIN_INTERVAL_S = _typed("MALLEABLE_QUOTA_MIN_INTERVAL", int, 60)
+QUOTA_STATEMENT_TIMEOUT_S = _typed("MALLEABLE_QUOTA_STATEMENT_TIMEOUT", float, 60.0)
+QUOTA_DATASETS_PER_CHECKER = _typed("MALLEABLE_QUOTA_DATASETS_PER_CHECKER", int, 10)
+QUOTA_WORKER_SECONDS = _typed("MALLEABLE_QUOTA_WORKER_SECONDS", float, 3600.0)
+
 # Tests that need PostgreSQL, MariaDB, RabbitMQ or Redis fail instead of skipping when set.
 REQUIRE_SERVICES = _typed("MALLEABLE_REQUIRE_SERVICES", bool, False)
 
