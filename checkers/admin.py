@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from checkers import datasources, runs
+from checkers import datasources, quotas, runs
 from checkers.humanize import describe_every
 from checkers.models import Checker, CheckerRule, CheckRun, Dataset, Datasource, Trigger
 from checkers.sandbox.program import MAX_MODULE_BYTES
@@ -122,6 +122,8 @@ class CheckerForm(SameNamespaceForm):
                 self.add_error("wasm_upload", f"{upload.name} is not a WebAssembly module: {header}.")
             else:
                 self.instance.wasm_module = data
+        if too_many := quotas.datasets_error(len(cleaned.get("datasets") or [])):
+            self.add_error("datasets", too_many)
         return cleaned
 
 

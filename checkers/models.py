@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, connections, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from checkers import datasources, schedules
+from checkers import compilation, datasources, quotas, schedules
 from checkers.params import ParamsField
 from checkers.rules import Metric, Operator, Rule
 from checkers.sandbox import Limits, Program
@@ -209,6 +209,8 @@ class Datasource(models.Model):
             )
         except datasources.DatasourceError as exc:
             errors["url"] = str(exc)
+        if too_long := quotas.statement_timeout_error(self.statement_timeout):
+            errors["statement_timeout"] = too_long
         moved = self.password_moves()
         if moved:
             parts = " and ".join(moved) if len(moved) < 3 else ", ".join(moved[:-1]) + " and " + moved[-1]
@@ -569,10 +571,29 @@ class Checker(models.Model):
                 errors["schedule_cron"] = "Set when it runs: a cron schedule, or an interval in seconds."
         except ValueError as exc:
             errors["schedule_cron" if self.schedule_cron else "schedule_every"] = str(exc)
+        else:
+            frequent = quotas.interval_error(self.schedule_cron.strip(), self.schedule_every)
+            if frequent:
+                errors["schedule_cron" if self.schedule_cron else "schedule_every"] = frequent
+        if self._state.adding and (crowded := quotas.checkers_error(self.namespace_id)):
+            errors[NON_FIELD_ERRORS] = crowded
         errors.update(self._kind_errors())
         errors.update(self._limit_errors())
+        if "source" not in errors:
+            errors.update(self._compile_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _compile_errors(self) -> dict[str, str]:
+        """A module compiles once, here at save, within the operator's compile limits, so no
+        run ever compiles an unbounded one (the cache then holds it for every worker)."""
+        if self.kind != CheckerKind.WASM or not (self.source.strip() or self.wasm_module):
+            return {}
+        refusal = compilation.compile_limit_error(self.program())
+        if refusal is None:
+            return {}
+        which = "The uploaded module" if self.wasm_module else "The module this WAT makes"
+        return {"source": f"{which} {refusal.removeprefix('this module ')}"}
 
     def _kind_errors(self) -> dict[str, str]:
         if self.kind == CheckerKind.PYTHON and not self.source.strip():
@@ -697,6 +718,9 @@ class RunStatus(models.TextChoices):
     GREEN = "green", "Green"
     RED = "red", "Red"
     ERROR = "error", "Error"
+    # Not run: its namespace had spent its worker-seconds for the hour (checkers/quotas.py).
+    # The alarm state does not move.
+    SKIPPED = "skipped", "Skipped"
 
 
 class CheckRun(models.Model):

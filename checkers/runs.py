@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkers import datasources
+from checkers import compilation, datasources
 from checkers.datasources import Measure
 from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, RunStatus, Trigger
 from checkers.rules import judge_all, measures_by_dataset, numbers
-from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status, get_sandbox
+from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status
 from checkers.signals import run_recorded
 from malleable import texts
 
@@ -187,8 +186,7 @@ def evaluate(
         outcome = Outcome(Status.ERROR, error=CheckerError(err.kind, err.detail), duration_ms=fetch_ms)
         return Evaluation(outcome, started, timezone.now(), fetch_ms=fetch_ms, dataset_stats=stats)
     fetch_ms = (time.perf_counter() - clock) * 1000
-    sandbox = get_sandbox(settings.SANDBOX_CACHE_DIR)
-    outcome = sandbox.run(checker.program(), datasets, checker.limits(), checker.params)
+    outcome = compilation.sandbox().run(checker.program(), datasets, checker.limits(), checker.params)
     return Evaluation(
         outcome,
         started,
@@ -233,6 +231,19 @@ def record_error(run: CheckRun, kind: ErrorKind, detail: str) -> CheckRun:
     error = SandboxError(kind, detail)
     outcome = Outcome(Status.ERROR, error=CheckerError(error.kind, error.detail))
     return record(run.checker, Evaluation(outcome, run.started or now, now), run.trigger, run)
+
+
+def record_skipped(run: CheckRun, reason: str) -> CheckRun:
+    """Record a run that was not made (``quotas.budget_spent``): no signal is sent, so the
+    alarm state, the checker's last run and every notification stay as they were."""
+    now = timezone.now()
+    run.status = RunStatus.SKIPPED
+    run.started = run.started or now
+    run.finished = now
+    run.error_detail = reason
+    run.duration_ms = 0.0
+    run.save(update_fields=["status", "started", "finished", "error_detail", "duration_ms"])
+    return run
 
 
 def execute(checker: Checker, trigger: str = Trigger.MANUAL, run: CheckRun | None = None) -> CheckRun:

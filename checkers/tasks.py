@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkers import runs
-from checkers.models import Checker, CheckRun
+from checkers import quotas, runs
+from checkers.models import Checker, CheckerKind, CheckRun
 from checkers.sandbox import ErrorKind
 from malleable.celery import app
 
@@ -43,9 +43,11 @@ def enqueue(run: CheckRun) -> None:
 
 
 def time_limit(checker: Checker) -> int:
-    """The run's budgets (every dataset query, then the sandbox) plus a margin."""
+    """The run's budgets (every dataset query, compiling a module the cache lacks, then the
+    sandbox) plus a margin."""
     queries = sum(dataset.datasource.statement_timeout for dataset in checker.read_datasets())
-    return int(queries + checker.limits().timeout_s + TIME_LIMIT_MARGIN_S)
+    compiling = settings.COMPILE_TIMEOUT_S if checker.kind == CheckerKind.WASM else 0
+    return int(queries + compiling + checker.limits().timeout_s + TIME_LIMIT_MARGIN_S)
 
 
 @app.task(acks_late=True, ignore_result=True)
@@ -55,6 +57,9 @@ def run_checker(run_id: int) -> str | None:
     if run is None:
         log.info("run %s is not queued any more; skipping a duplicate delivery", run_id)
         return None
+    spent = quotas.budget_spent(run.checker.namespace)
+    if spent is not None:
+        return runs.record_skipped(run, spent).status
     try:
         return runs.execute(run.checker, run.trigger, run=run).status
     except SoftTimeLimitExceeded:

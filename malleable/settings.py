@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from checkers.sandbox.compiler import CompileLimits
 from checkers.sandbox.outcome import Limits as SandboxLimits
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -243,6 +244,23 @@ SANDBOX_CACHE_DIR = Path(env.path("MALLEABLE_SANDBOX_CACHE_DIR", default=VAR_DIR
 SANDBOX_TIMEOUT_S = _typed("MALLEABLE_SANDBOX_TIMEOUT", float, SandboxLimits.timeout_s)
 SANDBOX_MEMORY_MB = _typed("MALLEABLE_SANDBOX_MEMORY_MB", int, SandboxLimits.memory_bytes // 2**20)
 SANDBOX_FUEL = _typed("MALLEABLE_SANDBOX_FUEL", int, SandboxLimits.fuel)
+# A checker's module compiles once, when it is saved, in a child process bounded by these
+# (checkers/sandbox/compiler.py); a module that passes them is refused at save (compile_limit).
+COMPILE_TIMEOUT_S = _typed("MALLEABLE_COMPILE_TIMEOUT", float, CompileLimits.timeout_s)
+COMPILE_MEMORY_MB = _typed("MALLEABLE_COMPILE_MEMORY_MB", int, CompileLimits.memory_bytes // 2**20)
+if COMPILE_TIMEOUT_S <= 0 or COMPILE_MEMORY_MB < 128:
+    raise ImproperlyConfigured(
+        "MALLEABLE_COMPILE_TIMEOUT must be positive and MALLEABLE_COMPILE_MEMORY_MB at least 128 "
+        "(the compiler's own process needs about 60 MB)"
+    )
+
+# Tenant quotas (checkers/quotas.py, docs/production.md "Tenant quotas"): what one namespace
+# may take of the installation. Refused at save, except the worker-seconds, which skip runs.
+QUOTA_CHECKERS = _typed("MALLEABLE_QUOTA_CHECKERS", int, 500)
+QUOTA_MIN_INTERVAL_S = _typed("MALLEABLE_QUOTA_MIN_INTERVAL", int, 60)
+QUOTA_STATEMENT_TIMEOUT_S = _typed("MALLEABLE_QUOTA_STATEMENT_TIMEOUT", float, 60.0)
+QUOTA_DATASETS_PER_CHECKER = _typed("MALLEABLE_QUOTA_DATASETS_PER_CHECKER", int, 10)
+QUOTA_WORKER_SECONDS = _typed("MALLEABLE_QUOTA_WORKER_SECONDS", float, 3600.0)
 
 # Tests that need PostgreSQL, MariaDB, RabbitMQ or Redis fail instead of skipping when set.
 REQUIRE_SERVICES = _typed("MALLEABLE_REQUIRE_SERVICES", bool, False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .compiler import CompileLimits
 from .outcome import CheckerError, ErrorKind, Level, Limits, Message, Outcome, SandboxError, Status
 from .program import Program, ProgramKind
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckerError",
+    "CompileLimits",
     "ErrorKind",
     "Level",
     "Limits",
@@ -37,11 +39,11 @@ __all__ = [
 ]
 
 
-def get_sandbox(cache_dir: Path | None = None) -> Sandbox:
+def get_sandbox(cache_dir: Path | None = None, compile_limits: CompileLimits | None = None) -> Sandbox:
     """The process-wide Sandbox for ``cache_dir`` (``sandbox.get_sandbox``), loading wasmtime."""
     from .sandbox import get_sandbox as process_sandbox
 
-    return process_sandbox(cache_dir)
+    return process_sandbox(cache_dir, compile_limits)
 
 
 def __getattr__(name: str) -> Any:

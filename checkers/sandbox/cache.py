@@ -8,6 +8,10 @@ written to a temporary name and renamed into place, inside a directory created `
 A file that is not a regular file owned by this user, is writable by others, or fails to
 deserialize is deleted and compiled afresh. Past ``max_bytes`` the least recently used files
 are deleted (a load refreshes a file's mtime).
+
+With ``bounded`` limits, a core module missing from the cache is compiled by a child process
+under those limits (``compiler.py``), which writes the file this process then loads: a
+user's module is never compiled in the process that runs it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import TypeVar
 import wasmtime
 from wasmtime.component import Component
 
+from .compiler import CompileLimits, compile_to, compile_to_temporary
 from .engine import ENGINE_SETTINGS
 
 log = logging.getLogger(__name__)
@@ -43,14 +48,22 @@ class ArtifactCache:
     """Compile-or-load for core modules and components; ``directory=None`` keeps nothing on disk."""
 
     def __init__(
-        self, engine: wasmtime.Engine, directory: Path | None, max_bytes: int = MAX_CACHE_BYTES
+        self,
+        engine: wasmtime.Engine,
+        directory: Path | None,
+        max_bytes: int = MAX_CACHE_BYTES,
+        bounded: CompileLimits | None = None,
     ) -> None:
         self.engine = engine
         self.directory = _private_dir(directory) if directory is not None else None
         self.max_bytes = max_bytes
+        self.bounded = bounded
 
     def module(self, wasm: bytes, digest: str | None = None) -> wasmtime.Module:
-        """A compiled core module; raises ``WasmtimeError`` when ``wasm`` is not valid wasm."""
+        """A compiled core module; raises ``WasmtimeError`` when ``wasm`` is not valid wasm
+        (``SandboxError`` instead, ``invalid_module`` or ``compile_limit``, when bounded)."""
+        if self.bounded is not None:
+            return self._bounded_module(wasm, digest, self.bounded)
         return self._load(
             "module",
             wasm,
@@ -69,6 +82,20 @@ class ArtifactCache:
             deserialize=lambda path: Component.deserialize_file(self.engine, path),
         )
 
+    def _bounded_module(self, wasm: bytes, digest: str | None, limits: CompileLimits) -> wasmtime.Module:
+        path = self.path_for("module", digest or sha256(wasm))
+        if path is None:
+            scratch_path, scratch = compile_to_temporary(wasm, limits)
+            with scratch:
+                return wasmtime.Module.deserialize_file(self.engine, str(scratch_path))
+        loaded = self._cached(path, lambda found: wasmtime.Module.deserialize_file(self.engine, found))
+        if loaded is not None:
+            return loaded
+        _discard(path)
+        compile_to(wasm, path, limits)
+        _prune(path.parent, self.max_bytes)
+        return wasmtime.Module.deserialize_file(self.engine, str(path))
+
     def path_for(self, kind: str, digest: str) -> Path | None:
         if self.directory is None:
             return None
@@ -86,18 +113,26 @@ class ArtifactCache:
         path = self.path_for(kind, digest or sha256(wasm))
         if path is None:
             return compile()
-        if _trusted_file(path):
-            try:
-                artifact = deserialize(str(path))
-            except wasmtime.WasmtimeError as exc:
-                log.warning("discarding unreadable compiled artifact %s: %s", path, exc)
-            else:
-                _touch(path)
-                return artifact
+        artifact = self._cached(path, deserialize)
+        if artifact is not None:
+            return artifact
         _discard(path)
         artifact = compile()
         _write_atomically(path, artifact.serialize())
         _prune(path.parent, self.max_bytes)
+        return artifact
+
+    @staticmethod
+    def _cached(path: Path, deserialize: Callable[[str], Artifact]) -> Artifact | None:
+        """The artifact this user's processes wrote at ``path``, or None (absent or unreadable)."""
+        if not _trusted_file(path):
+            return None
+        try:
+            artifact = deserialize(str(path))
+        except wasmtime.WasmtimeError as exc:
+            log.warning("discarding unreadable compiled artifact %s: %s", path, exc)
+            return None
+        _touch(path)
         return artifact
 
 

@@ -121,14 +121,15 @@ class CoreRunner:
             if prepared is not None:
                 self._prepared.move_to_end(key)
                 return prepared
-        prepared = self._link(self._compile(program))
+        prepared = self._link(self.compile(program))
         with self._lock:
             self._prepared[key] = prepared
             while len(self._prepared) > MAX_PREPARED:
                 self._prepared.popitem(last=False)
         return prepared
 
-    def _compile(self, program: Program) -> wasmtime.Module:
+    def compile(self, program: Program) -> wasmtime.Module:
+        """The compiled module, from the cache or compiled; raises ``SandboxError`` for bad ones."""
         wasm = _wasm_bytes(program)
         try:
             return self.cache.module(wasm)

@@ -22,6 +22,8 @@ class ErrorKind(enum.StrEnum):
     STACK_OVERFLOW = "stack_overflow"
     TRAP = "trap"
     INVALID_MODULE = "invalid_module"
+    # The module did not compile within the operator's compile limits (time or memory).
+    COMPILE_LIMIT = "compile_limit"
     MISSING_EXPORT = "missing_export"
     UNKNOWN_IMPORT = "unknown_import"
     BAD_POINTER = "bad_pointer"

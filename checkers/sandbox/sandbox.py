@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import ArtifactCache
+from .compiler import CompileLimits
 from .core import CoreRunner
 from .engine import get_engine
 from .host import RunState
@@ -23,13 +24,23 @@ class Sandbox:
     """Runs checkers under limits; one per process is enough (see ``get_sandbox``).
 
     Compiled modules are cached in memory (linked, ready to instantiate) and, when
-    ``cache_dir`` is given, on disk so a restart skips compilation.
+    ``cache_dir`` is given, on disk so a restart skips compilation. With ``compile_limits``
+    a core module is compiled in a bounded child process (``compiler.py``), never here.
     """
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, compile_limits: CompileLimits | None = None) -> None:
         self.engine = get_engine()
-        self.cache = ArtifactCache(self.engine, cache_dir)
+        self.cache = ArtifactCache(self.engine, cache_dir, bounded=compile_limits)
         self._core = CoreRunner(self.engine, self.cache)
+
+    def compile(self, program: Program) -> None:
+        """Compile a core module into the cache now (at save), so runs only load it.
+
+        Raises ``SandboxError``: ``invalid_module``, or ``compile_limit`` past the limits.
+        A Python program compiles nothing: its source is an argument of the runtime.
+        """
+        if program.kind is not ProgramKind.PYTHON:
+            self._core.compile(program)
 
     def run(
         self,
@@ -73,12 +84,14 @@ def _ms_since(started: float) -> float:
 
 
 _lock = threading.Lock()
-_sandboxes: dict[Path | None, Sandbox] = {}
+_sandboxes: dict[tuple[Path | None, CompileLimits | None], Sandbox] = {}
 
 
-def get_sandbox(cache_dir: Path | None = None) -> Sandbox:
-    """The process-wide Sandbox for ``cache_dir``, so compiled modules are shared by every run."""
+def get_sandbox(cache_dir: Path | None = None, compile_limits: CompileLimits | None = None) -> Sandbox:
+    """The process-wide Sandbox for ``cache_dir`` and ``compile_limits``, so compiled modules
+    are shared by every run."""
+    key = (cache_dir, compile_limits)
     with _lock:
-        if cache_dir not in _sandboxes:
-            _sandboxes[cache_dir] = Sandbox(cache_dir)
-        return _sandboxes[cache_dir]
+        if key not in _sandboxes:
+            _sandboxes[key] = Sandbox(cache_dir, compile_limits)
+        return _sandboxes[key]

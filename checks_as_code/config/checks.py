@@ -16,7 +16,7 @@ from typing import Any
 
 import wasmtime
 
-from checkers import schedules
+from checkers import quotas, schedules
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Severity
 from checkers.rules import Metric, Operator, Rule
 from checkers.sandbox.engine import get_engine
@@ -308,6 +308,10 @@ class Checkers(Section):
             for index, slug in enumerate(fields.get("datasets", []))
         ]
         if None in datasets or None in rules:
+            return None
+        read = {dataset.slug for dataset in datasets} | {rule.dataset.slug for rule in rules}
+        if too_many := quotas.datasets_error(len(read)):
+            ctx.error(path, too_many)
             return None
         return rules, datasets
 

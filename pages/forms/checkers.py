@@ -13,17 +13,16 @@ import wasmtime
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
-from django.conf import settings
 from django.db import models
 from django.utils.text import slugify
 
 from alarms.models import AlarmPolicy, OnError
-from checkers import datasources, runs
+from checkers import compilation, datasources, quotas, runs
 from checkers.humanize import SourcePosition, error_position
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
 from checkers.rules import number
 from checkers.runs import Evaluation
-from checkers.sandbox import Limits, Program, get_sandbox
+from checkers.sandbox import Limits, Program
 from checkers.sandbox.program import MAX_MODULE_BYTES
 from malleable.encryption import SecretInput
 from namespaces.access import is_tenant_owned, namespace_path
@@ -200,7 +199,7 @@ def timezone_choices(namespace: Namespace) -> list[tuple[str, str]]:
 def python_syntax_error(source: str) -> str | None:
     """The guest's own parser, in the sandbox: the CPython that will run the checker decides."""
     program = Program.from_python(f"compile({source!r}, '<checker>', 'exec')\n")
-    outcome = get_sandbox(settings.SANDBOX_CACHE_DIR).run(program, {}, SYNTAX_CHECK_LIMITS)
+    outcome = compilation.sandbox().run(program, {}, SYNTAX_CHECK_LIMITS)
     if outcome.error is None:
         return None
     return outcome.error.detail.removeprefix("python_exception: ")
@@ -393,6 +392,9 @@ class CheckerForm(NamespaceForm):
             wasmtime.Module.validate(wasmtime.Engine(), data)
         except wasmtime.WasmtimeError as exc:
             raise forms.ValidationError(f"{upload.name} is not a valid module: {exc}") from None
+        refusal = compilation.compile_limit_error(Program.from_wasm(data))
+        if refusal:
+            raise forms.ValidationError(f"{upload.name}: {refusal}")
         self.instance.wasm_module = data
         self.extra_update_fields.add("wasm_module")
         return upload
@@ -403,6 +405,10 @@ class CheckerForm(NamespaceForm):
             self.instance.wasm_module = None
             self.extra_update_fields.add("wasm_module")
         kind, source = cleaned.get("kind"), cleaned.get("source") or ""
+        if kind != CheckerKind.RULE and (
+            too_many := quotas.datasets_error(len(cleaned.get("datasets") or []))
+        ):
+            self.add_error("datasets", too_many)
         if kind == CheckerKind.PYTHON and source.strip():
             self._source_error(python_syntax_error(source))
         elif kind == CheckerKind.WASM and source.strip() and not self._has_module():
@@ -454,6 +460,12 @@ class BaseRuleFormSet(forms.BaseInlineFormSet):
         "too_few_forms": "A rule checker needs at least one rule: add one.",
         "too_many_forms": "A checker holds at most %(num)d rules.",
     }
+
+    def clean(self) -> None:
+        super().clean()
+        read = {rule.dataset_id for rule in self.rules() if rule.dataset_id}
+        if too_many := quotas.datasets_error(len(read)):
+            raise forms.ValidationError(too_many)
 
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)

@@ -16,8 +16,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandParser
 
+from checkers import compilation
 from checkers.management.cli import EXIT_CODES, UsageCommand, summary, usage_error
-from checkers.sandbox import Limits, Program, get_sandbox
+from checkers.sandbox import Limits, Program
 
 
 class Command(UsageCommand):
@@ -43,7 +44,7 @@ class Command(UsageCommand):
         _refuse_duplicates(options["dataset"])
         datasets = dict(_load_dataset(spec) for spec in options["dataset"])
         limits = _limits(options)
-        outcome = get_sandbox(Path(settings.SANDBOX_CACHE_DIR)).run(program, datasets, limits)
+        outcome = compilation.sandbox().run(program, datasets, limits)
         if options["json"]:
             self.stdout.write(json.dumps(outcome.to_dict()))
         else:
