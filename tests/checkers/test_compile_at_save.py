@@ -9,8 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from checkers import config, tasks
+from checkers import tasks
 from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, Trigger
+from checks_as_code import config
 from tests.checkers.config_support import ENVIRON, locate, rich_file
 from tests.sandbox.big_module import straight_line_module
 

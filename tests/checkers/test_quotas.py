@@ -9,8 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from alarms.models import AlarmState
-from checkers import config, quotas, tasks
+from checkers import quotas, tasks
 from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource, RunStatus, Trigger
+from checks_as_code import config
 from tests.checkers.config_support import ENVIRON, locate, rich_file
 
 NEW = "/n/alpha/checkers/new/"
