@@ -410,18 +410,21 @@ class CheckerForm(NamespaceForm):
         ):
             self.add_error("datasets", too_many)
         if kind == CheckerKind.PYTHON and source.strip():
-            self._source_error(python_syntax_error(source))
+            self._source_error(python_syntax_error(source), source)
         elif kind == CheckerKind.WASM and source.strip() and not self._has_module():
-            self._source_error(wat_error(source))
+            self._source_error(wat_error(source), source)
         return cleaned
 
     def _has_module(self) -> bool:
         return bool(self.cleaned_data.get("wasm_upload")) or bool(self.instance.wasm_module)
 
-    def _source_error(self, detail: str | None) -> None:
+    def _source_error(self, detail: str | None, source: str) -> None:
         if detail:
             message, self.source_error = located(detail)
             self.add_error("source", message)
+            # The field's error keeps it off the instance; the model's own checks must still see
+            # that there is code (only wrong), or they would also ask for the code to be written.
+            self.instance.source = source
 
     def sample_datasets(self) -> list[Dataset]:
         """The datasets it may read that are marked as samples, for the editor's side panel."""

@@ -144,6 +144,7 @@ def test_python_syntax_error_points_at_its_line_and_saves_nothing(personas, logi
     assert "line 2" in form.errors["source"][0]
     assert "SyntaxError" in form.errors["source"][0]
     assert 'data-error-line="2"' in response.content.decode()
+    assert len(form.errors["source"]) == 1, form.errors["source"]  # not also "write the source"
     assert not Checker.objects.filter(slug="few-null-python").exists()
 
 
@@ -153,6 +154,7 @@ def test_wat_error_points_at_line_and_column(personas, login, dataset):
     form = response.context["form"]
     assert (form.source_error.line, form.source_error.column) == (3, 4)
     assert "line 3, column 4" in form.errors["source"][0]
+    assert len(form.errors["source"]) == 1, form.errors["source"]
     assert not Checker.objects.filter(slug="few-null-wasm").exists()
 
 
