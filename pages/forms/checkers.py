@@ -14,6 +14,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
 from django.db import models
+from django.forms.utils import ErrorDict
 from django.utils.text import slugify
 
 from alarms.models import AlarmPolicy, OnError
@@ -473,6 +474,13 @@ class BaseRuleFormSet(forms.BaseInlineFormSet):
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
         form.fields["DELETE"].widget.attrs["class"] = "form-check-input"
+
+    def set_aside(self) -> None:
+        """For a checker that is not a rule checker: its rows are neither read nor checked, so
+        they keep what was typed (should the kind be switched back) and show no errors."""
+        self._errors, self._non_form_errors = [], self.error_class()
+        for form in self.forms:
+            form._errors = ErrorDict()
 
     def rules(self) -> list[CheckerRule]:
         """The rows as rules, unsaved: what a test run of the form as typed measures."""

@@ -225,6 +225,8 @@ def _valid(form: CheckerForm, policy_form: AlarmPolicyForm, rule_formset: RuleFo
     valid = form.is_valid() & policy_form.is_valid()
     if form.cleaned_data.get("kind") == CheckerKind.RULE:
         valid &= rule_formset.is_valid()
+    else:
+        rule_formset.set_aside()
     return valid
 
 

@@ -123,6 +123,34 @@
     markErrorLine(result ? result.getAttribute("data-error-line") : null, false);
   });
 
+  // A failed save's errors describe the form as it was sent. A test run says how the form is now
+  // (its own result shows any error again), so it takes them all away; changing a field takes
+  // away that field's own error. The page never keeps an error that was fixed.
+  function dropFieldError(field) {
+    var wrapper = field.closest(".mb-3, .form-group") || field.parentElement;
+    wrapper.querySelectorAll(".invalid-feedback").forEach(function (error) { error.remove(); });
+    wrapper.querySelectorAll(".is-invalid").forEach(function (input) { input.classList.remove("is-invalid"); });
+  }
+  function dropSaveErrors() {
+    var banner = document.getElementById("form-errors");
+    if (banner) banner.remove();
+    form.querySelectorAll(".is-invalid").forEach(dropFieldError);
+    form.querySelectorAll(".invalid-feedback").forEach(function (error) { error.remove(); });
+    markErrorLine(null, false);
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.getAttribute("data-testid") === "editor-test-run") dropSaveErrors();
+  });
+  form.addEventListener("input", function (event) {
+    if (event.target.classList.contains("is-invalid")) dropFieldError(event.target);
+  });
+  if (editor) {
+    editor.on("change", function () {
+      if (source.classList.contains("is-invalid")) dropFieldError(source);
+      markErrorLine(null, false);
+    });
+  }
+
   form.addEventListener("change", function (event) {
     if (event.target.name === "kind") {
       showSections();

@@ -40,3 +40,25 @@ def test_test_run_points_at_the_line_of_a_python_error(signed_in, seed, shop):
     marked = page.locator(".CodeMirror-code > div", has=page.locator(".cm-error-line"))
     expect(marked).to_have_count(1)
     expect(marked).to_contain_text("ok(len(rows) +)")
+
+
+def test_a_fix_and_a_test_run_take_away_the_failed_saves_errors(signed_in, seed, shop):
+    shop.set_null_emails(3)
+    page = signed_in("editor")
+    write_python_checker(page, "Null e-mails in Python", BROKEN_PYTHON)
+    page.get_by_role("button", name="Save checker").click()
+    expect(page.get_by_test_id("form-errors")).to_contain_text("The checker was not saved")
+    expect(page.locator(".invalid-feedback")).to_have_count(1)  # the rule rows are not read, not checked
+    expect(page.locator(".invalid-feedback")).to_contain_text("SyntaxError")
+    expect(page.locator(".cm-error-line")).to_have_count(1)
+
+    page.get_by_test_id("code-editor").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(SEED_PYTHON)
+    expect(page.locator(".invalid-feedback")).to_have_count(0)
+    expect(page.locator(".cm-error-line")).to_have_count(0)
+    page.get_by_role("button", name="Test run").click()
+
+    expect(page.get_by_test_id("test-result").get_by_test_id("state")).to_have_text("green")
+    expect(page.get_by_test_id("form-errors")).to_have_count(0)
+    assert not Checker.objects.filter(slug="null-e-mails-in-python").exists()

@@ -145,6 +145,7 @@ def test_python_syntax_error_points_at_its_line_and_saves_nothing(personas, logi
     assert "SyntaxError" in form.errors["source"][0]
     assert 'data-error-line="2"' in response.content.decode()
     assert len(form.errors["source"]) == 1, form.errors["source"]  # not also "write the source"
+    assert not any(row.errors for row in response.context["rule_formset"])  # not read, not checked
     assert not Checker.objects.filter(slug="few-null-python").exists()
 
 
