@@ -27,6 +27,7 @@ from alarms.models import (
     DeliveryAttempt,
     MaintenanceWindow,
     Notification,
+    State,
     ToggleLog,
     ToggleRefused,
     Transition,
@@ -35,7 +36,7 @@ from namespaces.access import namespace_of
 from namespaces.models import Role
 from namespaces.tenant_admin import TenantAdminMixin
 
-STATE_BADGES = {"green": "success", "red": "danger", "error": "warning", "enabled": "success"}
+STATE_BADGES = {State.GREEN: "success", State.RED: "danger", State.ERROR: "warning", "enabled": "success"}
 
 
 def badge(state: str) -> str:

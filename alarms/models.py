@@ -32,7 +32,7 @@ from django.utils import timezone
 from alarms import payloads
 from alarms.transports import TRANSPORTS, DeliveryError, Transport
 from checkers import schedules
-from checkers.models import Checker, CheckRun, RunStatus, Severity
+from checkers.models import Checker, CheckRun, RunStatus, Severity, State
 from checkers.signals import delivering_in_process
 from malleable import texts
 from malleable.encryption import EncryptedTextField
@@ -42,13 +42,6 @@ log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
 MIN_REPEAT_S = 60
-
-
-class State(models.TextChoices):
-    GREEN = "green", "Green"
-    RED = "red", "Red"
-    ERROR = "error", "Error"
-    UNKNOWN = "unknown", "Unknown"
 
 
 class OnError(models.TextChoices):

@@ -24,7 +24,7 @@ from alarms.models import (
 )
 from checkers import runs
 from checkers.humanize import error_position, preview_schedule
-from checkers.models import Checker, CheckerKind, CheckRun, Trigger
+from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, State, Trigger
 from checkers.rules import NOUNS, bounds_by_figure
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
@@ -69,7 +69,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
     for run in recent:
         run.headline = _headline(run) or next((m["text"] for m in run.messages), "No messages")
         run.error_at = error_position(run.error_detail) if run.error_detail else None
-    finished = [run for run in reversed(recent) if run.finished and run.status in {"green", "red", "error"}]
+    finished = [run for run in reversed(recent) if run.finished and run.status in RunStatus.finished()]
     start = max(now - timedelta(days=TIMELINE_DAYS), checker.known_since())
     before = checker.transitions.filter(created__lt=start).order_by("-created").first()
     transitions = list(checker.transitions.filter(created__gte=start).order_by("created"))
@@ -87,7 +87,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         last_run=last,
         error_at=error_position(last.error_detail) if last and last.error_detail else None,
         runs=recent,
-        timeline=state_timeline(transitions, before.new if before else "unknown", start, now),
+        timeline=state_timeline(transitions, before.new if before else State.UNKNOWN, start, now),
         timeline_days=TIMELINE_DAYS if now - start >= timedelta(days=TIMELINE_DAYS) else None,
         timeline_start=start,
         durations=duration_chart(finished),
@@ -108,7 +108,9 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
 def run_now(request: HttpRequest, namespace: Namespace, checker: str) -> HttpResponse:
     checker = _checker(namespace, checker)
     run = runs.execute(checker, Trigger.MANUAL)
-    level = {"green": messages.SUCCESS, "red": messages.WARNING}.get(run.status, messages.ERROR)
+    level = {RunStatus.GREEN: messages.SUCCESS, RunStatus.RED: messages.WARNING}.get(
+        run.status, messages.ERROR
+    )
     messages.add_message(request, level, f"Ran {checker.name}: {run.status}. {_headline(run)}")
     return redirect(checker)
 
