@@ -7,9 +7,6 @@ manage channels (secrets write-only), maintenance windows and the namespace's de
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -27,15 +24,17 @@ from alarms.models import (
     DeliveryAttempt,
     MaintenanceWindow,
     Notification,
+    State,
     ToggleLog,
     ToggleRefused,
     Transition,
 )
+from alarms.toggles import TOGGLES, remove_window, toggle, window_saved
 from namespaces.access import namespace_of
 from namespaces.models import Role
 from namespaces.tenant_admin import TenantAdminMixin
 
-STATE_BADGES = {"green": "success", "red": "danger", "error": "warning", "enabled": "success"}
+STATE_BADGES = {State.GREEN: "success", State.RED: "danger", State.ERROR: "warning", "enabled": "success"}
 
 
 def badge(state: str) -> str:
@@ -161,12 +160,10 @@ class MaintenanceWindowAdmin(AuditedOwnerAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        action = ToggleLog.Action.WINDOW_CHANGED if change else ToggleLog.Action.WINDOW_ADDED
-        ToggleLog.record(obj.namespace, action, request.user, obj.reason, window=obj, until=obj.ends)
+        window_saved(obj, request.user, added=not change)
 
     def delete_model(self, request, obj):
-        ToggleLog.record(obj.namespace, ToggleLog.Action.WINDOW_REMOVED, request.user, obj.reason, window=obj)
-        super().delete_model(request, obj)
+        remove_window(obj, request.user)
 
     def delete_queryset(self, request, queryset):
         for window in queryset:
@@ -192,18 +189,14 @@ class AlarmPolicyAdmin(TenantAdminMixin, admin.ModelAdmin):
     readonly_fields = ["enabled", "disabled_reason", "disabled_by", "disabled_at"]
 
 
-class ToggleForm(forms.Form):
-    reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput(attrs={"size": 60}))
+def _toggle_action(name: str):
+    """The admin action for one of ``alarms.toggles.TOGGLES``, named like it."""
 
+    def action(model_admin: AlarmStateAdmin, request: HttpRequest, queryset: QuerySet):
+        return model_admin.toggle_states(request, queryset, name)
 
-class DisableForm(ToggleForm):
-    reason = forms.CharField(max_length=500, help_text="Say why, so the team knows.")
-
-
-class MuteForm(ToggleForm):
-    hours = forms.FloatField(
-        min_value=0.05, max_value=24 * 90, initial=1, help_text="How long to stay silent."
-    )
+    action.__name__ = name.replace("-", "_")
+    return admin.action(description=f"{TOGGLES[name].title}…", permissions=["toggle"])(action)
 
 
 @admin.register(AlarmState)
@@ -271,53 +264,27 @@ class AlarmStateAdmin(TenantAdminMixin, admin.ModelAdmin):
     def has_toggle_permission(self, request: HttpRequest) -> bool:
         return self._namespaces(request, Role.EDITOR).exists()
 
-    @admin.action(description="Acknowledge until green…", permissions=["toggle"])
-    def acknowledge(self, request, queryset):
-        return self._toggle(request, queryset, "acknowledge", ToggleForm, lambda s, f: s.acknowledge(*f))
+    acknowledge = _toggle_action("acknowledge")
+    unacknowledge = _toggle_action("unacknowledge")
+    mute = _toggle_action("mute")
+    unmute = _toggle_action("unmute")
+    disable_alarming = _toggle_action("disable-alarming")
+    enable_alarming = _toggle_action("enable-alarming")
 
-    @admin.action(description="Withdraw acknowledgement…", permissions=["toggle"])
-    def unacknowledge(self, request, queryset):
-        return self._toggle(request, queryset, "unacknowledge", ToggleForm, lambda s, f: s.unacknowledge(*f))
-
-    @admin.action(description="Mute (snooze)…", permissions=["toggle"])
-    def mute(self, request, queryset):
-        def apply(state: AlarmState, args: tuple) -> None:
-            user, reason, hours = args
-            state.mute(user, timezone.now() + timedelta(hours=hours), reason)
-
-        return self._toggle(request, queryset, "mute", MuteForm, apply)
-
-    @admin.action(description="Unmute…", permissions=["toggle"])
-    def unmute(self, request, queryset):
-        return self._toggle(request, queryset, "unmute", ToggleForm, lambda s, f: s.unmute(*f))
-
-    @admin.action(description="Disable alarming…", permissions=["toggle"])
-    def disable_alarming(self, request, queryset):
-        return self._toggle(
-            request, queryset, "disable_alarming", DisableForm, lambda s, f: s.set_alarming(False, *f)
-        )
-
-    @admin.action(description="Enable alarming…", permissions=["toggle"])
-    def enable_alarming(self, request, queryset):
-        return self._toggle(
-            request, queryset, "enable_alarming", ToggleForm, lambda s, f: s.set_alarming(True, *f)
-        )
-
-    def _toggle(self, request, queryset: QuerySet, action: str, form_class: type[forms.Form], apply):
+    def toggle_states(self, request: HttpRequest, queryset: QuerySet, action: str):
         """Ask why (and for how long) on an intermediate page, then toggle each state the user edits."""
-        form = form_class(request.POST if "apply" in request.POST else None)
+        form = TOGGLES[action].form(request.POST if "apply" in request.POST else None)
         if not form.is_bound or not form.is_valid():
             context = {
                 **self.admin_site.each_context(request),
-                "title": self.get_actions(request)[action][2].rstrip("…"),
+                "title": TOGGLES[action].title,
                 "form": form,
                 "states": queryset,
-                "action": action,
+                "action": action.replace("-", "_"),
                 "opts": self.model._meta,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             }
             return TemplateResponse(request, "admin/alarms/toggle.html", context)
-        args = (request.user, *form.cleaned_data.values())
         for state in queryset.select_related("checker__namespace"):
             role = namespace_of(state).role_of(request.user)
             if role is None or not role.allows(Role.EDITOR):
@@ -326,11 +293,11 @@ class AlarmStateAdmin(TenantAdminMixin, admin.ModelAdmin):
                 )
                 continue
             try:
-                apply(state, args)
+                said = toggle(state, action, request.user, request.POST)
             except ToggleRefused as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             else:
-                self.message_user(request, f"{state.checker.slug}: done.", messages.SUCCESS)
+                self.message_user(request, said, messages.SUCCESS)
         return None
 
 

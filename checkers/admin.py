@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from checkers import datasources, quotas, runs
 from checkers.humanize import describe_every
-from checkers.models import Checker, CheckerRule, CheckRun, Dataset, Datasource, Trigger
+from checkers.models import Checker, CheckerRule, CheckRun, Dataset, Datasource, RunStatus, State, Trigger
 from checkers.sandbox.program import MAX_MODULE_BYTES
 from namespaces.access import namespace_of
 from namespaces.models import Role
@@ -190,7 +190,7 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
     @admin.display(description="state")
     def state(self, obj: Checker) -> str:
         state = obj.current_state()
-        colour = {"green": "success", "red": "danger", "error": "warning"}.get(state, "secondary")
+        colour = {State.GREEN: "success", State.RED: "danger", State.ERROR: "warning"}.get(state, "secondary")
         return format_html('<span class="badge text-bg-{}">{}</span>', colour, state)
 
     @admin.display(description="module sha256")
@@ -204,7 +204,7 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
     def run_now(self, request, queryset):
         for checker in self._editable(request, queryset):
             run = runs.execute(checker, Trigger.MANUAL)
-            level = messages.SUCCESS if run.status == "green" else messages.WARNING
+            level = messages.SUCCESS if run.status == RunStatus.GREEN else messages.WARNING
             self.message_user(request, f"{checker.slug}: {run.status} {_first_message(run.messages)}", level)
 
     @admin.action(description="Test run (records nothing)", permissions=["change"])

@@ -24,7 +24,7 @@ from django.utils import timezone
 from checkers import compilation, datasources, quotas, schedules
 from checkers.params import ParamsField
 from checkers.rules import Metric, Operator, Rule
-from checkers.sandbox import Limits, Program
+from checkers.sandbox import Limits, Program, Status
 from malleable import outbound
 from malleable.encryption import EncryptedTextField
 from namespaces.models import Namespace, validate_timezone
@@ -626,11 +626,11 @@ class Checker(models.Model):
         except ValueError:
             return None
 
-    def current_state(self) -> str:
+    def current_state(self) -> State:
         """The alarm state (green, red, error, unknown): it follows the alarm policy, so with
         ``on_error: keep`` an error run leaves it as it was."""
         state = Checker.objects.filter(pk=self.pk).values_list("alarm_state__state", flat=True).first()
-        return state or "unknown"
+        return State(state or State.UNKNOWN)
 
     def read_datasets(self, declared: Iterable[Dataset] | None = None) -> list[Dataset]:
         """The datasets a run reads: its rules' datasets, or those the code checker declared.
@@ -712,15 +712,31 @@ class Trigger(models.TextChoices):
     DRY_RUN = "dry-run", "Dry run"
 
 
+# The run states are spelled once, as the sandbox's verdict (``Status``: green, red, error); a run
+# is queued and running before it has one, and a checker's state is unknown before its first.
 class RunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
-    GREEN = "green", "Green"
-    RED = "red", "Red"
-    ERROR = "error", "Error"
+    GREEN = Status.GREEN.value, "Green"
+    RED = Status.RED.value, "Red"
+    ERROR = Status.ERROR.value, "Error"
     # Not run: its namespace had spent its worker-seconds for the hour (checkers/quotas.py).
     # The alarm state does not move.
     SKIPPED = "skipped", "Skipped"
+
+    @classmethod
+    def finished(cls) -> list[RunStatus]:
+        """The statuses of a run that has its verdict."""
+        return [cls(status) for status in Status]
+
+
+class State(models.TextChoices):
+    """A checker's state, kept by its alarm state: the verdict it last counted, or unknown."""
+
+    GREEN = Status.GREEN.value, "Green"
+    RED = Status.RED.value, "Red"
+    ERROR = Status.ERROR.value, "Error"
+    UNKNOWN = "unknown", "Unknown"
 
 
 class CheckRun(models.Model):

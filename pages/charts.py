@@ -15,14 +15,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
-from checkers.models import CheckRun
-
-STATES = ("green", "red", "error", "unknown")
+from checkers.models import CheckRun, State
 
 
 def _summary(runs: Sequence[CheckRun]) -> str:
     counts = Counter(run.status for run in runs)
-    parts = [f"{counts[state]} {state}" for state in STATES if counts[state]]
+    parts = [f"{counts[state]} {state}" for state in State if counts[state]]
     return f"Last {len(runs)} run{'s' if len(runs) != 1 else ''}: {', '.join(parts) or 'none'}"
 
 

@@ -19,13 +19,13 @@ from django.utils.formats import date_format
 from django.utils.safestring import SafeString
 
 from alarms.models import MaintenanceWindow, username
-from checkers.models import Checker, CheckRun, RunStatus, Severity
+from checkers.models import Checker, CheckRun, RunStatus, Severity, State
 from pages.charts import sparkline
 
 SPARK_RUNS = 30
-STATE_ORDER = {"red": 0, "error": 1, "unknown": 2, "green": 3}
-STATE_CHOICES = [("red", "Red"), ("error", "Error"), ("unknown", "Unknown"), ("green", "Green")]
-FINISHED = [RunStatus.GREEN, RunStatus.RED, RunStatus.ERROR]
+# Worst first: the dashboard's sort and its count tiles.
+STATE_ORDER = {State.RED: 0, State.ERROR: 1, State.UNKNOWN: 2, State.GREEN: 3}
+STATE_CHOICES = [(state.value, state.label) for state in sorted(State, key=STATE_ORDER.__getitem__)]
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class Row:
 def recent_runs(checkers: Iterable[Checker], limit: int = SPARK_RUNS) -> dict[int, list[CheckRun]]:
     """The last ``limit`` finished runs of each checker, oldest first, in one query."""
     ranked = (
-        CheckRun.objects.filter(checker__in=list(checkers), status__in=FINISHED)
+        CheckRun.objects.filter(checker__in=list(checkers), status__in=RunStatus.finished())
         .annotate(position=Window(RowNumber(), partition_by=[F("checker_id")], order_by=F("finished").desc()))
         .filter(position__lte=limit)
         .only("uuid", "checker_id", "status", "finished", "duration_ms", "trigger")
@@ -128,7 +128,7 @@ def checker_rows(namespace, now: datetime | None = None) -> list[Row]:
     rows = [
         Row(
             checker=checker,
-            state=getattr(getattr(checker, "alarm_state", None), "state", None) or "unknown",
+            state=getattr(getattr(checker, "alarm_state", None), "state", None) or State.UNKNOWN,
             markers=markers_for(checker, window, now),
             runs=runs.get(checker.pk, []),
         )

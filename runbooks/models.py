@@ -81,10 +81,10 @@ class Runbook(models.Model):
 
     def recent_runs(self, limit: int = 10):
         """The latest red and error runs of the checkers that link here: what sent people here."""
-        from checkers.models import CheckRun
+        from checkers.models import CheckRun, RunStatus
 
         return (
-            CheckRun.objects.filter(checker__runbook=self, status__in=["red", "error"])
+            CheckRun.objects.filter(checker__runbook=self, status__in=[RunStatus.RED, RunStatus.ERROR])
             .select_related("checker")
             .order_by("-finished")[:limit]
         )

@@ -549,30 +549,3 @@ class AlarmPolicyForm(NamespaceForm):
                 "channels",
             )
         )
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=500, required=False, label="Reason (optional)")
-
-
-class DisableAlarmingForm(forms.Form):
-    reason = forms.CharField(
-        max_length=500,
-        label="Why",
-        help_text="Shown to everyone, next to the checker, until alarming is back on.",
-    )
-
-
-SNOOZE_CHOICES = [
-    (30, "30 minutes"),
-    (60, "1 hour"),
-    (240, "4 hours"),
-    (480, "8 hours"),
-    (1440, "1 day"),
-    (4320, "3 days"),
-    (10080, "1 week"),
-]
-
-
-class MuteForm(ReasonForm):
-    minutes = forms.TypedChoiceField(choices=SNOOZE_CHOICES, coerce=int, initial=60, label="Mute for")

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from alarms import toggles
 from alarms.models import (
     AlarmDefaults,
     AlarmPolicy,
@@ -24,20 +25,13 @@ from alarms.models import (
 )
 from checkers import runs
 from checkers.humanize import error_position, preview_schedule
-from checkers.models import Checker, CheckerKind, CheckRun, Trigger
+from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, State, Trigger
 from checkers.rules import NOUNS, bounds_by_figure
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from pages.charts import duration_chart, figure_chart, state_timeline
 from pages.dashboard import markers_for
-from pages.forms.checkers import (
-    AlarmPolicyForm,
-    CheckerForm,
-    DisableAlarmingForm,
-    MuteForm,
-    ReasonForm,
-    RuleFormSet,
-)
+from pages.forms.checkers import AlarmPolicyForm, CheckerForm, RuleFormSet
 from pages.helpers import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context, paginate
 
 CHECKERS = Checker.objects.select_related("namespace", "runbook")
@@ -71,7 +65,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
     for run in table:
         run.headline = _headline(run) or next((m["text"] for m in run.messages), "No messages")
         run.error_at = error_position(run.error_detail) if run.error_detail else None
-    finished = [run for run in reversed(recent) if run.finished and run.status in {"green", "red", "error"}]
+    finished = [run for run in reversed(recent) if run.finished and run.status in RunStatus.finished()]
     start = max(now - timedelta(days=TIMELINE_DAYS), checker.known_since())
     before = checker.transitions.filter(created__lt=start).order_by("-created").first()
     transitions = list(checker.transitions.filter(created__gte=start).order_by("created"))
@@ -89,7 +83,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         last_run=last,
         error_at=error_position(last.error_detail) if last and last.error_detail else None,
         runs=table,
-        timeline=state_timeline(transitions, before.new if before else "unknown", start, now),
+        timeline=state_timeline(transitions, before.new if before else State.UNKNOWN, start, now),
         timeline_days=TIMELINE_DAYS if now - start >= timedelta(days=TIMELINE_DAYS) else None,
         timeline_start=start,
         durations=duration_chart(finished),
@@ -99,9 +93,9 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         figure_charts=[
             (name, figure_chart(name, finished, bounds)) for name, bounds in bounds_by_figure(rules)
         ],
-        mute_form=MuteForm(),
-        reason_form=ReasonForm(),
-        disable_form=DisableAlarmingForm(),
+        mute_form=toggles.MuteForm(),
+        reason_form=toggles.ReasonForm(),
+        disable_form=toggles.DisableAlarmingForm(),
         **extra,
     )
 
@@ -110,7 +104,9 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
 def run_now(request: HttpRequest, namespace: Namespace, checker: str) -> HttpResponse:
     checker = _checker(namespace, checker)
     run = runs.execute(checker, Trigger.MANUAL)
-    level = {"green": messages.SUCCESS, "red": messages.WARNING}.get(run.status, messages.ERROR)
+    level = {RunStatus.GREEN: messages.SUCCESS, RunStatus.RED: messages.WARNING}.get(
+        run.status, messages.ERROR
+    )
     messages.add_message(request, level, f"Ran {checker.name}: {run.status}. {_headline(run)}")
     return redirect(checker)
 
@@ -286,42 +282,11 @@ def checker_delete(request: HttpRequest, namespace: Namespace, checker: str) -> 
 # --- Alarm toggles --------------------------------------------------------------------------------
 
 
-def _toggle(request: HttpRequest, state: AlarmState, action: str) -> str:
-    """Call the alarm state's own toggle; returns what to tell the user."""
-    user, checker = request.user, state.checker
-    if action == "mute":
-        form = MuteForm(request.POST)
-        if not form.is_valid():
-            raise ToggleRefused("Pick how long to mute for.")
-        until = timezone.now() + timedelta(minutes=form.cleaned_data["minutes"])
-        state.mute(user, until, form.cleaned_data["reason"])
-        return f"Muted {checker.name} until {timezone.localtime(until):%d %b %H:%M}."
-    if action == "disable-alarming":
-        form = DisableAlarmingForm(request.POST)
-        if not form.is_valid():
-            raise ToggleRefused("Say why alarming goes off, so the team knows.")
-        state.set_alarming(False, user, form.cleaned_data["reason"])
-        return f"Alarming is off for {checker.name}: runs still record, nobody is told."
-    reason = ReasonForm(request.POST)
-    reason = reason.cleaned_data["reason"] if reason.is_valid() else ""
-    if action == "acknowledge":
-        state.acknowledge(user, reason)
-        return f"Acknowledged {checker.name}: no more alarms until it is green again."
-    if action == "unacknowledge":
-        state.unacknowledge(user, reason)
-        return f"Withdrew the acknowledgement of {checker.name}."
-    if action == "unmute":
-        state.unmute(user, reason)
-        return f"Unmuted {checker.name}."
-    state.set_alarming(True, user, reason)
-    return f"Alarming is back on for {checker.name}."
-
-
 @namespace_page(post=Role.EDITOR, get=False)
 def toggle(request: HttpRequest, namespace: Namespace, checker: str, action: str) -> HttpResponse:
     state = _state(_checker(namespace, checker))
     try:
-        messages.success(request, _toggle(request, state, action))
+        messages.success(request, toggles.toggle(state, action, request.user, request.POST))
     except ToggleRefused as exc:
         messages.error(request, str(exc))
     return redirect(state.checker)

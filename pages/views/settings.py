@@ -12,7 +12,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from alarms.models import AlarmDefaults, Channel, Notification, ToggleLog
+from alarms.models import AlarmDefaults, Channel, Notification
+from alarms.toggles import remove_window, window_saved
 from alarms.transports import default_broker, describe_broker
 from namespaces.access import get_in_namespace
 from namespaces.models import Membership, Namespace, Role
@@ -209,10 +210,7 @@ def _save_windows(request: HttpRequest, namespace: Namespace, formset) -> int:
         window = form.instance
         if form in formset.deleted_forms:
             if window.pk:
-                ToggleLog.record(
-                    namespace, ToggleLog.Action.WINDOW_REMOVED, request.user, window.reason, window=window
-                )
-                window.delete()
+                remove_window(window, request.user)
                 changed += 1
             continue
         if not form.has_changed():
@@ -221,8 +219,7 @@ def _save_windows(request: HttpRequest, namespace: Namespace, formset) -> int:
         if adding:
             window.created_by = request.user
         form.save_changes()
-        action = ToggleLog.Action.WINDOW_ADDED if adding else ToggleLog.Action.WINDOW_CHANGED
-        ToggleLog.record(namespace, action, request.user, window.reason, window=window, until=window.ends)
+        window_saved(window, request.user, added=adding)
         changed += 1
     return changed
 

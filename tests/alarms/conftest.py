@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from kombu import Connection, Queue
 
-from alarms import models as alarm_models
 from alarms import tasks
 from alarms.models import AlarmState, Channel
+from alarms.models import outbox as alarm_outbox
 from alarms.transports import exchange
 from checkers import runs
 from checkers.models import Checker, CheckRun
@@ -35,7 +35,7 @@ def _alarm_settings(settings, monkeypatch):
     settings.ALARM_QUICK_DELAY_S = 0
     settings.ALARM_TIMEOUT_S = 3
     settings.SITE_URL = "https://malleable.example.com"
-    monkeypatch.setattr(alarm_models, "queue_delivery", tasks.deliver_notification)
+    monkeypatch.setattr(alarm_outbox, "queue_delivery", tasks.deliver_notification)
 
 
 @pytest.fixture

@@ -51,11 +51,13 @@ def test_editor_mutes_with_a_reason_and_it_is_audited(personas, login, state):
     ask = mute(client, state)
     assert ask.status_code == 200
     assert 'name="reason"' in ask.content.decode()
+    assert 'name="minutes"' in ask.content.decode()  # the checker page's mute form, in minutes
+    assert "Mute for (minutes from now)" in ask.content.decode()
     assert AlarmState.objects.get(pk=state.pk).muted_until is None
-    done = mute(client, state, apply="1", reason="deploying the fix", hours="2")
+    done = mute(client, state, apply="1", reason="deploying the fix", minutes="240")
     assert done.status_code == 302
     muted = AlarmState.objects.get(pk=state.pk)
-    assert timedelta(minutes=119) < muted.muted_until - timezone.now() <= timedelta(hours=2)
+    assert timedelta(minutes=239) < muted.muted_until - timezone.now() <= timedelta(minutes=240)
     entry = ToggleLog.objects.get()
     assert (entry.action, entry.by, entry.reason, entry.until) == (
         "muted",
@@ -68,7 +70,7 @@ def test_editor_mutes_with_a_reason_and_it_is_audited(personas, login, state):
 @pytest.mark.parametrize("role", ["viewer", "outsider"])
 def test_viewers_and_outsiders_cannot_toggle(personas, login, state, role):
     client = login(personas[role])
-    mute(client, state, apply="1", reason="no", hours="1")
+    mute(client, state, apply="1", reason="no", minutes="60")
     client.post(
         changelist("alarmstate"), {"action": "acknowledge", "_selected_action": [state.pk], "apply": "1"}
     )

@@ -83,7 +83,7 @@ def test_run_checker_queues_no_task_for_a_worker(
 ):
     """A cron-only installation has no worker: its alarms go out from run_checker itself."""
     queued = []
-    monkeypatch.setattr("alarms.models.queue_delivery", queued.append)
+    monkeypatch.setattr("alarms.models.outbox.queue_delivery", queued.append)
     Channel.objects.create(namespace=personas.a, slug="hook", kind="webhook", url=webhook.url, secret="k")
     shop.set_null_emails(50)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(SystemExit):

@@ -44,7 +44,7 @@ PAGES = {
 
 @pytest.fixture
 def demo(settings, tmp_path, monkeypatch):
-    monkeypatch.setattr("alarms.models.queue_delivery", lambda notification_id: None)
+    monkeypatch.setattr("alarms.models.outbox.queue_delivery", lambda notification_id: None)
     settings.DATASOURCE_SQLITE_DIR = tmp_path
     return demo_with_history(tmp_path)
 

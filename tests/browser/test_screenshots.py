@@ -31,7 +31,7 @@ def folder(tmp_path) -> Path:
 @pytest.fixture
 def demo(settings, tmp_path, monkeypatch):
     """No worker runs here: the demo's alarms stay in the outbox rather than drop tasks in var/broker."""
-    monkeypatch.setattr("alarms.models.queue_delivery", lambda notification_id: None)
+    monkeypatch.setattr("alarms.models.outbox.queue_delivery", lambda notification_id: None)
     settings.DATASOURCE_SQLITE_DIR = tmp_path
     return demo_with_history(tmp_path)
 
