@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from checkers import schedules
-from checkers.models import Checker
+from checkers.models import Checker, CheckRun
 from namespaces.models import Namespace, validate_timezone
 
 if TYPE_CHECKING:
@@ -132,6 +132,14 @@ class ToggleLog(models.Model):
     window = models.ForeignKey(
         MaintenanceWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    run = models.ForeignKey(
+        CheckRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The run that caused it, when Malleable did it (a green run ends an acknowledgement).",
+    )
     subject = models.CharField(max_length=300, help_text="What it was about, kept after that is deleted.")
     action = models.CharField(max_length=20, choices=Action.choices)
     by = models.ForeignKey(
@@ -162,6 +170,7 @@ class ToggleLog(models.Model):
         channel: Channel | None = None,
         window: MaintenanceWindow | None = None,
         until: datetime | None = None,
+        run: CheckRun | None = None,
     ) -> ToggleLog:
         target = checker or channel or window or namespace
         subject = getattr(target, "slug", None) or str(target)
@@ -170,6 +179,7 @@ class ToggleLog(models.Model):
             checker=checker,
             channel=channel,
             window=window,
+            run=run,
             subject=subject,
             action=action,
             by=by,

@@ -212,9 +212,9 @@ class AlarmState(models.Model):
         self.repeats, self.resolve_owed = 0, False
 
     def _end_ack(self, run: CheckRun) -> list[str]:
-        reason = f"{self.checker.slug} is green again (run {run.uuid})"
+        reason = f"{self.checker.slug} is green again"
         ToggleLog.record(
-            self.checker.namespace, ToggleLog.Action.ACK_ENDED, None, reason, checker=self.checker
+            self.checker.namespace, ToggleLog.Action.ACK_ENDED, None, reason, checker=self.checker, run=run
         )
         self.acknowledged_by, self.acknowledged_at, self.ack_reason = None, None, ""
         return ACK_FIELDS

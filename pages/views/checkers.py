@@ -88,7 +88,7 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         timeline_start=start,
         durations=duration_chart(finished),
         schedule=preview_schedule(checker.schedule_cron, checker.schedule_every, checker.zone.key),
-        toggles=ToggleLog.objects.filter(checker=checker).select_related("by")[:10],
+        toggles=ToggleLog.objects.filter(checker=checker).select_related("run")[:10],
         rules=rules,
         figure_charts=[
             (name, figure_chart(name, finished, bounds)) for name, bounds in bounds_by_figure(rules)

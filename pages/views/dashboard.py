@@ -98,7 +98,7 @@ def alarm_history(request: HttpRequest, namespace: Namespace) -> HttpResponse:
             transitions=paginate(request, transitions, CHANGES_PER_PAGE, "changes", "transitions-heading"),
             toggles=paginate(
                 request,
-                ToggleLog.objects.filter(namespace=namespace).select_related("checker"),
+                ToggleLog.objects.filter(namespace=namespace).select_related("run"),
                 CHANGES_PER_PAGE,
                 "toggles",
                 "toggles-heading",

@@ -50,10 +50,10 @@ def test_acknowledge_stops_repeats_and_ends_by_itself_on_green(checker, run, per
     assert sent() == ["FIRED", "RESOLVED"]
     state = state_of(checker)
     assert (state.acknowledged_at, state.acknowledged_by, state.silence()) == (None, None, None)
-    log = list(ToggleLog.objects.order_by("created", "pk").values_list("action", "by_name", "reason"))
+    log = list(ToggleLog.objects.order_by("created", "pk").values_list("action", "by_name", "reason", "run"))
     assert log == [
-        ("acknowledged", "eddie", "looking into it"),
-        ("ack-ended", "Malleable", f"few-null-emails is green again (run {green.uuid})"),
+        ("acknowledged", "eddie", "looking into it", None),
+        ("ack-ended", "Malleable", "few-null-emails is green again", green.pk),
     ]
 
 

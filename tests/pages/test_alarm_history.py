@@ -1,4 +1,4 @@
-from alarms.models import AlarmEvent, Channel, Notification, Transition
+from alarms.models import AlarmEvent, AlarmState, Channel, Notification, Transition
 from checkers import runs
 from checkers.models import Checker, CheckRun
 
@@ -76,3 +76,16 @@ def test_state_changes_and_silencing_are_paged_keeping_the_filter(personas, logi
     assert older in response.content.decode()
     second = client.get(HISTORY, {"checker": rule.slug, "changes": 2}).context["transitions"]
     assert len(second) == 10 and not second.has_next()
+
+
+def test_an_acknowledgement_ended_by_a_green_run_links_that_run(personas, login, rule, shop):
+    shop.set_null_emails(50)
+    runs.execute(rule)
+    AlarmState.objects.get(checker=rule).acknowledge(personas.editor, "on it")
+    shop.set_null_emails(0)
+    green = runs.execute(rule)
+    link = f'href="/n/alpha/runs/{green.uuid}/" data-testid="toggle-run">the run</a>'
+    client = login(personas.viewer)
+    assert link in client.get(HISTORY).content.decode()
+    assert link in client.get(rule.get_absolute_url()).content.decode()
+    assert f"(run {green.uuid})" not in client.get(HISTORY).content.decode()
