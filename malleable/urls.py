@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("namespaces.urls")),
     path("", include("runbooks.urls")),
     path("", include("checkers.urls")),
+    path("", include("health.urls")),
 ]
