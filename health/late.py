@@ -111,7 +111,7 @@ def _event(checker: Checker, kind: str, lateness: Lateness, now: datetime, polic
     late_by, due = ago((now - lateness.due).total_seconds()), lateness.due.isoformat(timespec="seconds")
     if kind == EventKind.LATE:
         old, new = state, "late"
-        text = f"No run has started since it was due at {due}, {late_by} ago: are beat and the workers running?"
+        text = f"No run has started since due at {due}, {late_by} ago: is beat running, and a worker?"
     else:
         old, new, key = "late", state, f"{key}/resolved"
         text = f"Runs resumed; it was late from {due} for {late_by}."
