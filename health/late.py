@@ -40,6 +40,14 @@ def grace(checker: Checker, due: datetime) -> timedelta:
         return floor
 
 
+def overdue(checker: Checker, now: datetime) -> timedelta | None:
+    """How late the checker is by its own row (no query): for pages that list many checkers."""
+    due = checker.next_run_at
+    if not checker.enabled or due is None or now - due <= grace(checker, due):
+        return None
+    return now - due
+
+
 def late_checkers(now: datetime | None = None) -> list[Late]:
     """Enabled checkers whose due run has not started within their grace, latest due first."""
     now = now or timezone.now()

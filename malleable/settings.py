@@ -154,6 +154,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "namespaces.context_processors.namespaces",
+                "health.context_processors.health",
             ],
         },
     },

@@ -90,7 +90,7 @@ def test_stopped_beat_makes_checkers_late_then_resolved_on_the_queue(
 
 
 def test_a_muted_checker_goes_late_silently(seed, stopped_beat, rabbit, queue_channel, personas):
-    rule, python = seed
+    assert len(seed) == 2
     for checker in seed:
         checker.alarm_state.mute(personas.owner, timezone.now() + timedelta(hours=1), "deploying")
     with pytest.raises(SystemExit):
