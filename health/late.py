@@ -31,11 +31,9 @@ class Late:
 
 def grace(checker: Checker, due: datetime) -> timedelta:
     floor = timedelta(seconds=settings.LATE_GRACE_S)
-    schedule = checker.schedule if checker.schedule_cron or checker.schedule_every else None
-    if schedule is None:
-        return floor
-    try:
-        return max(floor, schedule.next_after(due, checker.zone) - due)
+    try:  # a stored schedule that can never fire (refused today, kept from before) has no interval
+        schedule = checker.schedule
+        return max(floor, schedule.next_after(due, checker.zone) - due) if schedule else floor
     except ValueError:
         return floor
 

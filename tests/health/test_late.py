@@ -12,7 +12,7 @@ from django.utils import timezone
 from checkers.models import Checker, CheckRun
 from checkers.tasks import dispatch_due_checkers, run_checker
 from health import late
-from health.models import Lateness
+from health.models import Heartbeat, Lateness
 
 pytestmark = pytest.mark.services
 
@@ -24,6 +24,7 @@ def stopped_beat(seed, shop, settings, tmp_path):
     settings.OPERATOR_CHANNELS = []
     shop.set_null_emails(10)
     due = timezone.now() - timedelta(minutes=10)
+    Heartbeat.beat(Heartbeat.Kind.DISPATCHER, "dispatcher", now=due)
     Checker.objects.update(schedule_cron="", schedule_every=60, next_run_at=due)
     return due
 
@@ -57,7 +58,7 @@ def test_stopped_beat_makes_checkers_late_then_resolved_on_the_queue(
     rule, python = seed
     with pytest.raises(SystemExit) as exited:
         call_command("watchdog")
-    assert exited.value.code == 1, "no dispatcher tick, no worker: unhealthy"
+    assert exited.value.code == 1, "no dispatcher tick for 10 minutes: unhealthy"
     received = rabbit.drain(expect=2)
     assert sorted(m.routing_key for m in received) == sorted(
         f"{rule.namespace.slug}.{slug}.late" for slug in (rule.slug, python.slug)
