@@ -1,6 +1,6 @@
 """The alarm message of docs/contracts.md, built once per event and sent as is on every channel.
 
-Keys, in the contract's words: ``event`` (fired | repeat | resolved | error, and ``test`` for a
+Keys, in the contract's words: ``event`` (fired | repeat | resolved | error | late, and ``test`` for a
 channel test), ``namespace``, ``checker``, ``state``, ``previous_state``, ``severity``,
 ``messages``, ``run_id``, ``at`` (ISO 8601), ``runbook_url``, ``checker_url``, ``dedup_key``.
 """
@@ -26,6 +26,7 @@ TITLES = {
     "resolved": "RESOLVED",
     "error": "CHECKER ERROR",
     "test": "TEST",
+    "late": "LATE",
 }
 
 

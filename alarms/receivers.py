@@ -10,7 +10,7 @@ from django.dispatch import receiver
 
 from alarms.models import AlarmState, Notification
 from checkers.models import Checker, CheckRun
-from checkers.signals import deliveries_requested, run_recorded
+from checkers.signals import alarms_held, deliveries_requested, run_recorded
 
 
 @receiver(run_recorded, dispatch_uid="alarms.record_run")
@@ -27,6 +27,11 @@ def deliver_now(sender: Any, checker: Checker, run: CheckRun, **kwargs: Any) -> 
         notification.deliver(tries=settings.ALARM_QUICK_TRIES)
     AlarmState.announce_all()
     Notification.sweep()
+
+
+@receiver(alarms_held, dispatch_uid="alarms.held")
+def held(sender: Any, checker: Checker, **kwargs: Any) -> int:
+    return Notification.undelivered_for(checker)
 
 
 @receiver(post_save, sender=Checker, dispatch_uid="alarms.new_checker")

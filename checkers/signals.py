@@ -12,6 +12,10 @@ run_recorded = Signal()
 # the periodic sweep.
 deliveries_requested = Signal()
 
+# Asked with ``checker`` by ``run_checker``: each receiver answers how many of the checker's
+# alarms are still waiting to be delivered (their channel failing or disabled).
+alarms_held = Signal()
+
 # True while a process delivers what its runs create itself (``run_checker``, which has no
 # worker behind it): receivers then queue no task for a worker that may never come.
 delivering_in_process: ContextVar[bool] = ContextVar("delivering_in_process", default=False)

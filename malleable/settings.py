@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "alarms",
     "checks_as_code",
     "pages",
+    "health",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "namespaces.context_processors.namespaces",
+                "health.context_processors.health",
             ],
         },
     },
@@ -337,6 +339,9 @@ ALARM_CLAIM_S = _typed("MALLEABLE_ALARM_CLAIM", float, 120.0)
 ALARM_TIMEOUT_S = _typed("MALLEABLE_ALARM_TIMEOUT", float, 10.0)
 ALARM_SWEEP_INTERVAL_S = _typed("MALLEABLE_ALARM_SWEEP_INTERVAL", float, 30.0)
 ALARM_SWEEP_BATCH = _typed("MALLEABLE_ALARM_SWEEP_BATCH", int, 200)
+# A channel whose alarms all wait out their backoff is still probed (with its oldest) this often,
+# so alarms held through an outage go out within a probe of the channel's return.
+ALARM_PROBE_S = _typed("MALLEABLE_ALARM_PROBE", float, ALARM_SWEEP_INTERVAL_S)
 # E-mail channels: EMAIL_URL such as smtp+tls://user:password@mail.example.com:587.
 globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
 DEFAULT_FROM_EMAIL = env.str("MALLEABLE_ALARM_FROM_EMAIL", default="malleable@localhost")
@@ -401,3 +406,29 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 # --- end of accounts and transport ----------------------------------------------------------
+
+# --- Watching the watcher (health/, docs/health.md) -------------------------------------------
+# A checker whose due run has not started within the larger of this and one interval is late.
+LATE_GRACE_S = _typed("MALLEABLE_LATE_GRACE", float, 120.0)
+HEARTBEAT_INTERVAL_S = _typed("MALLEABLE_HEARTBEAT_INTERVAL", float, 15.0)
+# Unhealthy past these: no dispatcher tick, no worker heartbeat, an alarm waiting in the outbox.
+HEALTH_DISPATCHER_MAX_AGE_S = _typed(
+    "MALLEABLE_HEALTH_DISPATCHER_MAX_AGE", float, max(120.0, 6 * DISPATCH_INTERVAL_S)
+)
+HEALTH_WORKER_MAX_AGE_S = _typed(
+    "MALLEABLE_HEALTH_WORKER_MAX_AGE", float, max(120.0, 4 * HEARTBEAT_INTERVAL_S)
+)
+HEALTH_OUTBOX_MAX_AGE_S = _typed("MALLEABLE_HEALTH_OUTBOX_MAX_AGE", float, 600.0)
+HEALTH_BROKER_TIMEOUT_S = _typed("MALLEABLE_HEALTH_BROKER_TIMEOUT", float, 3.0)
+# /metrics answers only a request bearing this token; unset, /metrics is 404.
+METRICS_TOKEN = env.str("MALLEABLE_METRICS_TOKEN", default="")
+# Where the watchdog tells operators: apprise and webhook URLs, separated by spaces; webhooks are
+# signed with the secret below. Validated as channels are (health/operator.py, `manage.py check`).
+OPERATOR_CHANNELS = env.str("MALLEABLE_OPERATOR_CHANNELS", default="").split()
+OPERATOR_WEBHOOK_SECRET = env.str("MALLEABLE_OPERATOR_WEBHOOK_SECRET", default="")
+# What the watchdog last told operators, so a problem is said once and its recovery once.
+WATCHDOG_STATE_FILE = Path(env.path("MALLEABLE_WATCHDOG_STATE", default=VAR_DIR / "watchdog-state.json"))
+CELERY_BEAT_SCHEDULE |= {
+    "health-late": {"task": "health.tasks.sweep_late_checkers", "schedule": ALARM_SWEEP_INTERVAL_S},
+}
+# --- end of watching the watcher ------------------------------------------------------------

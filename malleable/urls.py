@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("pages.urls.namespaces")),
     path("", include("pages.urls.runbooks")),
     path("", include("pages.urls.checkers")),
+    path("", include("health.urls")),
 ]

@@ -20,6 +20,8 @@ from django.utils.safestring import SafeString
 
 from alarms.models import MaintenanceWindow, username
 from checkers.models import Checker, CheckRun, RunStatus, Severity, State
+from health.late import overdue
+from health.status import ago
 from pages.charts import sparkline
 
 SPARK_RUNS = 30
@@ -72,6 +74,9 @@ def markers_for(
         found.append(Marker("acked", "acked", f"Acknowledged by {username(state.acknowledged_by)}{reason}"))
     if not checker.enabled:
         found.append(Marker("paused", "not scheduled", "Runs only when someone presses Run now"))
+    if (late := overdue(checker, now)) is not None:
+        detail = f"Due at {_at(checker.next_run_at)}, no run has started for {ago(late.total_seconds())}"
+        found.append(Marker("late", f"late {ago(late.total_seconds())}", detail))
     return found
 
 

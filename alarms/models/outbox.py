@@ -42,6 +42,7 @@ class EventKind(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
     ERROR = "error", "Error"
     TEST = "test", "Test"
+    LATE = "late", "Late"
 
 
 class AlarmEvent(models.Model):
@@ -184,24 +185,60 @@ class Notification(models.Model):
         )
 
     @classmethod
+    def undelivered_for(cls, checker: Checker) -> int:
+        """The checker's alarms still waiting: their channel failing (retrying) or disabled (held)."""
+        return cls.objects.filter(event__checker=checker).exclude(status=cls.Status.DELIVERED).count()
+
+    @classmethod
     def sweep(cls, now: datetime | None = None, limit: int | None = None) -> int:
-        """Deliver what is due, oldest first (a fired before its resolved), one try each;
-        returns how many were delivered. A channel that fails once is left alone for the rest
-        of the sweep, so one hanging endpoint cannot hold up every other channel's alarms."""
+        """Deliver what is due, one channel at a time, oldest channel first; returns how many
+        were delivered. A channel is probed with its oldest waiting alarm; a success releases
+        everything else it holds at once, in ``at`` order (catching up after an outage in one
+        sweep), and a failure leaves the channel alone for the rest of the sweep, so one
+        hanging endpoint cannot hold up every other channel's alarms."""
         now = now or timezone.now()
+        budget = limit or settings.ALARM_SWEEP_BATCH
         due = cls.objects.filter(cls.due_q(now), channel__enabled=True).order_by("due", "pk")
-        ids = list(due.values_list("pk", flat=True)[: limit or settings.ALARM_SWEEP_BATCH])
-        rows = cls.objects.select_related("event", "channel__namespace").in_bulk(ids)
-        failing: set[int] = set()
+        channels = dict.fromkeys(due.values_list("channel_id", flat=True)[:budget])
+        channels |= dict.fromkeys(cls._channels_to_probe(now))
         delivered = 0
-        for notification in (rows[pk] for pk in ids):
-            if notification.channel_id in failing:
-                continue
-            status = notification.deliver(tries=1, now=now)
-            delivered += status == cls.Status.DELIVERED
-            if status == cls.Status.PENDING:
-                failing.add(notification.channel_id)
+        for channel_id in channels:
+            tried, sent = cls._catch_up(channel_id, now, budget)
+            budget, delivered = budget - tried, delivered + sent
+            if budget <= 0:
+                break
         return delivered
+
+    @classmethod
+    def _channels_to_probe(cls, now: datetime) -> list[int]:
+        """Channels whose alarms all wait out a backoff, not tried for ``ALARM_PROBE_S``: probing
+        one keeps the wait after an outage to a probe interval, not the backoff's hour."""
+        before = now - timedelta(seconds=settings.ALARM_PROBE_S)
+        channels = cls._meta.get_field("channel").related_model.objects
+        waiting = channels.filter(enabled=True, notifications__status=cls.Status.PENDING)
+        last = waiting.annotate(last=models.Max("notifications__delivery_attempts__started"))
+        return list(last.filter(Q(last__lte=before) | Q(last=None)).values_list("pk", flat=True))
+
+    @classmethod
+    def _catch_up(cls, channel_id: int, now: datetime, budget: int) -> tuple[int, int]:
+        """(tried, delivered) on one channel: its waiting alarms oldest first, until one fails."""
+        waiting = Q(status=cls.Status.PENDING) | Q(status=cls.Status.DELIVERING, claimed_until__lte=now)
+        ids = list(
+            cls.objects.filter(waiting, channel_id=channel_id)
+            .order_by("event__created", "event_id")
+            .values_list("pk", flat=True)[:budget]
+        )
+        rows = cls.objects.select_related("event", "channel__namespace").in_bulk(ids)
+        tried = delivered = 0
+        for pk in ids:
+            # The probe, then (once it got through) the rest, skip the backoff they were waiting out.
+            cls.objects.filter(pk=pk, status=cls.Status.PENDING, due__gt=now).update(due=now)
+            status = rows[pk].deliver(tries=1, now=now)
+            tried += status is not None
+            delivered += status == cls.Status.DELIVERED
+            if status in (cls.Status.PENDING, cls.Status.HELD):
+                break
+        return tried, delivered
 
     def claim_for_delivery(self, now: datetime) -> bool:
         """A conditional UPDATE on the row's own columns: of two workers (or a retried task and

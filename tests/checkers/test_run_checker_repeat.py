@@ -9,7 +9,17 @@ from django.core.management.base import CommandError
 from checkers.management.commands.run_checker import spread
 from checkers.models import CheckRun
 
-USUAL_KEYS = {"status", "messages", "error", "logs", "duration_ms", "fuel_used", "run_id", "state"}
+USUAL_KEYS = {
+    "status",
+    "messages",
+    "error",
+    "logs",
+    "duration_ms",
+    "fuel_used",
+    "run_id",
+    "state",
+    "held_alarms",
+}
 
 
 def run_json(capsys, *args: str) -> tuple[int, dict]:

@@ -25,7 +25,7 @@ from checkers import runs
 from checkers.management.cli import EXIT_CODES, UsageCommand, summary, usage_error
 from checkers.models import Checker, Trigger
 from checkers.sandbox import Outcome
-from checkers.signals import deliveries_requested, delivering_in_process
+from checkers.signals import alarms_held, deliveries_requested, delivering_in_process
 
 
 class Command(UsageCommand):
@@ -56,6 +56,11 @@ class Command(UsageCommand):
             outcome, report, fetch_ms = self.run_once(_find(ref), dry_run=options["dry_run"])
             run_ms.append((time.perf_counter() - started) * 1000)
             sql_ms.append(fetch_ms)
+        if report["held_alarms"]:
+            self.stderr.write(
+                f"{report['held_alarms']} alarm(s) of {ref} held: not delivered yet (a channel is "
+                "failing or disabled); they wait in the outbox and go out when it works again."
+            )
         timings = None
         if options["repeat"]:
             timings = {"runs": len(run_ms), "run_ms": spread(run_ms), "sql_ms": spread(sql_ms)}
@@ -83,7 +88,13 @@ class Command(UsageCommand):
             finally:
                 delivering_in_process.reset(in_process)
             report |= {"run_id": str(run.uuid), "state": checker.current_state()}
+        report["held_alarms"] = held_alarms(checker)
         return outcome, report, evaluation.fetch_ms
+
+
+def held_alarms(checker: Checker) -> int:
+    """Alarms build on checkers, not the other way round: they answer through a signal."""
+    return sum(count for _, count in alarms_held.send(sender=Checker, checker=checker))
 
 
 def _runs(text: str) -> int:
