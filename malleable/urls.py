@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api import token_views
 from namespaces import views as namespace_views
 
 urlpatterns = [
@@ -9,7 +10,13 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
+    path("account/api-tokens/", token_views.token_list, name="api-tokens"),
+    path("account/api-tokens/<slug:token>/revoke/", token_views.token_revoke, name="api-token-revoke"),
     path("", include("namespaces.urls")),
     path("", include("runbooks.urls")),
     path("", include("checkers.urls")),
 ]
+
+handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_error"
