@@ -202,7 +202,9 @@ class ToggleSerializer(serializers.Serializer):
 
 class DatasetInputSerializer(serializers.Serializer):
     columns = serializers.ListField(child=serializers.CharField(allow_blank=True))
-    rows = serializers.ListField(child=serializers.ListField(child=serializers.JSONField(), allow_empty=True))
+    rows = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=True)
+    )
     truncated = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs: dict) -> dict:
