@@ -9,8 +9,8 @@ import pytest
 import wasmtime
 from django.core.management import call_command
 
-from tests.sandbox.wat import DATASETS, REFERENCE
 from tests.sandbox.test_attacks import GROW_FOREVER, INFINITE_LOOP
+from tests.sandbox.wat import DATASETS, REFERENCE
 
 URL = "/api/v1/sandbox/run"
 SEED = """
@@ -32,7 +32,8 @@ def test_a_python_checker_answers_with_sandbox_runs_object(personas, bearer, tmp
     assert body["messages"] == [
         {
             "level": "fail",
-            "text": "There should be less than 42 users in that state (50 rows in users_with_email_null, expected < 42)",
+            "text": "There should be less than 42 users in that state "
+            "(50 rows in users_with_email_null, expected < 42)",
         }
     ]
     assert body["error"] is None
