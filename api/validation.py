@@ -36,8 +36,8 @@ def _as_form_value(value: Any) -> Any:
 
 
 def _form_data(namespace: Namespace, instance: Checker | None, payload: dict[str, Any]) -> MultiValueDict:
-    """The instance's current values overlaid with the payload, with slugs turned into the form's choices."""
-    current = model_to_dict(instance, fields=FORM_FIELDS) if instance else {}
+    """The instance's values (a new one's defaults) under the payload's; slugs become the form's choices."""
+    current = model_to_dict(instance or Checker(namespace=namespace), fields=FORM_FIELDS)
     current["datasets"] = [d.pk for d in current.get("datasets", [])]
     merged = {**current, **{k: v for k, v in payload.items() if k in FORM_FIELDS}}
     if "runbook" in payload:
