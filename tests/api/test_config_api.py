@@ -50,7 +50,10 @@ def test_a_dry_run_returns_the_plan_and_changes_nothing(seed, personas, bearer):
 
 
 def test_errors_carry_line_and_column_and_nothing_changes(seed, personas, bearer):
-    text = "namespaces:\n  - slug: alpha\n    checkers:\n      - slug: new-one\n        python: ok('x')\n        schedule: nonsense\n"
+    text = (
+        "namespaces:\n  - slug: alpha\n    checkers:\n      - slug: new-one\n"
+        "        python: ok('x')\n        schedule: nonsense\n"
+    )
     response = bearer(personas.owner).post(URL, text, content_type="application/yaml")
     assert response.status_code == 400
     error = response.json()["error"]
