@@ -6,6 +6,7 @@ viewers' writes 403, a read-only token's writes 403); objects are found by slug 
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -37,6 +38,7 @@ from namespaces.access import get_in_namespace
 
 CHECKERS = Checker.objects.select_related("namespace", "runbook").prefetch_related("datasets")
 MAX_WAIT_S = 60
+SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 TAGS = ["checkers"]
 
 
@@ -121,6 +123,14 @@ class RunCursor(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 500
 
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError({"limit": [f"a whole number from 1 to {self.max_page_size}"]})
+        return min(int(raw), self.max_page_size)
+
 
 class RunList(ApiView, generics.ListAPIView):
     serializer_class = RunSerializer
@@ -132,11 +142,15 @@ class RunList(ApiView, generics.ListAPIView):
         runs_ = CheckRun.objects.filter(checker__namespace=self.namespace).select_related("checker")
         query = self.request.query_params
         if query.get("checker"):
+            if not SLUG.fullmatch(query["checker"]):
+                raise exceptions.ValidationError({"checker": ["a checker's slug: letters, digits, - and _"]})
             runs_ = runs_.filter(checker__slug=query["checker"])
-        if query.get("status"):
-            runs_ = runs_.filter(status=query["status"])
-        if query.get("trigger"):
-            runs_ = runs_.filter(trigger=query["trigger"])
+        for key, choices in {"status": RunStatus, "trigger": Trigger}.items():
+            if key not in query:
+                continue
+            if query[key] not in choices.values:
+                raise exceptions.ValidationError({key: [f"one of {', '.join(choices.values)}"]})
+            runs_ = runs_.filter(**{key: query[key]})
         return runs_
 
     @extend_schema(

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import BaseParser, JSONParser
@@ -91,13 +92,11 @@ class NamespaceConfig(ApiView):
     read_role = Role.OWNER
     write_role = Role.OWNER
     parser_classes = [JSONParser, YamlParser]
-    renderer_classes = [YamlRenderer, JSONRenderer]
+    renderer_classes = [JSONRenderer]
 
     def get_renderers(self):
         """YAML for the export; JSON for the plan and every error."""
-        if self.request.method == "GET":
-            return [YamlRenderer(), JSONRenderer()]
-        return [JSONRenderer()]
+        return [YamlRenderer()] if self.request.method == "GET" else [JSONRenderer()]
 
     def finalize_response(self, request, response, *args, **kwargs):
         if response.status_code >= 400:
@@ -106,7 +105,9 @@ class NamespaceConfig(ApiView):
 
     @extend_schema(
         responses={
-            (200, "application/yaml"): OpenApiResponse(str, "The namespace as checks-as-code YAML."),
+            (200, "application/yaml"): OpenApiResponse(
+                OpenApiTypes.OBJECT, "The namespace as a checks-as-code YAML document."
+            ),
             **ERRORS,
         },
         tags=["config"],
@@ -132,7 +133,7 @@ class NamespaceConfig(ApiView):
                                 "code": serializers.CharField(),
                                 "message": serializers.CharField(),
                                 "fields": serializers.DictField(),
-                                "errors": serializers.ListField(child=ConfigErrorSerializer),
+                                "errors": serializers.ListField(child=ConfigErrorSerializer, required=False),
                             },
                         )
                     },
@@ -159,7 +160,7 @@ class NamespaceConfig(ApiView):
 
 
 def _config_body(request: Request) -> tuple[str, dict[str, str]]:
-    data = request.data
+    data = request.data if isinstance(request.data, dict) else {}
     text, environ = data.get("yaml"), data.get("env") or {}
     if not isinstance(text, str):
         raise exceptions.ValidationError(

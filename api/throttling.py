@@ -5,6 +5,7 @@ The counts live in Django's cache: per process unless the operator configures a 
 
 from __future__ import annotations
 
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.authentication import token_of
@@ -18,7 +19,7 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request, view) -> bool:
         self.scope = getattr(view, "throttle_scope", "api")
-        self.rate = self.get_rate()
+        self.rate = api_settings.DEFAULT_THROTTLE_RATES[self.scope]
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 
