@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -77,15 +78,11 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """Django's 404 handler: JSON under /api/, the site's page elsewhere."""
     if request.path.startswith(API_PREFIX):
         return JsonResponse(body(404, "No such API endpoint."), status=status.HTTP_404_NOT_FOUND)
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
         message = "The server failed; the error is logged. Try again, or tell the operator."
         return JsonResponse(body(500, message), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
-    from django.views.defaults import server_error as page_server_error
-
-    return page_server_error(request)
+    return defaults.server_error(request)

@@ -425,5 +425,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "AlarmStateEnum": "alarms.models.State",
+        "RunStatusEnum": "checkers.models.RunStatus",
+    },
 }
 # --- end of the HTTP API --------------------------------------------------------------------
