@@ -84,9 +84,11 @@ class CheckerList(ApiView):
 
 
 def _payload(request: Request) -> dict:
+    """The keys the request gave: a form field left out keeps its value (a multipart body
+    leaves out a false checkbox, which DRF would otherwise read as false)."""
     serializer = CheckerWriteSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return {key: value for key, value in serializer.validated_data.items() if key in request.data}
 
 
 class CheckerDetail(ApiView):

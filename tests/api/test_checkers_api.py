@@ -77,6 +77,7 @@ def test_a_compiled_module_uploads_and_runs(seed, personas, bearer, how):
         )
     assert response.status_code == 201, response.json()
     assert response.json()["has_wasm_module"] is True
+    assert response.json()["enabled"] is True
     assert bytes(Checker.objects.get(slug="wasm-one").wasm_module) == module
 
 
