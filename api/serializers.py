@@ -6,9 +6,10 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alarms.models import AlarmState, Transition
-from checkers.models import Checker, CheckerKind, CheckRun
-from namespaces.models import Namespace
+from alarms.models import AlarmState, Channel, Transition
+from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
+from namespaces.models import Membership, Namespace
+from runbooks.models import Runbook
 
 
 class NamespaceSerializer(serializers.ModelSerializer):
@@ -254,5 +255,65 @@ class OutcomeSerializer(serializers.Serializer):
     fuel_used = serializers.IntegerField()
 
 
-class RunOutcomeSerializer(OutcomeSerializer):
-    """A test run's outcome: nothing recorded."""
+class DatasourceSerializer(serializers.ModelSerializer):
+    """No URL and no password: both are secrets, written on the pages or by checks as code."""
+
+    class Meta:
+        model = Datasource
+        fields = ["slug", "name", "engine", "statement_timeout", "row_cap", "max_concurrency"]
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    datasource = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["slug", "datasource", "sql", "description", "sample"]
+
+
+class PreviewSerializer(serializers.Serializer):
+    columns = serializers.ListField(child=serializers.CharField(), required=False)
+    rows = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField(allow_null=True)), required=False
+    )
+    total = serializers.IntegerField(required=False)
+    shown = serializers.IntegerField(required=False)
+    truncated = serializers.BooleanField(required=False)
+    error = serializers.CharField(required=False, help_text="Why the query failed; no rows then.")
+
+
+class RunbookSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Runbook
+        fields = ["slug", "title", "body", "owner", "updated"]
+
+
+class RunbookWriteSerializer(serializers.Serializer):
+    slug = serializers.SlugField(required=False)
+    title = serializers.CharField(required=False)
+    body = serializers.CharField(required=False, trim_whitespace=False)
+    owner = serializers.CharField(required=False, allow_blank=True, help_text="A member's username.")
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "role", "created"]
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    """No URL and no secret: they are write-only, on the pages or by checks as code."""
+
+    class Meta:
+        model = Channel
+        fields = ["slug", "name", "kind", "min_severity", "is_default", "enabled", "disabled_reason"]
+
+
+class TestAlarmSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField()
+    status = serializers.CharField()
+    error = serializers.CharField(allow_blank=True)

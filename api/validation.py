@@ -16,13 +16,16 @@ from django.forms import model_to_dict
 from django.utils.datastructures import MultiValueDict
 from rest_framework import exceptions
 
+from checkers.data_views import _preview as dataset_preview
 from checkers.forms import CheckerForm
 from checkers.models import Checker, Dataset
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace
+from runbooks.forms import RunbookForm
 from runbooks.models import Runbook
 
 FORM_FIELDS = CheckerForm._meta.fields
+__all__ = ["checker_form", "dataset_preview", "runbook_form"]
 
 
 def _as_form_value(value: Any) -> Any:
@@ -87,4 +90,24 @@ def checker_form(namespace: Namespace, instance: Checker | None, payload: dict[s
     if not form.is_valid():
         fields = {("wasm" if k == "wasm_upload" else k): list(v) for k, v in form.errors.items()}
         raise exceptions.ValidationError({("" if k == "__all__" else k): v for k, v in fields.items()})
+    return form
+
+
+def runbook_form(namespace: Namespace, instance: Runbook | None, payload: dict[str, Any]) -> RunbookForm:
+    """The runbook page's form, valid, or a 400; ``owner`` is a member's username."""
+    current = model_to_dict(instance, fields=RunbookForm._meta.fields) if instance else {}
+    data = {**current, **{k: v for k, v in payload.items() if k != "owner"}}
+    if "owner" in payload:
+        owner = payload["owner"]
+        members = namespace.memberships.filter(user__username=owner, user__is_active=True)
+        data["owner"] = members.values_list("user_id", flat=True).first() if owner else None
+        if owner and data["owner"] is None:
+            raise exceptions.ValidationError({"owner": [f"{owner} is not an active member here."]})
+    form = RunbookForm(
+        {k: _as_form_value(v) for k, v in data.items()}, instance=instance, namespace=namespace
+    )
+    if not form.is_valid():
+        raise exceptions.ValidationError(
+            {("" if k == "__all__" else k): list(v) for k, v in form.errors.items()}
+        )
     return form

@@ -428,6 +428,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AlarmStateEnum": "alarms.models.State",
         "RunStatusEnum": "checkers.models.RunStatus",
+        "CheckerKindEnum": "checkers.models.CheckerKind",
+        "SeverityEnum": "checkers.models.Severity",
     },
 }
 # --- end of the HTTP API --------------------------------------------------------------------

@@ -28,6 +28,15 @@ ROLES = {
     "api:checker-run": (None, "editor"),
     "api:checker-test": (None, "editor"),
     "api:run-list": ("viewer", None),
+    "api:member-list": ("viewer", None),
+    "api:datasource-list": ("viewer", None),
+    "api:dataset-list": ("viewer", None),
+    "api:dataset-detail": ("viewer", None),
+    "api:dataset-preview": (None, "editor"),
+    "api:runbook-list": ("viewer", "editor"),
+    "api:runbook-detail": ("viewer", "editor"),
+    "api:channel-list": ("viewer", None),
+    "api:channel-test": (None, "owner"),
     "api:run-detail": ("viewer", None),
 }
 RANK = {"viewer": 1, "editor": 2, "owner": 3}
