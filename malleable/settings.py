@@ -127,6 +127,10 @@ INSTALLED_APPS = [
     "checks_as_code",
     "pages",
     "health",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -432,3 +436,51 @@ CELERY_BEAT_SCHEDULE |= {
     "health-late": {"task": "health.tasks.sweep_late_checkers", "schedule": ALARM_SWEEP_INTERVAL_S},
 }
 # --- end of watching the watcher ------------------------------------------------------------
+
+# --- the HTTP API (docs/api.md) -------------------------------------------------------------
+# Personal bearer tokens, or the session for the browsable schema; every error is one JSON
+# shape. The sandbox service is throttled per token (or per user) at MALLEABLE_API_SANDBOX_RATE,
+# every other call at MALLEABLE_API_RATE: "N/second", "N/minute", "N/hour" or "N/day".
+API_MAX_BODY_BYTES = _typed("MALLEABLE_API_MAX_BODY_BYTES", int, 48 * 1024 * 1024)
+if API_MAX_BODY_BYTES < 1024:
+    raise ImproperlyConfigured(f"MALLEABLE_API_MAX_BODY_BYTES={API_MAX_BODY_BYTES} must be at least 1024")
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_MAX_BODY_BYTES)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api": env.str("MALLEABLE_API_RATE", default="1200/minute"),
+        "sandbox": env.str("MALLEABLE_API_SANDBOX_RATE", default="30/minute"),
+    },
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Malleable API",
+    "DESCRIPTION": "Namespaces, checkers, runs, alarms and the sandbox service (docs/api.md).",
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "AlarmStateEnum": "alarms.models.State",
+        "RunStatusEnum": "checkers.models.RunStatus",
+        "CheckerKindEnum": "checkers.models.CheckerKind",
+        "SeverityEnum": "checkers.models.Severity",
+    },
+}
+# --- end of the HTTP API --------------------------------------------------------------------

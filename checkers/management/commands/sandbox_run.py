@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import CommandParser
 
-from checkers import compilation
+from checkers import trial
 from checkers.management.cli import EXIT_CODES, UsageCommand, summary, usage_error
 from checkers.sandbox import Limits, Program
 
@@ -44,7 +43,7 @@ class Command(UsageCommand):
         _refuse_duplicates(options["dataset"])
         datasets = dict(_load_dataset(spec) for spec in options["dataset"])
         limits = _limits(options)
-        outcome = compilation.sandbox().run(program, datasets, limits)
+        outcome = trial.run(program, datasets, limits)
         if options["json"]:
             self.stdout.write(json.dumps(outcome.to_dict()))
         else:
@@ -99,13 +98,11 @@ def _refuse_duplicates(specs: list[str]) -> None:
 
 
 def _limits(options: dict[str, Any]) -> Limits:
-    timeout = options["timeout"] if options["timeout"] is not None else settings.SANDBOX_TIMEOUT_S
-    memory = options["memory"] if options["memory"] is not None else settings.SANDBOX_MEMORY_MB
-    fuel = options["fuel"] if options["fuel"] is not None else settings.SANDBOX_FUEL
-    if not 0 < timeout < math.inf:
-        raise usage_error(f"--timeout must be a positive number of seconds, not {timeout}")
-    if memory < 1:
-        raise usage_error(f"--memory must be at least 1 MB, not {memory}")
-    if fuel < 1:
-        raise usage_error(f"--fuel must be positive, not {fuel}")
-    return Limits(timeout_s=timeout, memory_bytes=memory * 1024 * 1024, fuel=fuel)
+    limits = trial.limits(options["timeout"], options["memory"], options["fuel"])
+    if not 0 < limits.timeout_s < math.inf:
+        raise usage_error(f"--timeout must be a positive number of seconds, not {limits.timeout_s}")
+    if limits.memory_bytes < 1024 * 1024:
+        raise usage_error(f"--memory must be at least 1 MB, not {options['memory']}")
+    if limits.fuel < 1:
+        raise usage_error(f"--fuel must be positive, not {limits.fuel}")
+    return limits

@@ -1,0 +1,278 @@
+"""Checkers, their runs, state, alarm history and toggles, run now and test runs, over HTTP.
+
+Every view is an ``ApiView``: the namespace is checked before the handler (outsiders 404,
+viewers' writes 403, a read-only token's writes 403); objects are found by slug or UUID in it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alarms.models import AlarmState, ToggleRefused, Transition
+from api.base import ApiView
+from api.schema import ERRORS
+from api.serializers import (
+    CheckerSerializer,
+    CheckerWriteSerializer,
+    OutcomeSerializer,
+    RunSerializer,
+    StateSerializer,
+    ToggleSerializer,
+    TransitionSerializer,
+)
+from api.validation import checker_form
+from checkers import runs, tasks
+from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, Trigger
+from namespaces.access import get_in_namespace
+
+CHECKERS = Checker.objects.select_related("namespace", "runbook").prefetch_related("datasets")
+MAX_WAIT_S = 60
+SLUG = re.compile(r"[-a-zA-Z0-9_]+")
+TAGS = ["checkers"]
+
+
+def checker_in(view: ApiView, slug: str) -> Checker:
+    return get_in_namespace(CHECKERS, view.namespace, slug=slug)
+
+
+def state_of(checker: Checker) -> AlarmState:
+    state = AlarmState.objects.select_related(
+        "last_run__checker", "acknowledged_by", "muted_by"
+    ).get_or_create(checker=checker)[0]
+    state.checker = checker
+    return state
+
+
+class CheckerList(ApiView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(responses={200: CheckerSerializer(many=True), **ERRORS}, tags=TAGS)
+    def get(self, request: Request, namespace: str) -> Response:
+        checkers = CHECKERS.filter(namespace=self.namespace).order_by("slug")
+        return Response(CheckerSerializer(checkers, many=True).data)
+
+    @extend_schema(
+        request={"application/json": CheckerWriteSerializer, "multipart/form-data": CheckerWriteSerializer},
+        responses={201: CheckerSerializer, **ERRORS},
+        tags=TAGS,
+        description="Python, WAT or a compiled module (wasm_base64, or a multipart `wasm` file), "
+        "validated as the editor validates. Rule checkers come in through checks as code.",
+    )
+    def post(self, request: Request, namespace: str) -> Response:
+        payload = _payload(request)
+        if payload.get("kind", CheckerKind.RULE) == CheckerKind.RULE:
+            raise exceptions.ValidationError(
+                {
+                    "kind": [
+                        "Create rule checkers through POST .../config (checks as code); here: python or wasm."
+                    ]
+                }
+            )
+        checker = checker_form(self.namespace, None, payload).save_changes()
+        return Response(CheckerSerializer(checker).data, status=status.HTTP_201_CREATED)
+
+
+def _payload(request: Request) -> dict:
+    """The keys the request gave: a form field left out keeps its value (a multipart body
+    leaves out a false checkbox, which DRF would otherwise read as false)."""
+    serializer = CheckerWriteSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return {key: value for key, value in serializer.validated_data.items() if key in request.data}
+
+
+class CheckerDetail(ApiView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(responses={200: CheckerSerializer, **ERRORS}, tags=TAGS)
+    def get(self, request: Request, namespace: str, checker: str) -> Response:
+        return Response(CheckerSerializer(checker_in(self, checker)).data)
+
+    @extend_schema(
+        request={"application/json": CheckerWriteSerializer, "multipart/form-data": CheckerWriteSerializer},
+        responses={200: CheckerSerializer, **ERRORS},
+        tags=TAGS,
+        description="Change the keys given; the others keep their values.",
+    )
+    def patch(self, request: Request, namespace: str, checker: str) -> Response:
+        found = checker_in(self, checker)
+        payload = _payload(request)
+        if found.kind == CheckerKind.RULE or payload.get("kind") == CheckerKind.RULE:
+            raise exceptions.ValidationError({"kind": ["Change rule checkers through checks as code."]})
+        with transaction.atomic():
+            saved = checker_form(self.namespace, found, payload).save_changes()
+        return Response(CheckerSerializer(CHECKERS.get(pk=saved.pk)).data)
+
+    @extend_schema(responses={204: None, **ERRORS}, tags=TAGS)
+    def delete(self, request: Request, namespace: str, checker: str) -> Response:
+        checker_in(self, checker).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RunCursor(CursorPagination):
+    ordering = "-queued"
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 500
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError({"limit": [f"a whole number from 1 to {self.max_page_size}"]})
+        return min(int(raw), self.max_page_size)
+
+
+class RunList(ApiView, generics.ListAPIView):
+    serializer_class = RunSerializer
+    pagination_class = RunCursor
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CheckRun.objects.none()
+        runs_ = CheckRun.objects.filter(checker__namespace=self.namespace).select_related("checker")
+        query = self.request.query_params
+        if query.get("checker"):
+            if not SLUG.fullmatch(query["checker"]):
+                raise exceptions.ValidationError({"checker": ["a checker's slug: letters, digits, - and _"]})
+            runs_ = runs_.filter(checker__slug=query["checker"])
+        for key, choices in {"status": RunStatus, "trigger": Trigger}.items():
+            if key not in query:
+                continue
+            if query[key] not in choices.values:
+                raise exceptions.ValidationError({key: [f"one of {', '.join(choices.values)}"]})
+            runs_ = runs_.filter(**{key: query[key]})
+        return runs_
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("checker", str, description="Only this checker's runs (slug)."),
+            OpenApiParameter("status", str, enum=[s.value for s in RunStatus]),
+            OpenApiParameter("trigger", str, enum=[t.value for t in Trigger]),
+        ],
+        responses={200: RunSerializer(many=True), **ERRORS},
+        tags=["runs"],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class RunDetail(ApiView):
+    @extend_schema(responses={200: RunSerializer, **ERRORS}, tags=["runs"])
+    def get(self, request: Request, namespace: str, run: str) -> Response:
+        found = get_in_namespace(CheckRun.objects.select_related("checker"), self.namespace, uuid=run)
+        return Response(RunSerializer(found).data)
+
+
+class CheckerState(ApiView):
+    @extend_schema(
+        responses={200: StateSerializer, **ERRORS},
+        tags=TAGS,
+        description="The alarm state a deploy can gate on: green, red, error or unknown.",
+    )
+    def get(self, request: Request, namespace: str, checker: str) -> Response:
+        return Response(StateSerializer(state_of(checker_in(self, checker))).data)
+
+
+class AlarmHistory(ApiView):
+    @extend_schema(responses={200: TransitionSerializer(many=True), **ERRORS}, tags=TAGS)
+    def get(self, request: Request, namespace: str, checker: str) -> Response:
+        found = checker_in(self, checker)
+        transitions = Transition.objects.filter(checker=found).select_related("checker", "run")[:200]
+        return Response(TransitionSerializer(transitions, many=True).data)
+
+
+class Toggle(ApiView):
+    @extend_schema(request=ToggleSerializer, responses={200: StateSerializer, **ERRORS}, tags=TAGS)
+    def post(self, request: Request, namespace: str, checker: str) -> Response:
+        """Acknowledge, mute, disable alarming, or undo one: audited as on the pages."""
+        serializer = ToggleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        state = state_of(checker_in(self, checker))
+        user, reason, action = request.user, data["reason"], data["action"]
+        try:
+            if action == "mute":
+                until = data.get("until") or timezone.now() + timedelta(minutes=data["minutes"])
+                state.mute(user, until, reason)
+            elif action in {"disable-alarming", "enable-alarming"}:
+                state.set_alarming(action == "enable-alarming", user, reason)
+            else:
+                getattr(state, action)(user, reason)
+        except ToggleRefused as exc:
+            raise exceptions.ValidationError({"action": [str(exc)]}) from None
+        return Response(StateSerializer(state_of(state.checker)).data)
+
+
+class RunNow(ApiView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "wait", float, description=f"Seconds to wait for the outcome, up to {MAX_WAIT_S}."
+            )
+        ],
+        request=None,
+        responses={
+            200: OpenApiResponse(RunSerializer, "The run finished within `wait`."),
+            202: OpenApiResponse(RunSerializer, "The run is queued or running: poll it."),
+            **ERRORS,
+        },
+        tags=TAGS,
+    )
+    def post(self, request: Request, namespace: str, checker: str) -> Response:
+        """Queue a run for a worker, as the schedule would; trigger `api`."""
+        wait = _wait(request)
+        found = checker_in(self, checker)
+        with transaction.atomic():
+            run = CheckRun.objects.create(checker=found, trigger=Trigger.API)
+            tasks.enqueue(run)
+        deadline = time.monotonic() + wait
+        while run.status in {RunStatus.QUEUED, RunStatus.RUNNING} and time.monotonic() < deadline:
+            time.sleep(0.2)
+            run.refresh_from_db()
+        finished = run.status not in {RunStatus.QUEUED, RunStatus.RUNNING}
+        return Response(
+            RunSerializer(run).data, status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED
+        )
+
+
+def _wait(request: Request) -> float:
+    raw = request.query_params.get("wait", "0")
+    try:
+        wait = float(raw)
+    except ValueError:
+        raise exceptions.ValidationError({"wait": [f"{raw!r} is not a number of seconds."]}) from None
+    if not 0 <= wait <= MAX_WAIT_S:
+        raise exceptions.ValidationError({"wait": [f"must be between 0 and {MAX_WAIT_S} seconds."]})
+    return wait
+
+
+class TestRun(ApiView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"application/json": CheckerWriteSerializer, "multipart/form-data": CheckerWriteSerializer},
+        responses={200: OutcomeSerializer, **ERRORS},
+        tags=TAGS,
+        description="The checker against live datasets, as saved or with the changes in the body "
+        "(a draft, validated as the editor validates): records nothing, saves nothing, alarms nobody.",
+    )
+    def post(self, request: Request, namespace: str, checker: str) -> Response:
+        found = checker_in(self, checker)
+        payload = _payload(request) if request.data else {}
+        if not payload:
+            return Response(runs.evaluate(found).outcome.to_dict())
+        if found.kind == CheckerKind.RULE or payload.get("kind") == CheckerKind.RULE:
+            raise exceptions.ValidationError({"kind": ["Draft rule checkers are tried in the editor."]})
+        return Response(checker_form(self.namespace, found, payload).test_run([]).outcome.to_dict())

@@ -1,0 +1,40 @@
+"""The OpenAPI pieces every view shares: the error body and the bearer scheme."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ERROR = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorDetail",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+            },
+        )
+    },
+)
+ERRORS = {
+    code: OpenApiResponse(ERROR, text)
+    for code, text in {
+        400: "The request is invalid; `fields` says where.",
+        401: "No token, or an unknown, revoked or expired one.",
+        403: "The role, or the token's scope, does not allow it.",
+        404: "No such object, or not yours to see.",
+        413: "The body is larger than MALLEABLE_API_MAX_BODY_BYTES.",
+        429: "Too many requests: wait for Retry-After seconds.",
+    }.items()
+}
+
+
+class BearerScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.BearerTokenAuthentication"
+    name = "bearer"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A personal API token (mlb_...)."}

@@ -1,0 +1,319 @@
+"""What the API reads and writes. Secrets are write-only fields and never serialized back."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from alarms.models import AlarmState, Channel, Transition
+from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
+from namespaces.models import Membership, Namespace
+from runbooks.models import Runbook
+
+
+class NamespaceSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField(help_text="Your role here: owner, editor or viewer.")
+
+    class Meta:
+        model = Namespace
+        fields = ["slug", "name", "description", "timezone", "role"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["owner", "editor", "viewer"]))
+    def get_role(self, namespace: Namespace) -> str:
+        return str(namespace.role_of(self.context["request"].user))
+
+
+class RunErrorSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    level = serializers.CharField()
+    text = serializers.CharField()
+
+
+class RunSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    checker = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    messages = MessageSerializer(many=True, read_only=True)
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CheckRun
+        fields = [
+            "id",
+            "checker",
+            "trigger",
+            "status",
+            "scheduled_for",
+            "queued",
+            "started",
+            "finished",
+            "messages",
+            "error",
+            "logs",
+            "duration_ms",
+            "fetch_ms",
+            "sandbox_ms",
+            "fuel_used",
+            "figures",
+        ]
+
+    @extend_schema_field(RunErrorSerializer(allow_null=True))
+    def get_error(self, run: CheckRun) -> dict | None:
+        return {"kind": run.error_kind, "detail": run.error_detail} if run.error_kind else None
+
+
+class CheckerSerializer(serializers.ModelSerializer):
+    runbook = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    datasets = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    has_wasm_module = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Checker
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "kind",
+            "severity",
+            "tags",
+            "runbook",
+            "enabled",
+            "datasets",
+            "source",
+            "has_wasm_module",
+            "wasm_sha256",
+            "params",
+            "schedule_cron",
+            "schedule_every",
+            "timezone",
+            "timeout_s",
+            "memory_mb",
+            "fuel",
+            "state",
+            "next_run_at",
+            "last_run_at",
+        ]
+
+    def get_has_wasm_module(self, checker: Checker) -> bool:
+        return bool(checker.wasm_sha256)
+
+    @extend_schema_field(serializers.ChoiceField(choices=["unknown", "green", "red", "error"]))
+    def get_state(self, checker: Checker) -> str:
+        return checker.current_state()
+
+
+class CheckerWriteSerializer(serializers.Serializer):
+    """A checker as the editor takes it, with datasets and the runbook named by slug.
+
+    Exactly what the editor's form accepts is what this accepts (api/validation.py): the API
+    checks shapes, the form checks meaning.
+    """
+
+    slug = serializers.SlugField(required=False)
+    name = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=CheckerKind.choices, required=False)
+    severity = serializers.CharField(required=False)
+    tags = serializers.CharField(required=False, allow_blank=True)
+    runbook = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+    datasets = serializers.ListField(child=serializers.SlugField(), required=False)
+    source = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    wasm_base64 = serializers.CharField(
+        required=False, write_only=True, help_text="A compiled core module, base64; replaces the WAT text."
+    )
+    wasm = serializers.FileField(required=False, write_only=True, help_text="The same as a multipart upload.")
+    params = serializers.JSONField(required=False)
+    schedule_cron = serializers.CharField(required=False, allow_blank=True)
+    schedule_every = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    timezone = serializers.CharField(required=False, allow_blank=True)
+    timeout_s = serializers.FloatField(required=False, allow_null=True)
+    memory_mb = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    fuel = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    def validate(self, attrs: dict) -> dict:
+        if "wasm_base64" in attrs and "wasm" in attrs:
+            raise serializers.ValidationError("Give the module once: wasm_base64 or a wasm upload.")
+        return attrs
+
+
+class StateSerializer(serializers.ModelSerializer):
+    checker = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    last_run = RunSerializer(read_only=True, allow_null=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    muted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    silenced = serializers.SerializerMethodField(
+        help_text="Why alarms are held back now; null when they are not."
+    )
+
+    class Meta:
+        model = AlarmState
+        fields = [
+            "checker",
+            "state",
+            "since",
+            "consecutive_reds",
+            "consecutive_errors",
+            "last_run",
+            "acknowledged_by",
+            "acknowledged_at",
+            "ack_reason",
+            "muted_until",
+            "muted_by",
+            "mute_reason",
+            "silenced",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_silenced(self, state: AlarmState) -> str | None:
+        silence = state.silence()
+        return str(silence) if silence else None
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    checker = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    run = serializers.SlugRelatedField(slug_field="uuid", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Transition
+        fields = ["id", "checker", "old", "new", "run", "created"]
+
+
+class ToggleSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=["acknowledge", "unacknowledge", "mute", "unmute", "disable-alarming", "enable-alarming"]
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    until = serializers.DateTimeField(required=False, help_text="For mute: when the mute ends (future).")
+    minutes = serializers.IntegerField(required=False, min_value=1, help_text="For mute: instead of until.")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["action"] == "mute" and not ("until" in attrs or "minutes" in attrs):
+            raise serializers.ValidationError({"until": ["Say when the mute ends: until or minutes."]})
+        if attrs["action"] == "disable-alarming" and not attrs["reason"].strip():
+            raise serializers.ValidationError({"reason": ["Say why alarming goes off, so the team knows."]})
+        return attrs
+
+
+class DatasetInputSerializer(serializers.Serializer):
+    columns = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    rows = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=True)
+    )
+    truncated = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs: dict) -> dict:
+        width = len(attrs["columns"])
+        if any(len(row) != width for row in attrs["rows"]):
+            raise serializers.ValidationError(f"every row must have {width} values, one per column")
+        return attrs
+
+
+class SandboxRunSerializer(serializers.Serializer):
+    python = serializers.CharField(required=False, trim_whitespace=False, help_text="Python checker source.")
+    wat = serializers.CharField(required=False, trim_whitespace=False, help_text="WebAssembly text.")
+    wasm_base64 = serializers.CharField(required=False, help_text="A compiled core module, base64.")
+    datasets = serializers.DictField(child=DatasetInputSerializer(), required=False, default=dict)
+    params = serializers.DictField(required=False, default=dict)
+    timeout = serializers.FloatField(required=False, help_text="Seconds; at most the operator's limit.")
+    memory_mb = serializers.IntegerField(required=False, help_text="At most the operator's limit.")
+    fuel = serializers.IntegerField(required=False, help_text="At most the operator's limit.")
+
+    def validate(self, attrs: dict) -> dict:
+        given = [key for key in ("python", "wat", "wasm_base64") if key in attrs]
+        if len(given) != 1:
+            raise serializers.ValidationError("Give exactly one of python, wat or wasm_base64.")
+        maxima = {
+            "timeout": settings.SANDBOX_TIMEOUT_S,
+            "memory_mb": settings.SANDBOX_MEMORY_MB,
+            "fuel": settings.SANDBOX_FUEL,
+        }
+        errors = {}
+        for key, maximum in maxima.items():
+            value = attrs.get(key)
+            if value is not None and not 0 < value <= maximum:
+                errors[key] = [f"must be more than 0 and at most the operator's {maximum}"]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class OutcomeSerializer(serializers.Serializer):
+    """Exactly ``sandbox_run --json``'s object (docs/contracts.md)."""
+
+    status = serializers.ChoiceField(choices=["green", "red", "error"])
+    messages = MessageSerializer(many=True)
+    error = RunErrorSerializer(allow_null=True)
+    logs = serializers.CharField(allow_blank=True)
+    duration_ms = serializers.FloatField()
+    fuel_used = serializers.IntegerField()
+
+
+class DatasourceSerializer(serializers.ModelSerializer):
+    """No URL and no password: both are secrets, written on the pages or by checks as code."""
+
+    class Meta:
+        model = Datasource
+        fields = ["slug", "name", "engine", "statement_timeout", "row_cap", "max_concurrency"]
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    datasource = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["slug", "datasource", "sql", "description", "sample"]
+
+
+class PreviewSerializer(serializers.Serializer):
+    columns = serializers.ListField(child=serializers.CharField(), required=False)
+    rows = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField(allow_null=True)), required=False
+    )
+    total = serializers.IntegerField(required=False)
+    shown = serializers.IntegerField(required=False)
+    truncated = serializers.BooleanField(required=False)
+    error = serializers.CharField(required=False, help_text="Why the query failed; no rows then.")
+
+
+class RunbookSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Runbook
+        fields = ["slug", "title", "body", "owner", "updated"]
+
+
+class RunbookWriteSerializer(serializers.Serializer):
+    slug = serializers.SlugField(required=False)
+    title = serializers.CharField(required=False)
+    body = serializers.CharField(required=False, trim_whitespace=False)
+    owner = serializers.CharField(required=False, allow_blank=True, help_text="A member's username.")
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "role", "created"]
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    """No URL and no secret: they are write-only, on the pages or by checks as code."""
+
+    class Meta:
+        model = Channel
+        fields = ["slug", "name", "kind", "min_severity", "is_default", "enabled", "disabled_reason"]
+
+
+class TestAlarmSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField()
+    status = serializers.CharField()
+    error = serializers.CharField(allow_blank=True)
