@@ -30,9 +30,10 @@ from checkers.rules import NOUNS, bounds_by_figure
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from pages.charts import duration_chart, figure_chart, state_timeline
+from pages.crud import Resource
 from pages.dashboard import markers_for
 from pages.forms.checkers import AlarmPolicyForm, CheckerForm, RuleFormSet
-from pages.helpers import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context, paginate
+from pages.helpers import is_htmx, may, namespace_page, page_context, paginate
 
 CHECKERS = Checker.objects.select_related("namespace", "runbook")
 TIMELINE_DAYS = 7
@@ -151,18 +152,6 @@ def run_detail(request: HttpRequest, namespace: Namespace, run: str) -> HttpResp
 # --- The editor --------------------------------------------------------------------------------
 
 
-@namespace_page(post=Role.EDITOR)
-def checker_create(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    if not may(request, Role.EDITOR):
-        return needs_role(request, namespace, "Creating checkers", Role.EDITOR)
-    return _editor(request, namespace, None)
-
-
-@namespace_page(post=Role.EDITOR)
-def checker_edit(request: HttpRequest, namespace: Namespace, checker: str) -> HttpResponse:
-    return _editor(request, namespace, _checker(namespace, checker))
-
-
 def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None) -> HttpResponse:
     data, files = (request.POST, request.FILES) if request.method == "POST" else (None, None)
     form = CheckerForm(data, files, instance=checker, namespace=namespace)
@@ -261,22 +250,19 @@ def schedule_preview(request: HttpRequest, namespace: Namespace) -> HttpResponse
     return render(request, "checkers/_schedule_preview.html", {"schedule": preview})
 
 
-@namespace_page(post=Role.EDITOR)
-def checker_delete(request: HttpRequest, namespace: Namespace, checker: str) -> HttpResponse:
-    checker = _checker(namespace, checker)
-    if request.method == "POST":
-        name = checker.name
-        checker.delete()
-        messages.success(request, f"Deleted {name} and its runs.")
-        return redirect(namespace)
-    return confirm_delete(
-        request,
-        namespace,
-        checker,
-        Role.EDITOR,
-        "Its runs, state history and alarm settings go with it.",
-        checker.get_absolute_url(),
-    )
+CHECKER_PAGES = Resource(
+    Checker,
+    "checker",
+    Role.EDITOR,
+    "Creating checkers",
+    _editor,
+    queryset=CHECKERS,
+    deleted="Deleted {obj.name} and its runs.",
+    consequence="Its runs, state history and alarm settings go with it.",
+)
+checker_create = CHECKER_PAGES.create_view()
+checker_edit = CHECKER_PAGES.edit_view()
+checker_delete = CHECKER_PAGES.delete_view()
 
 
 # --- Alarm toggles --------------------------------------------------------------------------------

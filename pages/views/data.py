@@ -7,17 +7,17 @@ sees a stored URL or password: forms leave them blank, pages say only where they
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Count, ProtectedError
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from checkers import datasources
 from checkers.models import Dataset, Datasource
-from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
+from pages.crud import Resource
 from pages.forms.checkers import DatasetForm, DatasourceForm
-from pages.helpers import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
+from pages.helpers import is_htmx, may, namespace_page, page_context
 
 PREVIEW_ROWS = 50
 # Characters of one cell a preview shows: a page stays small whatever the rows hold.
@@ -32,20 +32,6 @@ def datasource_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
     sources = namespace.datasources.annotate(dataset_count=Count("datasets"))
     rows = [(source, datasources.describe_target(source.url)) for source in sources]
     return render(request, "checkers/datasource_list.html", page_context(request, namespace, rows=rows))
-
-
-@namespace_page(post=Role.OWNER)
-def datasource_create(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    if not may(request, Role.OWNER):
-        return needs_role(request, namespace, "Adding datasources", Role.OWNER)
-    return _datasource_form(request, namespace, None)
-
-
-@namespace_page(post=Role.OWNER)
-def datasource_edit(request: HttpRequest, namespace: Namespace, datasource: str) -> HttpResponse:
-    return _datasource_form(
-        request, namespace, get_in_namespace(Datasource.objects.all(), namespace, slug=datasource)
-    )
 
 
 def _datasource_form(request: HttpRequest, namespace: Namespace, source: Datasource | None) -> HttpResponse:
@@ -82,25 +68,21 @@ def _test_connection(source: Datasource) -> dict:
         return {"ok": False, "text": str(exc)}
 
 
-@namespace_page(post=Role.OWNER)
-def datasource_delete(request: HttpRequest, namespace: Namespace, datasource: str) -> HttpResponse:
-    source = get_in_namespace(Datasource.objects.all(), namespace, slug=datasource)
-    if request.method == "POST":
-        try:
-            source.delete()
-        except ProtectedError:
-            messages.error(request, f"{source.slug} still feeds datasets: delete or move them first.")
-            return redirect("checkers:datasource-edit", namespace.slug, source.slug)
-        messages.success(request, f"Deleted datasource {source.slug}.")
-        return redirect("checkers:datasource-list", namespace.slug)
-    return confirm_delete(
-        request,
-        namespace,
-        source,
-        Role.OWNER,
-        "Datasets that read it must be deleted or moved first.",
-        reverse("checkers:datasource-edit", args=[namespace.slug, source.slug]),
-    )
+DATASOURCES = Resource(
+    Datasource,
+    "datasource",
+    Role.OWNER,
+    "Adding datasources",
+    _datasource_form,
+    deleted="Deleted datasource {obj.slug}.",
+    consequence="Datasets that read it must be deleted or moved first.",
+    protected="{obj.slug} still feeds datasets: delete or move them first.",
+    after_delete=lambda namespace: reverse("checkers:datasource-list", args=[namespace.slug]),
+    cancel=lambda namespace, source: reverse("checkers:datasource-edit", args=[namespace.slug, source.slug]),
+)
+datasource_create = DATASOURCES.create_view()
+datasource_edit = DATASOURCES.edit_view()
+datasource_delete = DATASOURCES.delete_view()
 
 
 # --- Datasets -------------------------------------------------------------------------------------
@@ -112,18 +94,6 @@ def dataset_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
         checker_count=Count("checkers", distinct=True) + Count("rules__checker", distinct=True)
     )
     return render(request, "checkers/dataset_list.html", page_context(request, namespace, datasets=sets))
-
-
-@namespace_page(post=Role.EDITOR)
-def dataset_create(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    if not may(request, Role.EDITOR):
-        return needs_role(request, namespace, "Adding datasets", Role.EDITOR)
-    return _dataset_form(request, namespace, None)
-
-
-@namespace_page(post=Role.EDITOR)
-def dataset_edit(request: HttpRequest, namespace: Namespace, dataset: str) -> HttpResponse:
-    return _dataset_form(request, namespace, get_in_namespace(Dataset.objects.all(), namespace, slug=dataset))
 
 
 def _dataset_form(request: HttpRequest, namespace: Namespace, dataset: Dataset | None) -> HttpResponse:
@@ -190,22 +160,18 @@ def _cell(value: object) -> object:
     return _cut(value if isinstance(value, str) else str(value))
 
 
-@namespace_page(post=Role.EDITOR)
-def dataset_delete(request: HttpRequest, namespace: Namespace, dataset: str) -> HttpResponse:
-    dataset = get_in_namespace(Dataset.objects.all(), namespace, slug=dataset)
-    if request.method == "POST":
-        try:
-            dataset.delete()
-        except ProtectedError:
-            messages.error(request, f"A rule checker checks {dataset.slug}: change or delete it first.")
-            return redirect("checkers:dataset-edit", namespace.slug, dataset.slug)
-        messages.success(request, f"Deleted dataset {dataset.slug}.")
-        return redirect("checkers:dataset-list", namespace.slug)
-    return confirm_delete(
-        request,
-        namespace,
-        dataset,
-        Role.EDITOR,
-        "Code checkers that read it stop getting it; rule checkers on it must be changed first.",
-        reverse("checkers:dataset-edit", args=[namespace.slug, dataset.slug]),
-    )
+DATASETS = Resource(
+    Dataset,
+    "dataset",
+    Role.EDITOR,
+    "Adding datasets",
+    _dataset_form,
+    deleted="Deleted dataset {obj.slug}.",
+    consequence="Code checkers that read it stop getting it; rule checkers on it must be changed first.",
+    protected="A rule checker checks {obj.slug}: change or delete it first.",
+    after_delete=lambda namespace: reverse("checkers:dataset-list", args=[namespace.slug]),
+    cancel=lambda namespace, dataset: reverse("checkers:dataset-edit", args=[namespace.slug, dataset.slug]),
+)
+dataset_create = DATASETS.create_view()
+dataset_edit = DATASETS.edit_view()
+dataset_delete = DATASETS.delete_view()

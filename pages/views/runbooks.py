@@ -5,8 +5,9 @@ from django.shortcuts import redirect, render
 from alarms.models import AlarmEvent
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
+from pages.crud import Resource
 from pages.forms.runbooks import RunbookForm
-from pages.helpers import is_htmx, may, namespace_page, needs_role, page_context
+from pages.helpers import is_htmx, may, namespace_page, page_context
 from runbooks.models import Runbook, render_markdown
 
 
@@ -32,18 +33,6 @@ def runbook_detail(request: HttpRequest, namespace: Namespace, runbook: str) -> 
     )
 
 
-@namespace_page(post=Role.EDITOR)
-def runbook_create(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    if not may(request, Role.EDITOR):
-        return needs_role(request, namespace, "Writing runbooks", Role.EDITOR)
-    return _runbook_form(request, namespace, None)
-
-
-@namespace_page(post=Role.EDITOR)
-def runbook_edit(request: HttpRequest, namespace: Namespace, runbook: str) -> HttpResponse:
-    return _runbook_form(request, namespace, get_in_namespace(Runbook.objects.all(), namespace, slug=runbook))
-
-
 def _runbook_form(request: HttpRequest, namespace: Namespace, runbook: Runbook | None) -> HttpResponse:
     form = RunbookForm(request.POST or None, instance=runbook, namespace=namespace)
     if request.method == "POST" and request.POST.get("action") == "preview":
@@ -63,3 +52,8 @@ def _runbook_form(request: HttpRequest, namespace: Namespace, runbook: Runbook |
         "runbooks/form.html",
         page_context(request, namespace, form=form, runbook=runbook, preview=html),
     )
+
+
+RUNBOOKS = Resource(Runbook, "runbook", Role.EDITOR, "Writing runbooks", _runbook_form)
+runbook_create = RUNBOOKS.create_view()
+runbook_edit = RUNBOOKS.edit_view()

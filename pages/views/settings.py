@@ -17,6 +17,7 @@ from alarms.toggles import remove_window, window_saved
 from alarms.transports import default_broker, describe_broker
 from namespaces.access import get_in_namespace
 from namespaces.models import Membership, Namespace, Role
+from pages.crud import Resource
 from pages.forms.settings import (
     AlarmDefaultsForm,
     ChannelForm,
@@ -25,7 +26,7 @@ from pages.forms.settings import (
     formset_helper,
     window_formset,
 )
-from pages.helpers import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
+from pages.helpers import is_htmx, may, namespace_page, page_context
 
 # --- Members ----------------------------------------------------------------------------------------
 
@@ -90,18 +91,6 @@ def channel_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
     )
 
 
-@namespace_page(post=Role.OWNER)
-def channel_create(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    if not may(request, Role.OWNER):
-        return needs_role(request, namespace, "Adding alarm channels", Role.OWNER)
-    return _channel_form(request, namespace, None)
-
-
-@namespace_page(post=Role.OWNER)
-def channel_edit(request: HttpRequest, namespace: Namespace, channel: str) -> HttpResponse:
-    return _channel_form(request, namespace, get_in_namespace(Channel.objects.all(), namespace, slug=channel))
-
-
 def _channel_form(request: HttpRequest, namespace: Namespace, channel: Channel | None) -> HttpResponse:
     form = ChannelForm(request.POST or None, instance=channel, namespace=namespace)
     if request.method == "POST" and form.is_valid():
@@ -157,21 +146,22 @@ def channel_test(request: HttpRequest, namespace: Namespace, channel: str) -> Ht
     return redirect("namespaces:channels", namespace.slug)
 
 
-@namespace_page(post=Role.OWNER)
-def channel_delete(request: HttpRequest, namespace: Namespace, channel: str) -> HttpResponse:
-    channel = get_in_namespace(Channel.objects.all(), namespace, slug=channel)
-    if request.method == "POST":
-        channel.delete()
-        messages.success(request, f"Deleted channel {channel.slug}.")
-        return redirect("namespaces:channels", namespace.slug)
-    return confirm_delete(
-        request,
-        namespace,
-        channel,
-        Role.OWNER,
-        "Its notifications go with it; checkers that named only this channel fall back to the defaults.",
-        reverse("namespaces:channel-edit", args=[namespace.slug, channel.slug]),
-    )
+CHANNELS = Resource(
+    Channel,
+    "channel",
+    Role.OWNER,
+    "Adding alarm channels",
+    _channel_form,
+    deleted="Deleted channel {obj.slug}.",
+    consequence=(
+        "Its notifications go with it; checkers that named only this channel fall back to the defaults."
+    ),
+    after_delete=lambda namespace: reverse("namespaces:channels", args=[namespace.slug]),
+    cancel=lambda namespace, channel: reverse("namespaces:channel-edit", args=[namespace.slug, channel.slug]),
+)
+channel_create = CHANNELS.create_view()
+channel_edit = CHANNELS.edit_view()
+channel_delete = CHANNELS.delete_view()
 
 
 # --- Maintenance windows ------------------------------------------------------------------------------
