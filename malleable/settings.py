@@ -227,6 +227,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# No worker at all (checkers run from cron): tasks run in the process that sends them, so a
+# test run is evaluated in the web request again and alarm deliveries are made there.
+CELERY_TASK_ALWAYS_EAGER = _typed("CELERY_TASK_ALWAYS_EAGER", bool, False)
 # Installations (or test runs) sharing one broker keep apart by queue name.
 CELERY_TASK_DEFAULT_QUEUE = env.str("MALLEABLE_TASK_QUEUE", default="malleable")
 CELERY_TASK_ACKS_LATE = True
