@@ -77,6 +77,7 @@ def worker(broker, tmp_path) -> Iterator[subprocess.Popen]:
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": RABBITMQ_URL,
         "MALLEABLE_TASK_QUEUE": broker,
+        "MALLEABLE_DATASOURCE_ALLOWED_HOSTS": "127.0.0.1",
     }
     log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - read back after the process ends
     process = subprocess.Popen(
@@ -128,7 +129,7 @@ def test_the_page_says_still_running_within_its_bound_then_shows_the_workers_res
         assert worker.poll() is None, "the worker died"
         time.sleep(1)
         polled = editor.get(test_run.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
-    assert 'data-testid="state">red' in polled
+    assert 'data-state="red"' in polled
     assert "3 users, read slowly" in polled
     assert "Nothing was recorded and nobody was alarmed." in polled
     test_run.refresh_from_db()

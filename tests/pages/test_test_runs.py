@@ -63,7 +63,7 @@ def test_the_editor_says_still_running_then_the_poll_shows_the_result(
 
     content = poll(client, test_run)
     assert "hx-trigger" not in content
-    assert 'data-testid="state">red' in content
+    assert 'data-state="red"' in content
     assert f"{SEED_MESSAGE} (50" in content
     assert "Nothing was recorded and nobody was alarmed." in content
     assert not CheckRun.objects.exists()
@@ -80,7 +80,7 @@ def test_the_checker_pages_test_run_goes_to_the_worker_too(
     assert 'data-testid="test-running"' in content
     assert (test_run.checker, test_run.draft) == (python_checker, None)
     tasks.run_test(test_run.pk)
-    assert 'data-testid="state">green' in poll(client, test_run)
+    assert 'data-state="green"' in poll(client, test_run)
     assert not CheckRun.objects.exists()
 
 
