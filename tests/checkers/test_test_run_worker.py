@@ -81,7 +81,16 @@ def worker(broker, tmp_path) -> Iterator[subprocess.Popen]:
     }
     log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - read back after the process ends
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "--app=malleable", "worker", "--loglevel=INFO", "--concurrency=1"],
+        # A node name of its own: another worker on this RabbitMQ (another test run) holds the default's.
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app=malleable",
+            "worker",
+            f"--hostname={broker}@%h",
+            "--concurrency=1",
+        ],
         cwd=BASE_DIR,
         env=env,
         stdout=log,
@@ -89,11 +98,12 @@ def worker(broker, tmp_path) -> Iterator[subprocess.Popen]:
         start_new_session=True,
     )
     yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
     log.seek(0)
     print(log.read()[-5000:])
 
