@@ -774,3 +774,50 @@ class CheckRun(models.Model):
     def __str__(self) -> str:
         at = self.finished or self.queued
         return f"{self.checker} {self.get_status_display().lower()} at {at:%Y-%m-%d %H:%M:%S}"
+
+
+class TestRun(models.Model):
+    """A test run: a checker as saved, or as typed in the editor (``draft``), evaluated by a worker.
+
+    Not history: no ``CheckRun`` is written and no alarm moves. The row only carries the draft
+    to the worker and the result back to the page that waits for it, and is deleted after
+    ``KEPT`` (``checkers/testruns.py``). Its ``duration_ms`` counts against the namespace's
+    worker-seconds like a run's.
+    """
+
+    __test__ = False  # a model, not a pytest class, whatever its name
+
+    NAMESPACE_PATH = "namespace"
+    KEPT = timedelta(hours=1)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="test_runs")
+    checker = models.ForeignKey(
+        Checker,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="test_runs",
+        help_text="The saved checker tested, or whose edit is tested; blank for a new checker.",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    draft = models.JSONField(
+        null=True, blank=True, help_text="The editor's form as typed; blank: the saved checker."
+    )
+    wasm_module = models.BinaryField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True, db_index=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"test run {self.uuid}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("checkers:test-run", args=[self.namespace.slug, self.uuid])

@@ -9,7 +9,7 @@ datasets a checker is about to read).
   how long one run can hold a worker.
 - Worker-seconds per namespace per clock hour: once a namespace's runs used them, its
   further runs that hour are recorded as ``skipped`` (the alarm state does not move), so one
-  namespace's heavy checkers cannot starve the others.
+  namespace's heavy checkers cannot starve the others. Test runs count, and are skipped, too.
 """
 
 from __future__ import annotations
@@ -90,12 +90,13 @@ def hour_start(namespace: Namespace, now: datetime) -> datetime:
 
 
 def worker_seconds_used(namespace: Namespace, since: datetime) -> float:
-    from checkers.models import CheckRun
+    """Its runs' time and its test runs' (kept an hour, so a clock hour's are all there)."""
+    from checkers.models import CheckRun, TestRun
 
-    used = CheckRun.objects.filter(checker__namespace=namespace, finished__gte=since).aggregate(
-        ms=Sum("duration_ms")
-    )["ms"]
-    return (used or 0.0) / 1000
+    runs = CheckRun.objects.filter(checker__namespace=namespace, finished__gte=since)
+    tests = TestRun.objects.filter(namespace=namespace, finished__gte=since)
+    used = [query.aggregate(ms=Sum("duration_ms"))["ms"] or 0.0 for query in (runs, tests)]
+    return sum(used) / 1000
 
 
 def budget_spent(namespace: Namespace, now: datetime | None = None) -> str | None:

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkers import quotas, runs
-from checkers.models import Checker, CheckerKind, CheckRun
+from checkers import quotas, runs, testruns
+from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, TestRun
 from checkers.sandbox import ErrorKind
 from malleable.celery import app
 
@@ -42,10 +42,11 @@ def enqueue(run: CheckRun) -> None:
     )
 
 
-def time_limit(checker: Checker) -> int:
+def time_limit(checker: Checker, datasets: list[Dataset] | None = None) -> int:
     """The run's budgets (every dataset query, compiling a module the cache lacks, then the
-    sandbox) plus a margin."""
-    queries = sum(dataset.datasource.statement_timeout for dataset in checker.read_datasets())
+    sandbox) plus a margin. ``datasets``: what a test run's draft reads instead of the saved ones."""
+    read = checker.read_datasets() if datasets is None else datasets
+    queries = sum(dataset.datasource.statement_timeout for dataset in read)
     compiling = settings.COMPILE_TIMEOUT_S if checker.kind == CheckerKind.WASM else 0
     return int(queries + compiling + checker.limits().timeout_s + TIME_LIMIT_MARGIN_S)
 
@@ -65,3 +66,37 @@ def run_checker(run_id: int) -> str | None:
     except SoftTimeLimitExceeded:
         detail = f"timeout: the run passed its worker time limit of {time_limit(run.checker)} s"
         return runs.record_error(run, ErrorKind.TIMEOUT, detail).status
+
+
+def start_test_run(
+    checker: Checker,
+    user,
+    declared: list[Dataset] | None = None,
+    rules: list[CheckerRule] | None = None,
+) -> TestRun:
+    """Send a test run to a worker (``checkers/testruns.py``); the page then waits for its row.
+
+    Sent at once rather than on commit: the pages run in autocommit, so the row is already
+    committed, and under ``CELERY_TASK_ALWAYS_EAGER`` the test run finishes here, in this call.
+    """
+    test_run = testruns.create(checker, user, declared, rules)
+    if test_run.finished is None:
+        limit = time_limit(checker, testruns.read_datasets(checker, declared, rules))
+        run_test.apply_async((test_run.pk,), time_limit=limit + 5, soft_time_limit=limit)
+    return test_run
+
+
+@app.task(acks_late=True, ignore_result=True)
+def run_test(test_run_id: int) -> None:
+    """Evaluate one test run and keep its result for the page; a duplicate delivery does nothing."""
+    test_run = testruns.claim(test_run_id)
+    if test_run is None:
+        log.info("test run %s is taken; skipping a duplicate delivery", test_run_id)
+        return
+    try:
+        testruns.execute(test_run)
+    except SoftTimeLimitExceeded:
+        checker, declared, rules = testruns.rebuild(test_run)
+        limit = time_limit(checker, testruns.read_datasets(checker, declared, rules))
+        detail = f"timeout: the test run passed its worker time limit of {limit} s"
+        testruns.give_up(test_run, ErrorKind.TIMEOUT, detail)

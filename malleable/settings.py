@@ -233,6 +233,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# No worker at all (checkers run from cron): tasks run in the process that sends them, so a
+# test run is evaluated in the web request again and alarm deliveries are made there.
+CELERY_TASK_ALWAYS_EAGER = _typed("CELERY_TASK_ALWAYS_EAGER", bool, False)
 # Installations (or test runs) sharing one broker keep apart by queue name.
 CELERY_TASK_DEFAULT_QUEUE = env.str("MALLEABLE_TASK_QUEUE", default="malleable")
 CELERY_TASK_ACKS_LATE = True
@@ -267,6 +270,10 @@ QUOTA_MIN_INTERVAL_S = _typed("MALLEABLE_QUOTA_MIN_INTERVAL", int, 60)
 QUOTA_STATEMENT_TIMEOUT_S = _typed("MALLEABLE_QUOTA_STATEMENT_TIMEOUT", float, 60.0)
 QUOTA_DATASETS_PER_CHECKER = _typed("MALLEABLE_QUOTA_DATASETS_PER_CHECKER", int, 10)
 QUOTA_WORKER_SECONDS = _typed("MALLEABLE_QUOTA_WORKER_SECONDS", float, 3600.0)
+# A test run goes to a worker; the page waits this long for its result, then polls.
+TEST_RUN_WAIT_S = _typed("MALLEABLE_TEST_RUN_WAIT", float, 10.0)
+if TEST_RUN_WAIT_S < 0:
+    raise ImproperlyConfigured(f"MALLEABLE_TEST_RUN_WAIT={TEST_RUN_WAIT_S:g} must be 0 or more seconds")
 
 # Tests that need PostgreSQL, MariaDB, RabbitMQ or Redis fail instead of skipping when set.
 REQUIRE_SERVICES = _typed("MALLEABLE_REQUIRE_SERVICES", bool, False)

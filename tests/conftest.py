@@ -63,3 +63,10 @@ def seed(personas, shop):
     )
     python.datasets.add(dataset)
     return rule, python
+
+
+@pytest.fixture
+def eager_tasks(settings):
+    """Celery runs a task in the caller, as an installation with CELERY_TASK_ALWAYS_EAGER does: a
+    test run then finishes within the request that starts it."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True

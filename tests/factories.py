@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from alarms.models import (
     AlarmDefaults,
@@ -23,7 +24,7 @@ from alarms.models import (
     ToggleLog,
     Transition,
 )
-from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
+from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource, TestRun
 from namespaces.models import Membership, Namespace, Role
 from runbooks.models import Runbook
 from tests.personas import make_user
@@ -100,6 +101,18 @@ def _checker(namespace: Namespace) -> Checker:
 @factory(CheckRun)
 def _run(namespace: Namespace) -> CheckRun:
     return CheckRun.objects.create(checker=_checker(namespace), trigger="manual", status="green")
+
+
+@factory(TestRun)
+def _test_run(namespace: Namespace) -> TestRun:
+    """A finished test run of a saved checker, as the worker leaves it."""
+    return TestRun.objects.create(
+        namespace=namespace,
+        checker=_checker(namespace),
+        finished=timezone.now(),
+        duration_ms=1.0,
+        result={"skipped": "skipped: a made-up test run"},
+    )
 
 
 @factory(Runbook)

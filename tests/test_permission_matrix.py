@@ -12,7 +12,7 @@ from django.forms import ModelChoiceField
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from alarms.models import Channel
-from checkers.models import Checker, CheckRun, Dataset, Datasource
+from checkers.models import Checker, CheckRun, Dataset, Datasource, TestRun
 from namespaces.access import is_tenant_owned, namespace_of
 from namespaces.models import Namespace, Role
 from namespaces.tenant_admin import TenantAdminMixin
@@ -200,6 +200,7 @@ URL_ARGUMENTS = {
     "runbook": lambda personas: make(Runbook, personas.a).slug,
     "checker": lambda personas: make(Checker, personas.a).slug,
     "run": lambda personas: make(CheckRun, personas.a).uuid,
+    "test_run": lambda personas: make(TestRun, personas.a).uuid,
     "datasource": lambda personas: make(Datasource, personas.a).slug,
     "dataset": lambda personas: make(Dataset, personas.a).slug,
     "channel": lambda personas: make(Channel, personas.a).slug,
@@ -218,6 +219,8 @@ def test_pages_are_discovered():
     assert "namespaces:detail" in NAMESPACED_PAGES
 
 
+# Eager tasks: an editor's POST to a test run finishes in the request instead of waiting for a worker.
+@pytest.mark.usefixtures("eager_tasks")
 @pytest.mark.parametrize("name", NAMESPACED_PAGES)
 class TestNamespacedPages:
     def test_anonymous_is_sent_to_sign_in(self, personas, client, name):
@@ -283,6 +286,7 @@ PAGE_ROLES: dict[str, tuple[bool, Role | None]] = {
     "checkers:disable-alarming": (False, EDITOR),
     "checkers:enable-alarming": (False, EDITOR),
     "checkers:run-detail": (True, None),
+    "checkers:test-run": (True, None),
     "checkers:datasource-list": (True, None),
     "checkers:datasource-create": (True, OWNER),
     "checkers:datasource-edit": (True, OWNER),

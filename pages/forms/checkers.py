@@ -18,11 +18,10 @@ from django.forms.utils import ErrorDict
 from django.utils.text import slugify
 
 from alarms.models import AlarmPolicy, OnError
-from checkers import compilation, datasources, quotas, runs
+from checkers import compilation, datasources, quotas, tasks
 from checkers.humanize import SourcePosition, error_position
-from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
+from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource, TestRun
 from checkers.rules import number
-from checkers.runs import Evaluation
 from checkers.sandbox import Limits, Program
 from checkers.sandbox.program import MAX_MODULE_BYTES
 from malleable.encryption import SecretInput
@@ -431,9 +430,10 @@ class CheckerForm(NamespaceForm):
         """The datasets it may read that are marked as samples, for the editor's side panel."""
         return [dataset for dataset in self.fields["datasets"].queryset if dataset.sample]
 
-    def test_run(self, rules: list[CheckerRule]) -> Evaluation:
-        """The checker as typed, against live datasets; nothing is saved or recorded."""
-        return runs.evaluate(self.instance, declared=self.cleaned_data.get("datasets") or [], rules=rules)
+    def test_run(self, user: Any, rules: list[CheckerRule]) -> TestRun:
+        """The checker as typed, sent to a worker to run against live datasets; nothing is saved."""
+        declared = list(self.cleaned_data.get("datasets") or [])
+        return tasks.start_test_run(self.instance, user, declared=declared, rules=rules)
 
 
 class CheckerRuleForm(NamespaceForm):

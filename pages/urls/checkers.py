@@ -2,6 +2,7 @@ from django.urls import path
 
 from pages.views import checkers as views
 from pages.views import data as data_views
+from pages.views import test_runs as test_run_views
 
 app_name = "checkers"
 CHECKER = "n/<slug:namespace>/checkers/<slug:checker>/"
@@ -20,6 +21,7 @@ urlpatterns = [
     path(f"{CHECKER}alarming/off/", views.toggle, {"action": "disable-alarming"}, name="disable-alarming"),
     path(f"{CHECKER}alarming/on/", views.toggle, {"action": "enable-alarming"}, name="enable-alarming"),
     path("n/<slug:namespace>/runs/<uuid:run>/", views.run_detail, name="run-detail"),
+    path("n/<slug:namespace>/test-runs/<uuid:test_run>/", test_run_views.test_run_result, name="test-run"),
     path("n/<slug:namespace>/datasources/", data_views.datasource_list, name="datasource-list"),
     path("n/<slug:namespace>/datasources/new/", data_views.datasource_create, name="datasource-create"),
     path(

@@ -1,5 +1,7 @@
 """Checker pages: the checker and its runs, the editor, test runs, run now and the alarm toggles.
 
+A test run goes to a worker; these pages wait for it a bounded time (``pages/views/test_runs.py``).
+
 Every view goes through ``namespace_page``: outsiders 404, viewers read, editors act.
 """
 
@@ -23,7 +25,7 @@ from alarms.models import (
     ToggleLog,
     ToggleRefused,
 )
-from checkers import runs
+from checkers import runs, tasks
 from checkers.humanize import error_position, preview_schedule
 from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, State, Trigger
 from checkers.rules import NOUNS, bounds_by_figure
@@ -34,6 +36,7 @@ from pages.crud import Resource
 from pages.dashboard import markers_for
 from pages.forms.checkers import AlarmPolicyForm, CheckerForm, RuleFormSet
 from pages.helpers import is_htmx, may, namespace_page, page_context, paginate
+from pages.views.test_runs import waited
 
 CHECKERS = Checker.objects.select_related("namespace", "runbook")
 TIMELINE_DAYS = 7
@@ -121,16 +124,10 @@ def _headline(run: CheckRun) -> str:
 def test_run(request: HttpRequest, namespace: Namespace, checker: str) -> HttpResponse:
     """The saved checker against live datasets, recording nothing and alarming nobody."""
     checker = _checker(namespace, checker)
-    evaluation = runs.evaluate(checker)
-    result = {"evaluation": evaluation, "result_error_at": _outcome_position(evaluation)}
+    result = waited(tasks.start_test_run(checker, request.user))
     if is_htmx(request):
         return render(request, "checkers/_test_result.html", result)
     return render(request, "checkers/detail.html", _detail_context(request, namespace, checker, **result))
-
-
-def _outcome_position(evaluation: runs.Evaluation):
-    error = evaluation.outcome.error
-    return error_position(error.detail) if error else None
 
 
 @namespace_page()
@@ -174,8 +171,7 @@ def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None)
         if request.POST.get("action") != "test":
             return _save_checker(request, form, policy_form, rule_formset)
         is_rule = form.cleaned_data["kind"] == CheckerKind.RULE
-        evaluation = form.test_run(rule_formset.rules() if is_rule else [])
-        result = {"evaluation": evaluation, "result_error_at": _outcome_position(evaluation)}
+        result = waited(form.test_run(request.user, rule_formset.rules() if is_rule else []))
     if is_htmx(request) and data is not None:
         return render(request, "checkers/_test_result.html", {**result, "form": form, "htmx": True})
     if not may(request, Role.EDITOR):

@@ -3,11 +3,13 @@
 import pytest
 from playwright.sync_api import expect
 
+from checkers import tasks
 from checkers.models import Checker, CheckRun
 from tests.browser.steps import write_python_checker
 from tests.shop import SEED_MESSAGE, SEED_PYTHON
 
-pytestmark = pytest.mark.browser
+# A test run goes to a worker: here Celery runs it in the request, as with CELERY_TASK_ALWAYS_EAGER.
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("eager_tasks")]
 
 BROKEN_PYTHON = "rows = datasets['users_with_email_null']\nok(len(rows) +)\n"
 
@@ -62,3 +64,27 @@ def test_a_fix_and_a_test_run_take_away_the_failed_saves_errors(signed_in, seed,
     expect(page.get_by_test_id("test-result").get_by_test_id("state")).to_have_text("green")
     expect(page.get_by_test_id("form-errors")).to_have_count(0)
     assert not Checker.objects.filter(slug="null-e-mails-in-python").exists()
+
+
+def test_a_slow_test_run_says_still_running_then_shows_the_result_in_place(
+    signed_in, seed, shop, settings, monkeypatch
+):
+    """No eager Celery here: the page waits no time, the test plays the worker once the page polls."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.TEST_RUN_WAIT_S = 0
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.run_test, "apply_async", lambda args, **options: sent.append(args[0]))
+    shop.set_null_emails(50)
+    page = signed_in("editor")
+    write_python_checker(page, "Null e-mails in Python", SEED_PYTHON)
+
+    page.get_by_role("button", name="Test run").click()
+
+    expect(page.get_by_test_id("test-running")).to_contain_text("still running")
+    assert len(sent) == 1
+    tasks.run_test(sent[0])
+    result = page.get_by_test_id("test-result")
+    expect(result.get_by_test_id("state")).to_have_text("red")
+    expect(result.get_by_test_id("messages")).to_contain_text(f"fail {SEED_MESSAGE} (50")
+    expect(page.get_by_test_id("test-running")).to_have_count(0)
+    assert not CheckRun.objects.exists()

@@ -6,7 +6,8 @@ from playwright.sync_api import expect
 from checkers.models import Checker
 from tests.browser.conftest import field
 
-pytestmark = pytest.mark.browser
+# A test run goes to a worker: here Celery runs it in the request, as with CELERY_TASK_ALWAYS_EAGER.
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("eager_tasks")]
 
 
 def test_editor_adds_a_second_rule_and_saves_the_suite(signed_in, seed, shop, tmp_path):

@@ -9,6 +9,8 @@ from alarms.models import AlarmPolicy, AlarmState, ToggleLog
 from checkers import runs
 from checkers.models import Checker, CheckRun, Datasource
 
+# A test run goes to a worker: here Celery runs it in the request, as with CELERY_TASK_ALWAYS_EAGER.
+pytestmark = pytest.mark.usefixtures("eager_tasks")
 ACTIONS = [
     "run",
     "test",

@@ -9,6 +9,8 @@ from checkers.models import Checker, CheckRun, Datasource
 from runbooks.models import Runbook
 from tests.shop import SEED_MESSAGE, SEED_PYTHON
 
+# A test run goes to a worker: here Celery runs it in the request, as with CELERY_TASK_ALWAYS_EAGER.
+pytestmark = pytest.mark.usefixtures("eager_tasks")
 NEW = "/n/alpha/checkers/new/"
 WAT = (Path(__file__).parents[1] / "sandbox" / "fixtures" / "few_null_emails.wat").read_text()
 
