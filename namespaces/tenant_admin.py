@@ -164,7 +164,9 @@ class TenantAdminMixin(_ModelAdmin):
         self._scope_choices(db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-    def _scope_choices(self, db_field: models.Field[Any, Any], request: HttpRequest, kwargs: dict[str, Any]) -> None:
+    def _scope_choices(
+        self, db_field: models.Field[Any, Any], request: HttpRequest, kwargs: dict[str, Any]
+    ) -> None:
         related = db_field.related_model
         if related is Namespace:
             kwargs["queryset"] = self._namespaces(request, self.edit_role)

@@ -6,6 +6,7 @@ Every view goes through ``namespace_page``: outsiders 404, viewers read, editors
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
@@ -24,7 +25,7 @@ from alarms.models import (
     ToggleRefused,
 )
 from checkers import runs
-from checkers.humanize import error_position, preview_schedule
+from checkers.humanize import SourcePosition, error_position, preview_schedule
 from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, State, Trigger
 from checkers.rules import NOUNS, bounds_by_figure
 from namespaces.access import get_in_namespace
@@ -57,7 +58,9 @@ def checker_detail(request: HttpRequest, namespace: Namespace, checker: str) -> 
     )
 
 
-def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker, **extra) -> dict:
+def _detail_context(
+    request: HttpRequest, namespace: Namespace, checker: Checker, **extra: Any
+) -> dict[str, Any]:
     now = timezone.now()
     state = _state(checker)
     recent = list(checker.runs.order_by("-queued")[:RUNS_CHARTED])
@@ -127,7 +130,7 @@ def test_run(request: HttpRequest, namespace: Namespace, checker: str) -> HttpRe
     return render(request, "checkers/detail.html", _detail_context(request, namespace, checker, **result))
 
 
-def _outcome_position(evaluation: runs.Evaluation):
+def _outcome_position(evaluation: runs.Evaluation) -> SourcePosition | None:
     error = evaluation.outcome.error
     return error_position(error.detail) if error else None
 
@@ -242,7 +245,7 @@ def _save_checker(
     return redirect(checker)
 
 
-def _int(value) -> int | None:
+def _int(value: object) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
