@@ -7,6 +7,9 @@ manage channels (secrets write-only), maintenance windows and the namespace's de
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -49,16 +52,16 @@ class HistoryInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
-    def has_view_permission(self, request, obj=None):
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return True
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -87,14 +90,14 @@ class ChannelAdmin(TenantAdminMixin, admin.ModelAdmin):
     ]
     actions = ["send_test_alarm"]
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any] | tuple[Any, ...]:
         """Read-only views show where a channel points, never its URL or secret."""
         fields = super().get_fields(request, obj)
         if self.has_change_permission(request, obj):
             return fields
         return ["where" if name == "url" else name for name in fields if name != "secret"]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str] | tuple[str, ...]:
         if self.has_change_permission(request, obj):
             return self.readonly_fields
         return ["where", *self.readonly_fields]
@@ -109,7 +112,7 @@ class ChannelAdmin(TenantAdminMixin, admin.ModelAdmin):
             return badge("enabled")
         return format_html('<span class="badge text-bg-danger">disabled</span> {}', obj.disabled_reason)
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """Switching ``enabled`` goes through the model, so it is audited and held alarms resume."""
         toggled = change and "enabled" in form.changed_data
         wanted = obj.enabled
@@ -123,7 +126,7 @@ class ChannelAdmin(TenantAdminMixin, admin.ModelAdmin):
             obj.disable(f"disabled by {request.user.get_username()} in the admin", by=request.user)
 
     @admin.action(description="Send test alarm", permissions=["change"])
-    def send_test_alarm(self, request, queryset):
+    def send_test_alarm(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for channel in queryset:
             if not self.has_change_permission(request, channel):
                 self.message_user(request, f"{channel.slug}: only owners send test alarms.", messages.ERROR)
@@ -156,16 +159,16 @@ class MaintenanceWindowAdmin(AuditedOwnerAdmin):
     def open_now(self, obj: MaintenanceWindow) -> bool:
         return obj.open_until(timezone.now()) is not None
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
         window_saved(obj, request.user, added=not change)
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
         remove_window(obj, request.user)
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for window in queryset:
             self.delete_model(request, window)
 
@@ -189,10 +192,12 @@ class AlarmPolicyAdmin(TenantAdminMixin, admin.ModelAdmin):
     readonly_fields = ["enabled", "disabled_reason", "disabled_by", "disabled_at"]
 
 
-def _toggle_action(name: str):
+def _toggle_action(name: str) -> Callable[..., TemplateResponse | None]:
     """The admin action for one of ``alarms.toggles.TOGGLES``, named like it."""
 
-    def action(model_admin: AlarmStateAdmin, request: HttpRequest, queryset: QuerySet):
+    def action(
+        model_admin: AlarmStateAdmin, request: HttpRequest, queryset: QuerySet[AlarmState]
+    ) -> TemplateResponse | None:
         return model_admin.toggle_states(request, queryset, name)
 
     action.__name__ = name.replace("-", "_")
@@ -271,7 +276,9 @@ class AlarmStateAdmin(TenantAdminMixin, admin.ModelAdmin):
     disable_alarming = _toggle_action("disable-alarming")
     enable_alarming = _toggle_action("enable-alarming")
 
-    def toggle_states(self, request: HttpRequest, queryset: QuerySet, action: str):
+    def toggle_states(
+        self, request: HttpRequest, queryset: QuerySet[Any], action: str
+    ) -> TemplateResponse | None:
         """Ask why (and for how long) on an intermediate page, then toggle each state the user edits."""
         form = TOGGLES[action].form(request.POST if "apply" in request.POST else None)
         if not form.is_bound or not form.is_valid():
@@ -301,7 +308,7 @@ class AlarmStateAdmin(TenantAdminMixin, admin.ModelAdmin):
         return None
 
 
-def _table(headers: list[str], rows) -> str:
+def _table(headers: list[str], rows: Iterable[Iterable[object]]) -> str:
     head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
     body = format_html_join(
         "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in r)),) for r in rows)

@@ -235,7 +235,7 @@ def default_broker() -> str:
     return settings.ALARM_BROKER_URL or settings.CELERY_BROKER_URL
 
 
-BROKER_PORTS = {"amqp": 5672, "amqps": 5671, "redis": 6379, "rediss": 6379}
+BROKER_PORTS: dict[str, int | str] = {"amqp": 5672, "amqps": 5671, "redis": 6379, "rediss": 6379}
 
 
 def broker_key(url: str) -> tuple[str, str, str, str]:

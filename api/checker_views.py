@@ -275,4 +275,6 @@ class TestRun(ApiView):
             return Response(runs.evaluate(found).outcome.to_dict())
         if found.kind == CheckerKind.RULE or payload.get("kind") == CheckerKind.RULE:
             raise exceptions.ValidationError({"kind": ["Draft rule checkers are tried in the editor."]})
-        return Response(checker_form(self.namespace, found, payload).test_run([]).outcome.to_dict())
+        form = checker_form(self.namespace, found, payload)
+        declared = list(form.cleaned_data.get("datasets") or [])
+        return Response(runs.evaluate(form.instance, declared=declared).outcome.to_dict())

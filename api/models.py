@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from namespaces.models import Namespace
+from namespaces.models import AnyUser, Namespace
 
 TOKEN_KIND = "mlb"  # noqa: S105 (the public marker that starts every token, not a secret)
 PREFIX_BYTES = 6
@@ -66,7 +66,7 @@ class ApiToken(models.Model):
     @classmethod
     def issue(
         cls,
-        user,
+        user: AnyUser,
         name: str,
         *,
         namespace: Namespace | None = None,

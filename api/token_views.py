@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from api.models import ApiToken
-from namespaces.models import Namespace
+from namespaces.models import AnyUser, Namespace
 
 MAX_EXPIRY_DAYS = 3650
 
@@ -32,9 +35,11 @@ class TokenForm(forms.Form):
         help_text="Empty: never. A token for CI wants an expiry.",
     )
 
-    def __init__(self, *args, user, **kwargs) -> None:
+    def __init__(self, *args: Any, user: AnyUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["namespace"].queryset = Namespace.objects.for_user(user).order_by("name")
+        namespace = self.fields["namespace"]
+        assert isinstance(namespace, forms.ModelChoiceField)
+        namespace.queryset = Namespace.objects.for_user(user).order_by("name")
 
 
 @login_required
@@ -52,16 +57,22 @@ def token_list(request: HttpRequest) -> HttpResponse:
             expires_in_days=data["expires_in_days"],
         )
         form = TokenForm(user=request.user)
-    tokens = request.user.api_tokens.select_related("namespace")
+    tokens = ApiToken.objects.filter(user=_signed_in(request)).select_related("namespace")
     return render(request, "api/tokens.html", {"form": form, "tokens": tokens, "issued": issued})
 
 
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, token: str) -> HttpResponse:
-    found = request.user.api_tokens.filter(prefix=token).first()
+    found = ApiToken.objects.filter(user=_signed_in(request), prefix=token).first()
     if found is None:
         raise Http404("No such token of yours.")
     if found.revoke():
         messages.success(request, f"Revoked {found.name}: it is refused from its next request.")
     return redirect("api-tokens")
+
+
+def _signed_in(request: HttpRequest) -> User:
+    """The user of a ``login_required`` view."""
+    assert isinstance(request.user, User), "login_required lets only signed-in users through"
+    return request.user

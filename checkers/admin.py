@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html
 
 from checkers import datasources, quotas, runs, tasks, testruns
@@ -44,7 +47,7 @@ class DatasourceForm(SameNamespaceForm):
             "max_concurrency",
         ]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and "url" in self.fields:
             self.fields["url"].required = False
@@ -53,13 +56,13 @@ class DatasourceForm(SameNamespaceForm):
         """A URL is required, but on edit a blank box means the stored one."""
         return self.cleaned_data["url"] or self.instance.url
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         """A password typed in the box is entered for the URL's target, even the same text again."""
         cleaned = super().clean()
         self.instance.password_entered = "password" in self.changed_data
         return cleaned
 
-    def save(self, commit=True):
+    def save(self, commit: bool = True) -> Any:
         if "password" in self.changed_data:
             self.instance.password_env = ""
         return super().save(commit)
@@ -74,14 +77,14 @@ class DatasourceAdmin(TenantAdminMixin, admin.ModelAdmin):
     search_fields = ["slug", "name"]
     actions = ["test_connection"]
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any] | tuple[Any, ...]:
         """Read-only views show where a datasource points, never its URL or password."""
         fields = super().get_fields(request, obj)
         if self.has_change_permission(request, obj):
             return fields
         return ["where" if name == "url" else name for name in fields if name != "password"]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str] | tuple[str, ...]:
         return ["where"] if not self.has_change_permission(request, obj) else []
 
     @admin.display(description="host / database")
@@ -89,7 +92,7 @@ class DatasourceAdmin(TenantAdminMixin, admin.ModelAdmin):
         return datasources.describe_target(obj.url)
 
     @admin.action(description="Test connection", permissions=["change"])
-    def test_connection(self, request, queryset):
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for datasource in queryset:
             if namespace_of(datasource).role_of(request.user) != Role.OWNER:
                 self.message_user(
@@ -120,7 +123,7 @@ class CheckerForm(SameNamespaceForm):
         model = Checker
         exclude = ["wasm_module"]
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         upload = cleaned.get("wasm_upload")
         if upload:
@@ -209,18 +212,18 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
     def module_sha256(self, obj: Checker) -> str:
         return obj.wasm_sha256 or (hashlib.sha256(obj.source.encode()).hexdigest() if obj.source else "-")
 
-    def _editable(self, request, queryset):
+    def _editable(self, request: HttpRequest, queryset: QuerySet[Checker]) -> list[Checker]:
         return [c for c in queryset if self.has_change_permission(request, c)]
 
     @admin.action(description="Run now", permissions=["change"])
-    def run_now(self, request, queryset):
+    def run_now(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for checker in self._editable(request, queryset):
             run = runs.execute(checker, Trigger.MANUAL)
             level = messages.SUCCESS if run.status == RunStatus.GREEN else messages.WARNING
             self.message_user(request, f"{checker.slug}: {run.status} {_first_message(run.messages)}", level)
 
     @admin.action(description="Test run (records nothing)", permissions=["change"])
-    def test_run(self, request, queryset):
+    def test_run(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         """On the workers, like the pages' test runs; the page waits for them all one bound."""
         started = [
             tasks.start_test_run(checker, request.user) for checker in self._editable(request, queryset)
@@ -232,13 +235,14 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
 
 
 def _test_run_message(test_run: TestRun) -> str:
-    slug = test_run.checker.slug
+    slug = test_run.checker.slug if test_run.checker else "a new checker"
     if test_run.finished is None:
         url = test_run.get_absolute_url()
         return format_html('{} (test run): still running; <a href="{}">its result</a>', slug, url)
-    if "skipped" in test_run.result:
-        return f"{slug} (test run): {test_run.result['skipped']}"
-    outcome = testruns.evaluation_of(test_run.result).outcome
+    result = test_run.result or {}
+    if "skipped" in result:
+        return f"{slug} (test run): {result['skipped']}"
+    outcome = testruns.evaluation_of(result).outcome
     detail = (
         outcome.error.detail if outcome.error else _first_message([m.to_dict() for m in outcome.messages])
     )

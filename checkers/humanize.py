@@ -71,7 +71,7 @@ def preview_schedule(cron: str, every: int | None, zone_name: str) -> SchedulePr
     except (ValueError, KeyError):
         return SchedulePreview(False, f"{zone_name!r} is not a known time zone.")
     following = schedule.next_after(timezone.now(), zone)
-    words = describe_cron(schedule.cron) if schedule.cron else describe_every(schedule.every)
+    words = describe_cron(schedule.cron) if schedule.cron else describe_every(schedule.every or 0)
     local = following.astimezone(zone)
     day = "" if local.date() == timezone.now().astimezone(zone).date() else f"{local:%a %d %b} "
     return SchedulePreview(

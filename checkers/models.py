@@ -8,11 +8,11 @@ import re
 import time
 import uuid
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -125,7 +125,7 @@ class Datasource(models.Model):
         self._stored_password = self.password
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Iterable[str], values: Iterable) -> Datasource:
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Datasource:
         instance = super().from_db(db, field_names, values)
         if "password" in instance.__dict__:
             instance._stored_password = instance.password
@@ -252,6 +252,14 @@ class DatasourceBusy(datasources.DatasourceError):
     permanent = False
 
 
+class _Slots(Protocol):
+    """Where a datasource's slots are kept: ``DatasourceLease`` rows, or PostgreSQL's ``AdvisorySlots``."""
+
+    def try_acquire(self, datasource: Datasource, /) -> object | None: ...
+
+    def release(self, datasource: Datasource, slot: Any, /) -> None: ...
+
+
 class DatasourceLease(models.Model):
     """A slot held by a running query, at most ``max_concurrency`` per datasource across workers.
 
@@ -274,9 +282,7 @@ class DatasourceLease(models.Model):
     @contextmanager
     def hold(cls, datasource: Datasource) -> Iterator[object]:
         """Wait up to ``WAIT_S`` for a slot, hold it for the block, then give it back."""
-        slots: type[DatasourceLease] | type[AdvisorySlots] = (
-            AdvisorySlots if connection.vendor == "postgresql" else cls
-        )
+        slots: _Slots = AdvisorySlots if connection.vendor == "postgresql" else cls
         deadline = time.monotonic() + cls.WAIT_S
         while (slot := slots.try_acquire(datasource)) is None:
             if time.monotonic() > deadline:
@@ -491,7 +497,7 @@ class Checker(models.Model):
     def __str__(self) -> str:
         return self.name or self.slug
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.wasm_module:
             self.wasm_sha256 = hashlib.sha256(bytes(self.wasm_module)).hexdigest()
         else:
@@ -516,16 +522,16 @@ class Checker(models.Model):
         return min(self.created, first_run) if first_run else self.created
 
     @classmethod
-    def from_db(cls, db, field_names, values):
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Checker:
         """Remember the stored schedule, so saving other fields does not postpone the next run."""
         checker = super().from_db(db, field_names, values)
         if set(field_names) >= SCHEDULE_FIELDS:
             checker._loaded_schedule = checker._schedule_key()
         return checker
 
-    _loaded_schedule: tuple | None = None
+    _loaded_schedule: tuple[object, ...] | None = None
 
-    def _schedule_key(self) -> tuple:
+    def _schedule_key(self) -> tuple[object, ...]:
         return (self.schedule_cron, self.schedule_every, self.timezone, self.enabled)
 
     @property

@@ -95,5 +95,12 @@ class ParamsField(models.JSONField):
 
     default_validators = [validate_params]
 
-    def formfield(self, **kwargs: Any) -> Any:
-        return super().formfield(**{"form_class": ParamsFormField, **kwargs})
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = None,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> forms.Field | None:
+        return super().formfield(
+            form_class=form_class or ParamsFormField, choices_form_class=choices_form_class, **kwargs
+        )

@@ -127,9 +127,9 @@ def figure(value: Any) -> str:
     return repr(value)
 
 
-def _comparable(bound: float, measured: Any) -> Any:
+def _comparable(bound: float | None, measured: Any) -> Any:
     """The bound in the figure's own terms: 0.1 against a Decimal is Decimal('0.1'), not the float."""
-    if isinstance(measured, decimal.Decimal):
+    if bound is not None and isinstance(measured, decimal.Decimal):
         return decimal.Decimal(repr(float(bound)))
     return number(bound)
 
@@ -168,7 +168,7 @@ class Rule:
         return f"{self.metric.noun}{column} in {self.dataset}"
 
     @property
-    def bounds(self) -> list[float]:
+    def bounds(self) -> list[float | None]:
         """The value, and the upper bound when the rule is a between."""
         return [self.value, self.high] if self.op == Operator.BETWEEN else [self.value]
 

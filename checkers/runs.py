@@ -95,8 +95,8 @@ def measure_rules(
     try:
         for group in by_source.values():
             _ask(group, plan, first_rows, figures, stats)
-    except SandboxError as error:
-        return Outcome(Status.ERROR, error=CheckerError(error.kind, error.detail))
+    except SandboxError as exc:
+        return Outcome(Status.ERROR, error=CheckerError(exc.kind, exc.detail))
     messages, error = judge_all(specs, lambda spec: figures[(spec.dataset, spec.measure)])
     named |= numbers({spec.describe(): figures[(spec.dataset, spec.measure)] for spec in specs})
     if error:
@@ -119,6 +119,7 @@ def _ask(
     A failure is a ``dataset_error`` naming the dataset, or a ``rule_error`` naming a column
     the dataset does not have.
     """
+    asked: list[tuple[Dataset, list[Measure] | None]]
     asked = [(dataset, plan[dataset.slug]) for dataset in group if plan[dataset.slug]]
     asked += [(dataset, None) for dataset in group if dataset.slug in first_rows]
     try:
@@ -264,7 +265,7 @@ def claim_queued(run_id: int) -> CheckRun | None:
 def claim_due(checker: Checker, now: datetime) -> CheckRun | None:
     """Move a due checker's next run forward and queue a run, unless another tick already did."""
     due_at = checker.next_run_at
-    following = checker.compute_next_run(after=max(now, due_at))
+    following = checker.compute_next_run(after=max(now, due_at) if due_at else now)
     with transaction.atomic():
         moved = Checker.objects.filter(pk=checker.pk, enabled=True, next_run_at=due_at).update(
             next_run_at=following

@@ -25,7 +25,7 @@ class Schedule:
         local = croniter(self.cron, moment.astimezone(zone)).get_next(datetime)
         return local.astimezone(UTC)
 
-    def as_config(self) -> str | dict[str, int]:
+    def as_config(self) -> str | dict[str, int | None]:
         """The checks-as-code form: the cron string, or ``{"every": seconds}``."""
         return self.cron if self.cron else {"every": self.every}
 

@@ -13,6 +13,7 @@ from checkers import quotas, runs, testruns
 from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, TestRun
 from checkers.sandbox import ErrorKind
 from malleable.celery import app
+from namespaces.models import AnyUser
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def run_checker(run_id: int) -> str | None:
 
 def start_test_run(
     checker: Checker,
-    user,
+    user: AnyUser,
     declared: list[Dataset] | None = None,
     rules: list[CheckerRule] | None = None,
 ) -> TestRun:

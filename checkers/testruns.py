@@ -72,6 +72,7 @@ def rebuild(test_run: TestRun) -> Draft:
     Only datasets of the test run's namespace are read; one deleted since is left out.
     """
     if test_run.draft is None:
+        assert test_run.checker is not None, "a test run without a draft tests a saved checker"
         return test_run.checker, None, None
     draft = test_run.draft
     checker = Checker(

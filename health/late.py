@@ -115,6 +115,8 @@ def _event(checker: Checker, kind: str, lateness: Lateness, now: datetime, polic
     key = payloads.dedup_key(checker.namespace.slug, checker.slug, f"late/{lateness.uuid}")
     state = checker.current_state()
     late_by, due = ago((now - lateness.due).total_seconds()), lateness.due.isoformat(timespec="seconds")
+    old: str
+    new: str
     if kind == EventKind.LATE:
         old, new = state, "late"
         text = f"No run has started since due at {due}, {late_by} ago: is beat running, and a worker?"

@@ -11,6 +11,7 @@ kind; the histograms are per namespace only.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
@@ -92,7 +93,7 @@ class DatabaseCollector(Collector):
         return family
 
     @staticmethod
-    def late(now) -> GaugeMetricFamily:
+    def late(now: datetime) -> GaugeMetricFamily:
         family = GaugeMetricFamily(
             "malleable_late_checkers", "Checkers whose due run has not started in time.", labels=["namespace"]
         )
@@ -104,7 +105,7 @@ class DatabaseCollector(Collector):
         return family
 
     @staticmethod
-    def dispatcher(now) -> GaugeMetricFamily:
+    def dispatcher(now: datetime) -> GaugeMetricFamily:
         """How far the scheduler is behind: the oldest due run not yet claimed (0 when none is)."""
         from checkers.models import Checker
 
@@ -129,7 +130,7 @@ class DatabaseCollector(Collector):
         return family
 
     @staticmethod
-    def outbox(now) -> Iterator[GaugeMetricFamily]:
+    def outbox(now: datetime) -> Iterator[GaugeMetricFamily]:
         backlog = GaugeMetricFamily(
             "malleable_outbox_backlog", "Alarms not delivered yet.", labels=["status"]
         )
@@ -164,7 +165,7 @@ class DatabaseCollector(Collector):
         return family
 
     @staticmethod
-    def workers(now) -> GaugeMetricFamily:
+    def workers(now: datetime) -> GaugeMetricFamily:
         family = GaugeMetricFamily(
             "malleable_heartbeat_age_seconds", "Seconds since each kind's newest heartbeat.", labels=["kind"]
         )

@@ -83,7 +83,7 @@ class EncryptedTextField(models.TextField):
         kwargs.setdefault("default", "")
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         if kwargs.get("default") == "":
             del kwargs["default"]
@@ -108,13 +108,19 @@ class EncryptedTextField(models.TextField):
     def get_lookup(self, lookup_name: str) -> type | None:
         return {"exact": _EmptyOnlyExact, "isnull": IsNull}.get(lookup_name)
 
-    def formfield(self, **kwargs: Any) -> forms.Field:
-        """Always a ``SecretField``: the admin's textarea override would render the plaintext."""
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = None,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> forms.Field | None:
+        """Always a ``SecretField``, whatever ``form_class`` asks: the admin's textarea override
+        would render the plaintext."""
         widget = kwargs.get("widget")
         widget_class = widget if isinstance(widget, type) else type(widget)
         if not issubclass(widget_class, SecretInput):
             kwargs["widget"] = SecretInput
-        return super().formfield(**{**kwargs, "form_class": SecretField})
+        return super().formfield(form_class=SecretField, choices_form_class=choices_form_class, **kwargs)
 
 
 class _Cleared(str):

@@ -12,7 +12,9 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import django_stubs_ext
 import environ
 from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
@@ -20,6 +22,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from checkers.sandbox.compiler import CompileLimits
 from checkers.sandbox.outcome import Limits as SandboxLimits
+
+# Lets classes the type stubs call generic be subscripted at run time too (ModelAdmin[Namespace]).
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -38,7 +43,7 @@ BOOLEANS = {
 }
 
 
-def _typed(name: str, cast, default):
+def _typed(name: str, cast: type[Any], default: Any) -> Any:
     """Read ``name`` with ``cast``; a value that does not parse names the variable."""
     raw = env.str(name, default=None)
     if raw is None:

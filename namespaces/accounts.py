@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -11,7 +13,7 @@ LOCKED_OUT_STATUS = 429
 
 
 def locked_out(
-    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
 ) -> HttpResponse:
     """Say when to try again: each try during a lockout restarts the cool-off, so now plus the cool-off."""
     cooloff = settings.AXES_COOLOFF_TIME
@@ -28,7 +30,8 @@ def locked_out(
 
 def client_ip(request: HttpRequest) -> str:
     """Behind the operator's proxy, the address it appended last; a client can forge any before it."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if settings.BEHIND_PROXY and forwarded.strip():
         return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
+    address: str = request.META.get("REMOTE_ADDR", "")
+    return address

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import TypeAlias
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -30,8 +32,12 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known time zone (for example Europe/Berlin or UTC).")
 
 
-class NamespaceQuerySet(models.QuerySet):
-    def for_user(self, user, role: Role = Role.VIEWER) -> NamespaceQuerySet:
+# Who asks: ``request.user``, signed in or not.
+AnyUser: TypeAlias = User | AnonymousUser
+
+
+class NamespaceQuerySet(models.QuerySet["Namespace"]):
+    def for_user(self, user: AnyUser, role: Role = Role.VIEWER) -> NamespaceQuerySet:
         """The namespaces where ``user`` holds at least ``role``; superusers hold every role."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
@@ -59,7 +65,7 @@ class Namespace(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("namespaces:detail", args=[self.slug])
 
-    def role_of(self, user) -> Role | None:
+    def role_of(self, user: AnyUser) -> Role | None:
         """The role ``user`` holds here: superusers are owners everywhere, outsiders None."""
         if not user.is_authenticated or not user.is_active:
             return None

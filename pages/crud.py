@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from django.contrib import messages
 from django.db import models
@@ -26,22 +27,31 @@ from pages.helpers import confirm_delete, may, namespace_page, needs_role
 View = Callable[..., HttpResponse]
 
 
+class Page(Protocol):
+    slug: str
+
+    def get_absolute_url(self) -> str: ...
+
+
+M = TypeVar("M", bound=models.Model)
+
+
 @dataclass(frozen=True)
-class Resource:
-    model: type[models.Model]
+class Resource(Generic[M]):
+    model: type[M]
     kwarg: str  # the URL's name for the slug: "datasource", "checker"...
     role: Role  # who may create, change and delete it
     adding: str  # what the create page tells a member below ``role`` they cannot do
-    form_page: Callable[[HttpRequest, Namespace, models.Model | None], HttpResponse]
-    queryset: models.QuerySet | None = None  # what edit and delete look up; default: every row
+    form_page: Callable[[HttpRequest, Namespace, M | None], HttpResponse]
+    queryset: models.QuerySet[M] | None = None  # what edit and delete look up; default: every row
     deleted: str = "Deleted {obj.slug}."  # formatted with ``obj``
     consequence: str = ""  # what the confirmation page says goes with it
     protected: str = ""  # said when a protected relation refuses the delete
     after_delete: Callable[[Namespace], str] | None = None  # a URL; default: the namespace
-    cancel: Callable[[Namespace, models.Model], str] | None = None  # a URL; default: the object's
+    cancel: Callable[[Namespace, M], str] | None = None  # a URL; default: the object's
 
-    def get(self, namespace: Namespace, slug: str) -> models.Model:
-        queryset = self.model.objects.all() if self.queryset is None else self.queryset
+    def get(self, namespace: Namespace, slug: str) -> M:
+        queryset = self.model._default_manager.all() if self.queryset is None else self.queryset
         return get_in_namespace(queryset, namespace, slug=slug)
 
     def create_view(self) -> View:
@@ -64,7 +74,7 @@ class Resource:
         @namespace_page(post=self.role)
         def delete(request: HttpRequest, namespace: Namespace, **slug: str) -> HttpResponse:
             obj = self.get(namespace, slug[self.kwarg])
-            cancel = self.cancel(namespace, obj) if self.cancel else obj.get_absolute_url()
+            cancel = self.cancel(namespace, obj) if self.cancel else _page(obj).get_absolute_url()
             if request.method != "POST":
                 return confirm_delete(request, namespace, obj, self.role, self.consequence, cancel)
             said = self.deleted.format(obj=obj)
@@ -77,3 +87,9 @@ class Resource:
             return redirect(self.after_delete(namespace) if self.after_delete else namespace)
 
         return delete
+
+
+def _page(obj: models.Model) -> Page:
+    """Every resource with pages has its own page (``get_absolute_url``)."""
+    assert hasattr(obj, "get_absolute_url"), f"{type(obj).__name__} has no page of its own"
+    return obj  # type: ignore[return-value]  # checked above: models declare it, Model does not

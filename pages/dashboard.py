@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString
@@ -22,6 +23,7 @@ from alarms.models import MaintenanceWindow, username
 from checkers.models import Checker, CheckRun, RunStatus, Severity, State
 from health.late import overdue
 from health.status import ago
+from namespaces.models import Namespace
 from pages.charts import sparkline
 
 SPARK_RUNS = 30
@@ -121,7 +123,7 @@ def recent_runs(checkers: Iterable[Checker], limit: int = SPARK_RUNS) -> dict[in
     return by_checker
 
 
-def checker_rows(namespace, now: datetime | None = None) -> list[Row]:
+def checker_rows(namespace: Namespace, now: datetime | None = None) -> list[Row]:
     now = now or timezone.now()
     checkers = list(
         namespace.checkers.select_related(
@@ -150,7 +152,7 @@ class Filters:
     q: str = ""
 
     @classmethod
-    def from_query(cls, query) -> Filters:
+    def from_query(cls, query: QueryDict) -> Filters:
         state = query.get("state", "")
         severity = query.get("severity", "")
         return cls(

@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from namespaces.access import get_namespace_for_user
+from namespaces.access import get_namespace_for_user, held_role
 from namespaces.models import Namespace, Role
 
 READ = ("GET", "HEAD")
@@ -50,12 +50,12 @@ def namespace_page(*, post: Role | None = None, get: bool = True) -> Callable:
 
 
 def require_role(request: HttpRequest, namespace: Namespace, role: Role) -> None:
-    if not request.namespace_role.allows(role):
+    if not held_role(request).allows(role):
         raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in {namespace.name}.")
 
 
 def may(request: HttpRequest, role: Role) -> bool:
-    return request.namespace_role.allows(role)
+    return held_role(request).allows(role)
 
 
 SECTIONS = [
@@ -88,7 +88,7 @@ def section_of(request: HttpRequest) -> str:
 
 def page_context(request: HttpRequest, namespace: Namespace, **extra: Any) -> dict[str, Any]:
     """The namespace, the user's role and what it allows: templates show buttons by these."""
-    role = request.namespace_role
+    role = held_role(request)
     return {
         "namespace": namespace,
         "role": role,

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+
+if TYPE_CHECKING:
+    from checkers.models import CheckRun
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -79,7 +86,7 @@ class Runbook(models.Model):
     def html(self) -> SafeString:
         return render_markdown(self.body)
 
-    def recent_runs(self, limit: int = 10):
+    def recent_runs(self, limit: int = 10) -> QuerySet[CheckRun]:
         """The latest red and error runs of the checkers that link here: what sent people here."""
         from checkers.models import CheckRun, RunStatus
 

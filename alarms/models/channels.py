@@ -14,7 +14,7 @@ from alarms.transports import TRANSPORTS, Transport
 from checkers.models import Severity
 from malleable import texts
 from malleable.encryption import EncryptedTextField
-from namespaces.models import Namespace
+from namespaces.models import AnyUser, Namespace
 
 SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
 
@@ -76,7 +76,7 @@ class Channel(models.Model):
     def accepts(self, severity: str) -> bool:
         return SEVERITY_RANK[Severity(severity)] >= SEVERITY_RANK[Severity(self.min_severity)]
 
-    def disable(self, reason: str, by=None) -> bool:
+    def disable(self, reason: str, by: AnyUser | None = None) -> bool:
         """Stop delivering here; pending notifications wait (held) until the channel is enabled."""
         reason = texts.storable(reason, texts.REMOTE_ERROR_BYTES)
         if not Channel.objects.filter(pk=self.pk, enabled=True).update(
@@ -87,7 +87,7 @@ class Channel(models.Model):
         ToggleLog.record(self.namespace, ToggleLog.Action.CHANNEL_DISABLED, by, reason, channel=self)
         return True
 
-    def enable(self, by, reason: str = "") -> int:
+    def enable(self, by: AnyUser | None, reason: str = "") -> int:
         """Deliver here again, starting with every notification that waited; returns how many."""
         Channel.objects.filter(pk=self.pk).update(enabled=True, disabled_reason="", disabled_at=None)
         self.enabled, self.disabled_reason, self.disabled_at = True, "", None
@@ -97,7 +97,7 @@ class Channel(models.Model):
         ToggleLog.record(self.namespace, ToggleLog.Action.CHANNEL_ENABLED, by, reason, channel=self)
         return released
 
-    def send_test(self, by) -> Notification:
+    def send_test(self, by: AnyUser | None) -> Notification:
         """A ``test`` message through the outbox, delivered now: the admin reports what happened."""
         now = timezone.now()
         event_id = uuid.uuid4()

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from checkers import schedules
 from checkers.models import Checker, CheckRun
-from namespaces.models import Namespace, validate_timezone
+from namespaces.models import AnyUser, Namespace, validate_timezone
 
 if TYPE_CHECKING:
     from alarms.models.channels import Channel
@@ -25,7 +25,7 @@ class ToggleRefused(Exception):
     """A toggle that makes no sense now (acknowledging a green checker, muting into the past)."""
 
 
-def username(user) -> str:
+def username(user: AnyUser | None) -> str:
     return user.get_username() if user is not None else "Malleable"
 
 
@@ -163,7 +163,7 @@ class ToggleLog(models.Model):
         cls,
         namespace: Namespace,
         action: str,
-        by,
+        by: AnyUser | None,
         reason: str,
         *,
         checker: Checker | None = None,

@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -74,7 +74,7 @@ class AlarmEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.routing_key} at {self.created:%Y-%m-%d %H:%M:%S}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.dedup_key = self.payload["dedup_key"]
         self.routing_key = payloads.routing_key(self.payload)
         super().save(*args, **kwargs)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from alarms.models.channels import Channel
 from alarms.models.maintenance import ToggleLog, username
 from checkers.models import Checker, State
-from namespaces.models import Namespace
+from namespaces.models import AnyUser, Namespace
 
 MIN_REPEAT_S = 60
 
@@ -97,7 +97,7 @@ class AlarmPolicy(models.Model):
     def __str__(self) -> str:
         return f"alarm policy of {self.checker}"
 
-    def set_enabled(self, enabled: bool, by, reason: str) -> None:
+    def set_enabled(self, enabled: bool, by: AnyUser | None, reason: str) -> None:
         """Alarming on or off for this checker, audited: who, when, why."""
         self.enabled = enabled
         self.disabled_reason, self.disabled_by = ("", None) if enabled else (reason, by)

@@ -16,6 +16,7 @@ from alarms.models.maintenance import MaintenanceWindow, ToggleLog, ToggleRefuse
 from alarms.models.outbox import AlarmEvent, EventKind
 from alarms.models.policy import AlarmPolicy, OnError, Policy
 from checkers.models import Checker, CheckRun, RunStatus, State
+from namespaces.models import AnyUser
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ class AlarmState(models.Model):
 
     # Toggles: each a conditional UPDATE of its own fields (never racing ``advance``) plus an audit row.
 
-    def acknowledge(self, by, reason: str) -> None:
+    def acknowledge(self, by: AnyUser | None, reason: str) -> None:
         now = timezone.now()
         if not AlarmState.objects.filter(pk=self.pk, state__in=[State.RED, State.ERROR]).update(
             acknowledged_by=by, acknowledged_at=now, ack_reason=reason
@@ -247,7 +248,7 @@ class AlarmState(models.Model):
             self.checker.namespace, ToggleLog.Action.ACKNOWLEDGED, by, reason, checker=self.checker
         )
 
-    def unacknowledge(self, by, reason: str) -> None:
+    def unacknowledge(self, by: AnyUser | None, reason: str) -> None:
         if (
             not AlarmState.objects.filter(pk=self.pk)
             .exclude(acknowledged_at=None)
@@ -259,7 +260,7 @@ class AlarmState(models.Model):
             self.checker.namespace, ToggleLog.Action.UNACKNOWLEDGED, by, reason, checker=self.checker
         )
 
-    def mute(self, by, until: datetime, reason: str) -> None:
+    def mute(self, by: AnyUser | None, until: datetime, reason: str) -> None:
         if until <= timezone.now():
             raise ToggleRefused("A mute must end in the future.")
         AlarmState.objects.filter(pk=self.pk).update(muted_until=until, muted_by=by, mute_reason=reason)
@@ -268,7 +269,7 @@ class AlarmState(models.Model):
             self.checker.namespace, ToggleLog.Action.MUTED, by, reason, checker=self.checker, until=until
         )
 
-    def unmute(self, by, reason: str) -> None:
+    def unmute(self, by: AnyUser | None, reason: str) -> None:
         if not AlarmState.objects.filter(pk=self.pk, muted_until__gt=timezone.now()).update(
             muted_until=None, muted_by=None, mute_reason=""
         ):
@@ -276,7 +277,7 @@ class AlarmState(models.Model):
         self.muted_until, self.muted_by, self.mute_reason = None, None, ""
         ToggleLog.record(self.checker.namespace, ToggleLog.Action.UNMUTED, by, reason, checker=self.checker)
 
-    def set_alarming(self, enabled: bool, by, reason: str) -> None:
+    def set_alarming(self, enabled: bool, by: AnyUser | None, reason: str) -> None:
         policy, _ = AlarmPolicy.objects.get_or_create(checker=self.checker)
         if policy.enabled == enabled:
             raise ToggleRefused(f"Alarming is already {'on' if enabled else 'off'} for {self.checker.slug}.")

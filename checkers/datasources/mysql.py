@@ -18,7 +18,7 @@ import math
 import re
 import socket
 import ssl
-from typing import Any
+from typing import Any, ClassVar
 
 import pymysql
 from pymysql.cursors import SSCursor
@@ -67,7 +67,7 @@ class MySQL(Engine):
     label = "MySQL/MariaDB"
     dialect = "mysql"
     schemes = ("mysql", "mariadb")
-    default_port = 3306
+    default_port: ClassVar[int] = 3306
     params = frozenset({"ssl"})
     django_backends = frozenset({"mysql"})
     # One server's databases can read one another (db.table), so its whole server is off limits.
@@ -107,6 +107,10 @@ class MySQL(Engine):
     def connect_timeout_s(self) -> int:
         return max(1, math.ceil(self.timeout_s))
 
+    @property
+    def port(self) -> int:
+        return self.location.port or self.default_port
+
     def _connect(self) -> pymysql.Connection:
         """Connect to the first vetted address that answers, keeping the name for TLS."""
         seconds = self.connect_timeout_s
@@ -142,7 +146,8 @@ class MySQL(Engine):
             cursor.execute(_USER_PRIVILEGES)
             held = [(name, grantable == "YES") for name, grantable in cursor.fetchall()]
             cursor.execute("SELECT CURRENT_ROLE()")
-            (active,) = cursor.fetchone()
+            row = cursor.fetchone()
+            active = row[0] if row else None
             for role in _applicable_roles(cursor):
                 held += _role_grants(cursor, role)
             restore = "NONE" if not active or active == "NONE" else active
@@ -171,8 +176,8 @@ class MySQL(Engine):
         try:
             connection.rollback()
             # PyMySQL has no call for it; the command is one byte and its answer an OK packet.
-            connection._execute_command(COM_RESET_CONNECTION, b"")
-            connection._read_ok_packet()
+            connection._execute_command(COM_RESET_CONNECTION, b"")  # type: ignore[attr-defined]  # private, not in the stubs
+            connection._read_ok_packet()  # type: ignore[attr-defined]  # private, not in the stubs
         except (pymysql.MySQLError, OSError):
             return False
         return connection.open

@@ -12,12 +12,12 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from checkers.datasources.errors import SqlRejected
 
 # Statements and clauses that write, lock, change the session or run something else.
-_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
+_FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = tuple(
     node
     for node in (
         exp.DML, exp.DDL, exp.Drop, exp.Alter, exp.TruncateTable, exp.Set, exp.Pragma, exp.Attach,
@@ -91,7 +91,7 @@ def _excerpt(sql: str, start: int) -> str:
     return line if len(line) <= _EXCERPT else line[: _EXCERPT - 3] + "..."
 
 
-def _parse(text: str, dialect: str) -> exp.Expression:
+def _parse(text: str, dialect: str) -> exp.Expr:
     try:
         tree = sqlglot.parse_one(text, read=dialect)
     except ParseError as exc:
@@ -103,7 +103,7 @@ def _parse(text: str, dialect: str) -> exp.Expression:
     return tree
 
 
-def _check_tree(tree: exp.Expression, allow_show: bool) -> None:
+def _check_tree(tree: exp.Expr, allow_show: bool) -> None:
     if not isinstance(tree, exp.Query | exp.Values) and not (allow_show and isinstance(tree, exp.Show)):
         allowed = "SELECT, WITH ... SELECT, VALUES" + (" or SHOW" if allow_show else "")
         raise SqlRejected(f"dataset SQL must be a read ({allowed}); this is {_describe(tree)}")
@@ -126,7 +126,7 @@ def _forbidden_function(node: exp.Func) -> bool:
     return name in _FORBIDDEN_FUNCTIONS or name.startswith(_FORBIDDEN_PREFIXES)
 
 
-def _describe(node: exp.Expression) -> str:
+def _describe(node: exp.Expr) -> str:
     """A few words a person recognises: the node's leading SQL, not sqlglot's class name."""
     if isinstance(node, exp.Lock):
         return "a locking clause (FOR UPDATE / FOR SHARE)"

@@ -79,7 +79,13 @@ def _decimal(value: decimal.Decimal) -> int | float | str | decimal.Decimal:
         return int(text)
     if not value.is_finite():
         return "NaN" if value.is_nan() else ("Infinity" if value > 0 else "-Infinity")
-    if abs(value) < _INT_LIMIT and value == value.to_integral_value() and value.as_tuple().exponent >= 0:
+    exponent = value.as_tuple().exponent  # a number, not "n" or "F": the value is finite
+    if (
+        abs(value) < _INT_LIMIT
+        and value == value.to_integral_value()
+        and isinstance(exponent, int)
+        and exponent >= 0
+    ):
         return int(value)
     as_float = float(value)
     if math.isfinite(as_float) and decimal.Decimal(repr(as_float)) == value:

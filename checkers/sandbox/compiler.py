@@ -107,7 +107,7 @@ def compile_to(wasm: bytes, destination: Path, limits: CompileLimits) -> None:
     )
 
 
-def compile_to_temporary(wasm: bytes, limits: CompileLimits) -> tuple[Path, tempfile.TemporaryDirectory]:
+def compile_to_temporary(wasm: bytes, limits: CompileLimits) -> tuple[Path, tempfile.TemporaryDirectory[str]]:
     """Compile into a fresh private directory (no cache): the artifact's path and its directory,
     which the caller cleans up once the artifact is loaded."""
     directory = tempfile.TemporaryDirectory(prefix="malleable-compile-")

@@ -158,12 +158,19 @@ def _execute(
             exports = prepared.pre.instantiate(store).exports(store)
             # WASI reactors must be initialised before any other export is called.
             if prepared.initialize:
-                exports["_initialize"](store)
-            exports["check"](store)
+                _function(exports, "_initialize")(store)
+            _function(exports, "check")(store)
         except (wasmtime.Trap, wasmtime.WasmtimeError, SandboxError) as exc:
             if not state.exited or state.host_error is not None:
                 return exc, exports
     return state.host_error, exports
+
+
+def _function(exports: Mapping[str, object], name: str) -> wasmtime.Func:
+    """An export ``_link`` found to be a function of no arguments."""
+    function = exports[name]
+    assert isinstance(function, wasmtime.Func)
+    return function
 
 
 def _memory_exhausted(exports: Mapping[str, object], store: wasmtime.Store, limits: Limits) -> bool:
@@ -204,7 +211,7 @@ def _wasm_bytes(program: Program) -> bytes:
     return wasm
 
 
-def _require_check(exports: dict[str, object]) -> None:
+def _require_check(exports: Mapping[str, object]) -> None:
     check = exports.get("check")
     if check is None:
         raise SandboxError(ErrorKind.MISSING_EXPORT, "the module must export a function `check: () -> ()`")
@@ -285,7 +292,7 @@ def _stopping(fn: Callable[..., object], results: list[wasmtime.ValType]) -> Cal
         state = current()
         if state.stopped:  # the guest runs on to its next fuel check: ignore it
             return placeholder
-        result = placeholder
+        result: object = placeholder
         try:
             result = fn(caller, state, *args)
         except SandboxError as err:
@@ -295,8 +302,8 @@ def _stopping(fn: Callable[..., object], results: list[wasmtime.ValType]) -> Cal
         if not state.stopped:
             return result
         if state.fuel_at_stop is None:
-            state.fuel_at_stop = wasmtime.Store.get_fuel(caller)  # type: ignore[arg-type]  # a store context
-        wasmtime.Store.set_fuel(caller, 0)  # type: ignore[arg-type]
+            state.fuel_at_stop = wasmtime.Store.get_fuel(caller)
+        wasmtime.Store.set_fuel(caller, 0)
         return placeholder
 
     return host

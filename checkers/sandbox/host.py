@@ -264,7 +264,7 @@ def bind(state: RunState) -> Iterator[RunState]:
 
 
 def current() -> RunState:
-    state = getattr(_bound, "state", None)
+    state: RunState | None = getattr(_bound, "state", None)
     if state is None:
         raise RuntimeError("a sandbox host function ran outside Sandbox.run")
     return state

@@ -278,8 +278,8 @@ def clock_res_get(caller: wasmtime.Caller, state: RunState, clock: int, resoluti
     clock &= U32
     if clock not in (CLOCK_REALTIME, CLOCK_MONOTONIC):
         return EINVAL
-    name = "time" if clock == CLOCK_REALTIME else "monotonic"
-    nanoseconds = max(1, round(time.get_clock_info(name).resolution * 1e9))
+    info = time.get_clock_info("time" if clock == CLOCK_REALTIME else "monotonic")
+    nanoseconds = max(1, round(info.resolution * 1e9))
     return _store(caller, state, resolution, struct.pack("<Q", nanoseconds))
 
 

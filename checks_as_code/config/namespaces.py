@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from checks_as_code.config.alarms import apply_defaults
@@ -81,7 +82,7 @@ def apply_members(ctx: Context, scope: Scope, path: Path, members: list[Any]) ->
         )
 
 
-def find_user(ctx: Context, path: Path, username: str):
+def find_user(ctx: Context, path: Path, username: str) -> User | None:
     """The user by name; with ``--create-users`` a missing one is created, unable to sign in
     until an administrator sets a password or single sign-on vouches for them."""
     user_model = get_user_model()

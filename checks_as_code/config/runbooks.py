@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from checks_as_code.config.context import Context, Scope
 from checks_as_code.config.document import Path
@@ -49,7 +50,7 @@ class Runbooks(Section):
             self.record(ctx, scope, fields["slug"], result[1], result[2])
 
 
-def member(ctx: Context, scope: Scope, path: Path, username: str):
+def member(ctx: Context, scope: Scope, path: Path, username: str) -> User | None:
     """The user ``username`` if they belong to the namespace (members the file lists count)."""
     user_model = get_user_model()
     user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()

@@ -8,6 +8,7 @@ Every view goes through ``namespace_page``: outsiders 404, viewers read, editors
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
@@ -61,7 +62,9 @@ def checker_detail(request: HttpRequest, namespace: Namespace, checker: str) -> 
     )
 
 
-def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker, **extra) -> dict:
+def _detail_context(
+    request: HttpRequest, namespace: Namespace, checker: Checker, **extra: Any
+) -> dict[str, Any]:
     now = timezone.now()
     state = _state(checker)
     recent = list(checker.runs.order_by("-queued")[:RUNS_CHARTED])
@@ -227,7 +230,7 @@ def _save_checker(
     return redirect(checker)
 
 
-def _int(value) -> int | None:
+def _int(value: object) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):

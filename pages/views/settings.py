@@ -5,8 +5,11 @@ Owners change them; every member may read them (never a channel's URL or secret)
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.db import transaction
+from django.forms import BaseModelFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -193,7 +196,7 @@ def maintenance(request: HttpRequest, namespace: Namespace) -> HttpResponse:
     )
 
 
-def _save_windows(request: HttpRequest, namespace: Namespace, formset) -> int:
+def _save_windows(request: HttpRequest, namespace: Namespace, formset: BaseModelFormSet[Any, Any]) -> int:
     """Each window added, changed or removed is audited like a toggle."""
     changed = 0
     for form in formset.forms:

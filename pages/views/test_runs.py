@@ -31,23 +31,22 @@ def result_context(test_run: TestRun) -> dict[str, Any]:
     the pending ``test_run`` the partial polls for."""
     if test_run.finished is None:
         return {"test_run": test_run, "waited_s": (timezone.now() - test_run.created).total_seconds()}
-    if "skipped" in test_run.result:
-        return {"skipped": test_run.result["skipped"]}
-    evaluation = testruns.evaluation_of(test_run.result)
+    result = test_run.result or {}
+    if "skipped" in result:
+        return {"skipped": result["skipped"]}
+    evaluation = testruns.evaluation_of(result)
     error = evaluation.outcome.error
     return {"evaluation": evaluation, "result_error_at": error_position(error.detail) if error else None}
 
 
 @namespace_page()
 def test_run_result(request: HttpRequest, namespace: Namespace, test_run: str) -> HttpResponse:
-    test_run = get_in_namespace(
-        TestRun.objects.select_related("namespace", "checker"), namespace, uuid=test_run
-    )
-    result = result_context(test_run)
+    found = get_in_namespace(TestRun.objects.select_related("namespace", "checker"), namespace, uuid=test_run)
+    result = result_context(found)
     if is_htmx(request):
         return render(request, "checkers/_test_result.html", result)
     return render(
         request,
         "checkers/test_run.html",
-        page_context(request, namespace, checker=test_run.checker, **result),
+        page_context(request, namespace, checker=found.checker, **result),
     )

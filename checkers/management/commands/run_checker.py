@@ -94,7 +94,9 @@ class Command(UsageCommand):
 
 def held_alarms(checker: Checker) -> int:
     """Alarms build on checkers, not the other way round: they answer through a signal."""
-    return sum(count for _, count in alarms_held.send(sender=Checker, checker=checker))
+    # The stubs type a receiver's answer as str | None; alarms' receiver answers a count.
+    answers: list[tuple[Any, Any]] = alarms_held.send(sender=Checker, checker=checker)
+    return sum(count for _, count in answers)
 
 
 def _runs(text: str) -> int:

@@ -1,6 +1,7 @@
 """Create (or refresh) the demo namespace, its shop database and its checkers; safe on every start."""
 
 import os
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,7 +18,7 @@ class Command(BaseCommand):
     help = "Load the demo namespace (examples/demo.yaml) over a freshly generated shop database."
 
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         shop = demo_shop_path()
         shop.parent.mkdir(parents=True, exist_ok=True)
         shop.unlink(missing_ok=True)

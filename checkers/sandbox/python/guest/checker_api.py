@@ -186,38 +186,39 @@ class Dataset:
     def __float__(self) -> float:
         return float(len(self))
 
-    def _count_or_other(self, other: object) -> Any:
-        """The value to compare ``other`` with: the row count against numbers, else rows."""
-        if isinstance(other, int | float) and not isinstance(other, bool):
-            return len(self)
-        return NotImplemented
-
     def __lt__(self, other: object) -> bool:
-        mine = self._count_or_other(other)
-        return mine if mine is NotImplemented else mine < other
+        number = _operand(other)
+        return NotImplemented if number is None else len(self) < number
 
     def __le__(self, other: object) -> bool:
-        mine = self._count_or_other(other)
-        return mine if mine is NotImplemented else mine <= other
+        number = _operand(other)
+        return NotImplemented if number is None else len(self) <= number
 
     def __gt__(self, other: object) -> bool:
-        mine = self._count_or_other(other)
-        return mine if mine is NotImplemented else mine > other
+        number = _operand(other)
+        return NotImplemented if number is None else len(self) > number
 
     def __ge__(self, other: object) -> bool:
-        mine = self._count_or_other(other)
-        return mine if mine is NotImplemented else mine >= other
+        number = _operand(other)
+        return NotImplemented if number is None else len(self) >= number
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Dataset):
             return self.name == other.name
-        mine = self._count_or_other(other)
-        return mine if mine is NotImplemented else mine == other
+        number = _operand(other)
+        return NotImplemented if number is None else len(self) == number
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<Dataset {self.name!r}: {len(self)} rows>"
+
+
+def _operand(other: object) -> int | float | None:
+    """What a dataset compares with by its row count: numbers (not booleans); anything else is not."""
+    if isinstance(other, int | float) and not isinstance(other, bool):
+        return other
+    return None
 
 
 class Datasets(Mapping[str, Dataset]):
@@ -248,7 +249,11 @@ class Datasets(Mapping[str, Dataset]):
         return len(self._known())
 
 
-_REPR = reprlib.Repr(maxlevel=3, maxlist=10, maxtuple=10, maxset=10, maxdict=10, maxstring=80, maxother=80)
+# Set one by one: Repr's keyword arguments are Python 3.12's, and the host's checker of this module is 3.11.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 10
+_REPR.maxstring = _REPR.maxother = 80
 
 
 def _describe(value: object) -> str:

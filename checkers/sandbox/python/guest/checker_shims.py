@@ -20,7 +20,13 @@ _EPOCH = _datetime.datetime(1970, 1, 1, tzinfo=_datetime.UTC)
 
 
 def _now_seconds() -> float:
-    return wit_world.now_ms() / 1000
+    milliseconds: int = wit_world.now_ms()
+    return milliseconds / 1000
+
+
+def _now_nanoseconds() -> int:
+    milliseconds: int = wit_world.now_ms()
+    return milliseconds * 1_000_000
 
 
 def _utc_now() -> _datetime.datetime:
@@ -76,16 +82,20 @@ def time_module() -> types.ModuleType:
     module = types.ModuleType("time", "Time access through the sandbox host's clock.")
     for name in ("struct_time", "mktime", "strptime", "timezone", "altzone", "daylight", "tzname"):
         setattr(module, name, getattr(_time, name))
-    module.time = _now_seconds
-    module.time_ns = lambda: wit_world.now_ms() * 1_000_000
-    module.monotonic = module.perf_counter = _now_seconds
-    module.monotonic_ns = module.perf_counter_ns = module.time_ns
-    module.sleep = _sleep
-    module.gmtime = _clocked(_time.gmtime)
-    module.localtime = _clocked(_time.localtime)
-    module.ctime = _clocked(_time.ctime)
-    module.asctime = lambda t=None: _time.asctime(_or_now(t))
-    module.strftime = lambda fmt, t=None: _time.strftime(fmt, _or_now(t))
+    module.__dict__.update(
+        time=_now_seconds,
+        time_ns=_now_nanoseconds,
+        monotonic=_now_seconds,
+        perf_counter=_now_seconds,
+        monotonic_ns=_now_nanoseconds,
+        perf_counter_ns=_now_nanoseconds,
+        sleep=_sleep,
+        gmtime=_clocked(_time.gmtime),
+        localtime=_clocked(_time.localtime),
+        ctime=_clocked(_time.ctime),
+        asctime=lambda t=None: _time.asctime(_or_now(t)),
+        strftime=lambda fmt, t=None: _time.strftime(fmt, _or_now(t)),
+    )
     return module
 
 
@@ -132,8 +142,7 @@ def datetime_module() -> types.ModuleType:
     for name in dir(_datetime):
         if not name.startswith("__"):
             setattr(module, name, getattr(_datetime, name))
-    module.datetime = _DateTime
-    module.date = _Date
+    module.__dict__.update(datetime=_DateTime, date=_Date)
     return module
 
 
@@ -174,8 +183,7 @@ def sys_module() -> types.ModuleType:
     module = types.ModuleType("sys", "A checker's view of the interpreter.")
     for name in _SYS_NAMES:
         setattr(module, name, getattr(sys, name))
-    module.setrecursionlimit = _setrecursionlimit
-    module.stdout = module.stderr = LOG
+    module.__dict__.update(setrecursionlimit=_setrecursionlimit, stdout=LOG, stderr=LOG)
     return module
 
 
