@@ -7,9 +7,14 @@ bounded child process (``checkers/sandbox/compiler.py``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
-from checkers.sandbox import CompileLimits, ErrorKind, Program, Sandbox, SandboxError, get_sandbox
+from checkers.sandbox import CompileLimits, ErrorKind, Program, SandboxError, get_sandbox
+
+if TYPE_CHECKING:  # importing Sandbox loads wasmtime, which a rule run never needs
+    from checkers.sandbox import Sandbox
 
 
 def compile_limits() -> CompileLimits:
