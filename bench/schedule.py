@@ -196,6 +196,14 @@ def report(count: int, first_slot: datetime, end: datetime, minutes: int, peak_r
             f"  lag, due to start: p50 {statistics.median(lags):.2f} s, p99 {percentile(lags, 0.99):.2f} s,"
             f" max {max(lags):.2f} s (target p99 <= 2 s, max <= 5 s)"
         )
+    dispatched = [
+        (queued - due).total_seconds() for due, queued in scheduled.values_list("scheduled_for", "queued")
+    ]
+    if dispatched:
+        print(
+            f"  dispatch lag, due to queued: p50 {statistics.median(dispatched):.2f} s,"
+            f" p99 {percentile(dispatched, 0.99):.2f} s, max {max(dispatched):.2f} s"
+        )
     print(f"  skipped slots: {len(set(expected) - set(seen))}")
     print(f"  doubled slots: {sum(n - 1 for n in seen.values() if n > 1)}")
     print(f"  unfinished runs: {scheduled.filter(finished=None).count()}")
