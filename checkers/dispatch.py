@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from checkers.models import Checker, CheckerKind, CheckRun, Dataset, RunStatus, Trigger
 from checkers.sandbox import ErrorKind
@@ -45,15 +46,21 @@ def claim_due(now: datetime, limit: int) -> list[Claimed]:
         for checker, due_at in zip(due, slots, strict=True):
             checker.next_run_at = following(checker, due_at, now)
         Checker.objects.bulk_update(due, ["next_run_at"])
-        queued = CheckRun.objects.bulk_create(
+        runs = [
             CheckRun(checker=checker, trigger=Trigger.SCHEDULE, scheduled_for=due_at, queued=now)
             for checker, due_at in zip(due, slots, strict=True)
-        )
+        ]
+        if connection.features.can_return_rows_from_bulk_insert:
+            queued = CheckRun.objects.bulk_create(runs)
+        else:  # MySQL gives no ids back from a bulk insert, and a task needs its run's id
+            for run in runs:
+                run.save()
+            queued = runs
     limits = time_limits(due)
     return [Claimed(run, limits[run.checker_id]) for run in queued]
 
 
-def _locked(checkers):
+def _locked(checkers: QuerySet[Checker]) -> QuerySet[Checker]:
     """Lock the rows for this transaction, skipping those another dispatcher holds."""
     checkers = checkers.select_related("namespace").defer(*HEAVY_FIELDS)
     features = connection.features
