@@ -25,10 +25,9 @@ def dispatch_due_checkers() -> int:
     now = timezone.now()
     queued = 0
     while True:
-        with transaction.atomic():
-            batch = dispatch.claim_due(now, settings.DISPATCH_BATCH)
-            for claimed in batch:
-                enqueue(claimed.run, claimed.time_limit)
+        batch = dispatch.claim_due(now, settings.DISPATCH_BATCH)  # committed: sent at once
+        for claimed in batch:
+            enqueue(claimed.run, claimed.time_limit)
         queued += len(batch)
         if len(batch) < settings.DISPATCH_BATCH:
             return queued
