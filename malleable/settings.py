@@ -17,7 +17,6 @@ import environ
 from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
 
 from checkers.sandbox.outcome import Limits as SandboxLimits
 
@@ -294,7 +293,10 @@ DISPATCH_BATCH = _typed("MALLEABLE_DISPATCH_BATCH", int, 500)
 if DISPATCH_BATCH < 1:
     raise ImproperlyConfigured(f"MALLEABLE_DISPATCH_BATCH={DISPATCH_BATCH} must be at least 1")
 DISPATCH_QUEUE = env.str("MALLEABLE_DISPATCH_QUEUE", default=f"{CELERY_TASK_DEFAULT_QUEUE}.dispatch")
-CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, DISPATCH_QUEUE)]
+# Names and options rather than kombu's Queue: a cron-style run_checker never imports kombu.
+CELERY_TASK_QUEUES = {
+    name: {"exchange": name, "routing_key": name} for name in (CELERY_TASK_DEFAULT_QUEUE, DISPATCH_QUEUE)
+}
 CELERY_TASK_ROUTES = {
     "checkers.tasks.dispatch_due_checkers": {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
     "checkers.tasks.recover_lost_runs": {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
