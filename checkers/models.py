@@ -758,6 +758,9 @@ class CheckRun(models.Model):
     )
     scheduled_for = models.DateTimeField(null=True, blank=True)
     queued = models.DateTimeField(default=timezone.now)
+    requeued = models.DateTimeField(
+        null=True, blank=True, help_text="When the sweep sent it again, no worker having started it."
+    )
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True, db_index=True)
     messages = models.JSONField(default=list, blank=True)

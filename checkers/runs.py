@@ -260,18 +260,3 @@ def claim_queued(run_id: int) -> CheckRun | None:
     ):
         return None
     return CheckRun.objects.select_related("checker__namespace").get(pk=run_id)
-
-
-def claim_due(checker: Checker, now: datetime) -> CheckRun | None:
-    """Move a due checker's next run forward and queue a run, unless another tick already did."""
-    due_at = checker.next_run_at
-    following = checker.compute_next_run(after=max(now, due_at) if due_at else now)
-    with transaction.atomic():
-        moved = Checker.objects.filter(pk=checker.pk, enabled=True, next_run_at=due_at).update(
-            next_run_at=following
-        )
-        if not moved:
-            return None
-        return CheckRun.objects.create(
-            checker=checker, trigger=Trigger.SCHEDULE, scheduled_for=due_at, queued=now
-        )

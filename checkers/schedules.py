@@ -25,6 +25,18 @@ class Schedule:
         local = croniter(self.cron, moment.astimezone(zone)).get_next(datetime)
         return local.astimezone(UTC)
 
+    def following(self, due_at: datetime, now: datetime, zone: ZoneInfo) -> datetime:
+        """The slot after the one due at ``due_at`` that is still ahead of ``now``.
+
+        An interval keeps its grid (``due_at`` plus whole intervals), so a run dispatched a
+        second late does not push every later slot a second; slots missed while nothing ran
+        are skipped, as a cron's are.
+        """
+        if self.every:
+            missed = max(0, int((now - due_at).total_seconds() // self.every))
+            return due_at + timedelta(seconds=self.every * (missed + 1))
+        return self.next_after(max(now, due_at), zone)
+
     def as_config(self) -> str | dict[str, int | None]:
         """The checks-as-code form: the cron string, or ``{"every": seconds}``."""
         return self.cron if self.cron else {"every": self.every}

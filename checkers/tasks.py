@@ -1,4 +1,5 @@
-"""Scheduling: one beat entry claims due checkers; one task per run, idempotent per run id."""
+"""Scheduling: beat sends the dispatcher (on its own queue) every tick; one task per run,
+idempotent per run id; a periodic sweep recovers the runs a dead worker left behind."""
 
 from __future__ import annotations
 
@@ -9,47 +10,42 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkers import quotas, runs, testruns
-from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, TestRun
+from checkers import dispatch, quotas, runs, testruns
+from checkers.models import Checker, CheckerRule, CheckRun, Dataset, TestRun
 from checkers.sandbox import ErrorKind
 from malleable.celery import app
 from namespaces.models import AnyUser
 
 log = logging.getLogger(__name__)
 
-# Seconds a worker may take beyond the run's own budgets before Celery kills the task.
-TIME_LIMIT_MARGIN_S = 10
-
 
 @app.task(acks_late=True, ignore_result=True)
 def dispatch_due_checkers() -> int:
-    """Queue a run of every due checker. Beat ticking twice, or two dispatchers, queue each once."""
+    """Queue a run of every due checker, batch after batch until none is left: no due checker
+    waits for a later tick. Beat ticking twice, or two dispatchers, queue each slot once."""
     now = timezone.now()
-    due = Checker.objects.due(now).select_related("namespace").order_by("next_run_at")
     queued = 0
-    for checker in due[: settings.DISPATCH_BATCH]:
-        run = runs.claim_due(checker, now)
-        if run is not None:
-            queued += 1
-            enqueue(run)
-    return queued
+    while True:
+        batch = dispatch.claim_due(now, settings.DISPATCH_BATCH)  # committed: sent at once
+        for claimed in batch:
+            enqueue(claimed.run, claimed.time_limit)
+        queued += len(batch)
+        if len(batch) < settings.DISPATCH_BATCH:
+            return queued
 
 
-def enqueue(run: CheckRun) -> None:
+def enqueue(run: CheckRun, limit: int) -> None:
     """Send the run to a worker once the row that names it is committed."""
-    limit = time_limit(run.checker)
     transaction.on_commit(
-        lambda: run_checker.apply_async((run.pk,), time_limit=limit + 5, soft_time_limit=limit)
+        lambda: run_checker.apply_async(
+            (run.pk,), time_limit=limit + dispatch.HARD_LIMIT_EXTRA_S, soft_time_limit=limit
+        )
     )
 
 
-def time_limit(checker: Checker, datasets: list[Dataset] | None = None) -> int:
-    """The run's budgets (every dataset query, compiling a module the cache lacks, then the
-    sandbox) plus a margin. ``datasets``: what a test run's draft reads instead of the saved ones."""
-    read = checker.read_datasets() if datasets is None else datasets
-    queries = sum(dataset.datasource.statement_timeout for dataset in read)
-    compiling = settings.COMPILE_TIMEOUT_S if checker.kind == CheckerKind.WASM else 0
-    return int(queries + compiling + checker.limits().timeout_s + TIME_LIMIT_MARGIN_S)
+def time_limit(checker: Checker, datasets: list[Dataset]) -> int:
+    """A test run's worker time limit: what its draft reads instead of the saved datasets."""
+    return dispatch.budget(checker, (dataset.datasource.statement_timeout for dataset in datasets))
 
 
 @app.task(acks_late=True, ignore_result=True)
@@ -65,7 +61,8 @@ def run_checker(run_id: int) -> str | None:
     try:
         return runs.execute(run.checker, run.trigger, run=run).status
     except SoftTimeLimitExceeded:
-        detail = f"timeout: the run passed its worker time limit of {time_limit(run.checker)} s"
+        limit = dispatch.time_limits([run.checker])[run.checker_id]
+        detail = f"timeout: the run passed its worker time limit of {limit} s"
         return runs.record_error(run, ErrorKind.TIMEOUT, detail).status
 
 
@@ -101,3 +98,25 @@ def run_test(test_run_id: int) -> None:
         limit = time_limit(checker, testruns.read_datasets(checker, declared, rules))
         detail = f"timeout: the test run passed its worker time limit of {limit} s"
         testruns.give_up(test_run, ErrorKind.TIMEOUT, detail)
+
+
+@app.task(acks_late=True, ignore_result=True)
+def recover_lost_runs() -> dict[str, int]:
+    """Send again the runs no worker took; record as ``worker_lost`` those a dead worker held."""
+    now = timezone.now()
+    stale = dispatch.stale_runs(now)
+    limits = dispatch.time_limits({run.checker_id: run.checker for run in stale.requeue}.values())
+    requeued = lost = 0
+    for run in stale.requeue:
+        with transaction.atomic():
+            if dispatch.mark_requeued(run, now):
+                enqueue(run, limits[run.checker_id])
+                requeued += 1
+    for run in stale.lost:
+        with transaction.atomic():
+            if dispatch.take_lost(run):
+                runs.record_error(run, ErrorKind.WORKER_LOST, dispatch.lost_detail(run, now))
+                lost += 1
+    if requeued or lost:
+        log.warning("recovered runs: %s sent again, %s recorded as worker_lost", requeued, lost)
+    return {"requeued": requeued, "lost": lost}

@@ -323,14 +323,35 @@ DATASET_MAX_BYTES = _typed("MALLEABLE_DATASET_MAX_BYTES", int, 64 * 1024 * 1024)
 if DATASET_MAX_BYTES < 1:
     raise ImproperlyConfigured(f"MALLEABLE_DATASET_MAX_BYTES={DATASET_MAX_BYTES} must be at least 1")
 
-# Scheduling: one beat entry claims the due checkers every few seconds.
-DISPATCH_INTERVAL_S = _typed("MALLEABLE_DISPATCH_INTERVAL", float, 10.0)
+# Scheduling (docs/deploy.md): beat sends the dispatcher every tick on a queue of its own, so
+# a backlog of runs never delays it; it claims every due checker, DISPATCH_BATCH per transaction.
+# A worker consumes both queues unless started with -Q naming one.
+DISPATCH_INTERVAL_S = _typed("MALLEABLE_DISPATCH_INTERVAL", float, 1.0)
 DISPATCH_BATCH = _typed("MALLEABLE_DISPATCH_BATCH", int, 500)
+if DISPATCH_BATCH < 1:
+    raise ImproperlyConfigured(f"MALLEABLE_DISPATCH_BATCH={DISPATCH_BATCH} must be at least 1")
+DISPATCH_QUEUE = env.str("MALLEABLE_DISPATCH_QUEUE", default=f"{CELERY_TASK_DEFAULT_QUEUE}.dispatch")
+# Names and options rather than kombu's Queue: a cron-style run_checker never imports kombu.
+CELERY_TASK_QUEUES = {
+    name: {"exchange": name, "routing_key": name} for name in (CELERY_TASK_DEFAULT_QUEUE, DISPATCH_QUEUE)
+}
+CELERY_TASK_ROUTES = {
+    "checkers.tasks.dispatch_due_checkers": {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
+    "checkers.tasks.recover_lost_runs": {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
+}
+# Recovery: a run still `running` this long past its hard time limit lost its worker; one
+# `queued` this long was never started (sent again once, then recorded as worker_lost).
+RUN_LOST_GRACE_S = _typed("MALLEABLE_RUN_LOST_GRACE", float, 30.0)
+RUN_QUEUED_LOST_S = _typed("MALLEABLE_RUN_QUEUED_LOST", float, 600.0)
+RECOVERY_INTERVAL_S = _typed("MALLEABLE_RECOVERY_INTERVAL", float, 30.0)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-checkers": {
         "task": "checkers.tasks.dispatch_due_checkers",
         "schedule": DISPATCH_INTERVAL_S,
+        # A tick nobody took in time is dropped: the next one claims the same checkers.
+        "options": {"expires": max(DISPATCH_INTERVAL_S * 5, 10)},
     },
+    "recover-lost-runs": {"task": "checkers.tasks.recover_lost_runs", "schedule": RECOVERY_INTERVAL_S},
 }
 
 # --- Alarms (alarms/, docs/alarms.md) -------------------------------------------------------

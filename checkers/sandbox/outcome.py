@@ -36,6 +36,8 @@ class ErrorKind(enum.StrEnum):
     DATASET_ERROR = "dataset_error"
     DATASET_TRUNCATED = "dataset_truncated"
     RULE_ERROR = "rule_error"
+    # Recorded by the scheduler's sweep: the worker running the run died, or none ever started it.
+    WORKER_LOST = "worker_lost"
 
 
 class Level(enum.StrEnum):

@@ -98,21 +98,6 @@ def test_recording_sends_the_alarm_hook_inside_the_transaction(
     assert seen == [("few-null-emails", "green", True)]
 
 
-def test_claiming_a_due_checker_twice_queues_one_run(seed):
-    checker = seed[0]
-    Checker.objects.filter(pk=checker.pk).update(next_run_at=timezone.now() - timedelta(seconds=1))
-    checker.refresh_from_db()
-    twin = Checker.objects.get(pk=checker.pk)
-    now = timezone.now()
-    first = runs.claim_due(checker, now)
-    second = runs.claim_due(twin, now)
-    assert first is not None
-    assert second is None
-    assert CheckRun.objects.filter(checker=checker, trigger="schedule").count() == 1
-    checker.refresh_from_db()
-    assert checker.next_run_at > now
-
-
 def test_a_queued_run_is_taken_once(seed, shop):
     run = CheckRun.objects.create(checker=seed[0], trigger="schedule")
     assert runs.claim_queued(run.pk) is not None

@@ -1,0 +1,116 @@
+"""The dispatcher claims every due checker each tick, in batches of a few statements, once per slot."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from checkers import dispatch, tasks
+from checkers.models import Checker, CheckRun
+from checkers.schedules import Schedule
+from tests.checkers.test_celery_e2e import postgres_database  # noqa: F401
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What the dispatcher sends to the broker: (run id, soft limit, hard limit)."""
+    messages: list[tuple[int, int, int]] = []
+
+    def apply_async(args, time_limit, soft_time_limit):
+        messages.append((args[0], soft_time_limit, time_limit))
+
+    monkeypatch.setattr(tasks.run_checker, "apply_async", apply_async)
+    return messages
+
+
+def many_checkers(seed, count: int) -> list[Checker]:
+    """``count`` copies of the seed's rule checker, every one due a second ago."""
+    rule = seed[0]
+    dataset = rule.rules.get().dataset
+    for i in range(count - 1):
+        copy = Checker.objects.create(
+            namespace=rule.namespace, slug=f"copy-{i}", name=f"Copy {i}", kind="rule", schedule_every=60
+        )
+        copy.rules.create(dataset=dataset, metric="row_count", op="<", value=42)
+    Checker.objects.filter(kind="rule").update(next_run_at=timezone.now() - timedelta(seconds=1))
+    return list(Checker.objects.filter(kind="rule"))
+
+
+def test_every_due_checker_is_claimed_in_one_tick_whatever_the_batch(
+    seed, settings, sent, django_capture_on_commit_callbacks
+):
+    settings.DISPATCH_BATCH = 4
+    checkers = many_checkers(seed, 10)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.dispatch_due_checkers() == 10
+        assert tasks.dispatch_due_checkers() == 0
+    queued = CheckRun.objects.filter(trigger="schedule", status="queued")
+    assert sorted(run for run, _, _ in sent) == sorted(queued.values_list("pk", flat=True))
+    assert sorted(queued.values_list("checker_id", flat=True)) == sorted(c.pk for c in checkers)
+    # The seed's datasource has the default 10 s statement timeout, the sandbox 5 s, the margin 10 s.
+    assert {(soft, hard) for _, soft, hard in sent} == {(25, 30)}
+
+
+def test_a_batch_is_three_statements_and_one_for_the_time_limits(seed, sent):
+    many_checkers(seed, 30)
+    with CaptureQueriesContext(connection) as queries:
+        claimed = dispatch.claim_due(timezone.now(), 500)
+    assert len(claimed) == 30
+    verbs = [query["sql"].split()[0] for query in queries.captured_queries]
+    # The savepoint stands for the transaction, under the test's own.
+    assert verbs == ["SAVEPOINT", "SELECT", "UPDATE", "INSERT", "RELEASE", "SELECT"]
+    # SQLite has no row locks: its transactions take the write lock up front instead.
+    locks = connection.features.has_select_for_update
+    assert ("FOR UPDATE" in queries.captured_queries[1]["sql"]) == locks
+
+
+def test_an_interval_keeps_its_grid_when_dispatched_late():
+    every = Schedule(every=60)
+    due = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert every.following(due, due + timedelta(seconds=3), UTC) == due + timedelta(seconds=60)
+    # Slots missed while nothing ran are skipped, not run in a burst.
+    assert every.following(due, due + timedelta(seconds=150), UTC) == due + timedelta(seconds=180)
+
+
+def test_a_cron_skips_to_its_next_slot_after_now():
+    cron = Schedule(cron="*/5 * * * *")
+    due = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert cron.following(due, due + timedelta(seconds=1), UTC) == due + timedelta(minutes=5)
+    assert cron.following(due, due + timedelta(minutes=11), UTC) == due + timedelta(minutes=15)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_at_once_claim_each_slot_once(seed, sent, postgres_database):  # noqa: F811
+    """The first holds its batch's rows locked while the second runs: the second skips them,
+    and once the first commits they are no longer due."""
+    many_checkers(seed, 6)
+    now = timezone.now()
+    first_holds, second_done = threading.Event(), threading.Event()
+    second: list[dispatch.Claimed] = []
+
+    def other_dispatcher():
+        first_holds.wait(10)
+        try:
+            second.extend(dispatch.claim_due(now, 500))
+        finally:
+            connection.close()
+            second_done.set()
+
+    thread = threading.Thread(target=other_dispatcher)
+    thread.start()
+    with transaction.atomic():
+        first = dispatch.claim_due(now, 3)
+        first_holds.set()
+        assert second_done.wait(10)
+    thread.join()
+    third = dispatch.claim_due(now, 500)
+    assert (len(first), len(second), len(third)) == (3, 3, 0)
+    slots = Counter((run.checker_id, run.scheduled_for) for run in CheckRun.objects.all())
+    assert len(slots) == 6
+    assert set(slots.values()) == {1}
