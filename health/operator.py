@@ -2,14 +2,20 @@
 installation itself, through the channel transports (and their outbound checks) but not the
 outbox, beat or the workers, which may be what broke. What was last said is kept in a small
 file (``WATCHDOG_STATE_FILE``, readable with the database down): each problem is said when it
-starts, and ``recovered`` once when it ends, never again every minute.
+starts, and ``recovered`` once when it ends, never again every minute. The web process's
+``/readyz`` tells through the same file when ``READYZ_NOTIFIES`` is on: a lock on it keeps two
+tellers from saying one thing twice, and each recovers only the checks it ran (``/readyz`` has
+no ``workers``, the watchdog no ``broker``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,17 +114,40 @@ def load_said(path: Path) -> dict[str, str]:
         return {}
 
 
-def tell(report: Report, now: datetime | None = None, path: Path | None = None) -> list[str]:
+@contextmanager
+def said_lock(path: Path, wait: bool) -> Iterator[bool]:
+    """Hold the lock beside ``path`` while reading, telling and writing; without ``wait``, a
+    teller already at it means this one yields (it would say the same)."""
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def tell(
+    report: Report, now: datetime | None = None, path: Path | None = None, wait: bool = True
+) -> list[str]:
     """Say what started and what ended since the last call; returns what was said (or failed)."""
-    now = now or timezone.now()
     path = path or settings.WATCHDOG_STATE_FILE
+    with said_lock(path, wait) as locked:
+        return _tell(report, now or timezone.now(), path) if locked else []
+
+
+def _tell(report: Report, now: datetime, path: Path) -> list[str]:
     said = load_said(path)
+    checked = {check.name for check in report.checks}
     wrong = {check.name: check.detail for check in report.problems}
     notes = [message("operator", name, text, now) for name, text in wrong.items() if name not in said]
     notes += [
         message("recovered", name, f"recovered: {name} is healthy again (it was: {said[name]})", now)
         for name in said
-        if name not in wrong
+        if name in checked and name not in wrong
     ]
     told = []
     for note in notes:
@@ -132,5 +161,6 @@ def tell(report: Report, now: datetime | None = None, path: Path | None = None) 
         else:
             said.pop(problem, None)
         told.append(note.payload["messages"][0]["text"])
-    path.write_text(json.dumps(said))
+    if notes:
+        path.write_text(json.dumps(said))
     return told

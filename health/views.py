@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from health import metrics, status
+from health import metrics, operator, status
 from health.page import snapshot
 
 
@@ -27,7 +27,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
+    """With ``READYZ_NOTIFIES``, each poll also tells operators what started or ended, as the
+    watchdog does (and through its memory): the load balancer's polling becomes a watchdog."""
     report = status.readiness()
+    if settings.READYZ_NOTIFIES:
+        operator.tell(report, wait=False)
     return JsonResponse(report.as_json(), status=200 if report.ok else 503)
 
 

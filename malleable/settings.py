@@ -465,6 +465,8 @@ OPERATOR_CHANNELS = env.str("MALLEABLE_OPERATOR_CHANNELS", default="").split()
 OPERATOR_WEBHOOK_SECRET = env.str("MALLEABLE_OPERATOR_WEBHOOK_SECRET", default="")
 # What the watchdog last told operators, so a problem is said once and its recovery once.
 WATCHDOG_STATE_FILE = Path(env.path("MALLEABLE_WATCHDOG_STATE", default=VAR_DIR / "watchdog-state.json"))
+# /readyz also tells the operator channels (through the watchdog's memory) when this is on.
+READYZ_NOTIFIES = _typed("MALLEABLE_READYZ_NOTIFIES", bool, False)
 CELERY_BEAT_SCHEDULE |= {
     "health-late": {"task": "health.tasks.sweep_late_checkers", "schedule": ALARM_SWEEP_INTERVAL_S},
 }

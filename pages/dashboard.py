@@ -30,6 +30,11 @@ SPARK_RUNS = 30
 # Worst first: the dashboard's sort and its count tiles.
 STATE_ORDER = {State.RED: 0, State.ERROR: 1, State.UNKNOWN: 2, State.GREEN: 3}
 STATE_CHOICES = [(state.value, state.label) for state in sorted(State, key=STATE_ORDER.__getitem__)]
+# Late is not a fifth state: a late checker keeps its alarm state (a green checker whose runs
+# stopped is still last seen green), so ``?state=late`` filters the rows with a late marker and
+# its tile counts them, beside (not out of) the four state tiles.
+LATE = "late"
+FILTER_CHOICES = [*STATE_CHOICES, (LATE, "Late")]
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,10 @@ class Row:
         return sparkline(self.runs)
 
     @property
+    def late(self) -> bool:
+        return any(marker.key == LATE for marker in self.markers)
+
+    @property
     def silenced(self) -> bool:
         return any(marker.key in {"disabled", "maintenance", "muted", "acked"} for marker in self.markers)
 
@@ -156,7 +165,7 @@ class Filters:
         state = query.get("state", "")
         severity = query.get("severity", "")
         return cls(
-            state=state if state in STATE_ORDER else "",
+            state=state if state in STATE_ORDER or state == LATE else "",
             severity=severity if severity in Severity.values else "",
             tag=query.get("tag", "").strip().lower(),
             q=query.get("q", "").strip()[:200],
@@ -174,11 +183,14 @@ class Filters:
         """The query string of a count tile: this search, severity and tag, and ``state``."""
         return urlencode({name: value for name, value in asdict(replace(self, state=state)).items() if value})
 
+    def state_matches(self, row: Row) -> bool:
+        return not self.state or row.state == self.state or (self.state == LATE and row.late)
+
     def apply(self, rows: list[Row]) -> list[Row]:
         return [
             row
             for row in rows
-            if (not self.state or row.state == self.state)
+            if self.state_matches(row)
             and (not self.severity or row.checker.severity == self.severity)
             and (not self.tag or self.tag in row.checker.tag_list())
             and (not self.q or row.matches(self.q))
@@ -186,10 +198,13 @@ class Filters:
 
 
 def state_counts(rows: list[Row], filters: Filters) -> list[tuple[str, str, int, str]]:
-    """Each state's tile: its label, how many checkers the search, severity and tag leave in it,
-    and the query that lists them."""
-    counts = Counter(row.state for row in filters.any_state().apply(rows))
-    return [(state, label, counts[state], filters.query_for(state)) for state, label in STATE_CHOICES]
+    """Each state's tile, then the late tile: its label, how many checkers the search, severity
+    and tag leave in it, and the query that lists them. A late checker counts in its state's
+    tile and in the late one."""
+    shown = filters.any_state().apply(rows)
+    counts = Counter(row.state for row in shown)
+    counts[LATE] = sum(row.late for row in shown)
+    return [(state, label, counts[state], filters.query_for(state)) for state, label in FILTER_CHOICES]
 
 
 def all_tags(rows: list[Row]) -> list[str]:

@@ -138,6 +138,10 @@ class AlarmEvent(models.Model):
         return notifications
 
 
+# An undelivered alarm this old was not just written: the dashboard says it is held.
+HELD_AFTER = timedelta(minutes=1)
+
+
 def queue_delivery(notification_id: int) -> None:
     """Hand one notification to a worker; a down broker just leaves it to the sweep (no retries here)."""
     from alarms.tasks import deliver_notification  # loads Celery, which run_checker never needs
@@ -188,6 +192,23 @@ class Notification(models.Model):
     def undelivered_for(cls, checker: Checker) -> int:
         """The checker's alarms still waiting: their channel failing (retrying) or disabled (held)."""
         return cls.objects.filter(event__checker=checker).exclude(status=cls.Status.DELIVERED).count()
+
+    @classmethod
+    def held_in(cls, namespace: Namespace, now: datetime | None = None) -> dict[str, int]:
+        """The namespace's alarms its channels hold: ``held`` on a disabled channel, and
+        ``retrying`` (a delivery failed, or none was tried for a minute: no worker). An alarm
+        written seconds ago and on its way is neither, so the dashboard's line does not flicker."""
+        stale = (now or timezone.now()) - HELD_AFTER
+        counts = dict(
+            cls.objects.filter(channel__namespace=namespace)
+            .exclude(status=cls.Status.DELIVERED)
+            .filter(Q(status=cls.Status.HELD) | Q(attempts__gt=0) | Q(created__lt=stale))
+            .values_list("status")
+            .annotate(n=models.Count("pk"))
+            .order_by()
+        )
+        held = counts.pop(cls.Status.HELD, 0)
+        return {"held": held, "retrying": sum(counts.values()), "total": held + sum(counts.values())}
 
     @classmethod
     def sweep(cls, now: datetime | None = None, limit: int | None = None) -> int:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_safe
 from alarms.models import AlarmEvent, EventKind, MaintenanceWindow, Notification, ToggleLog, Transition
 from checkers.models import Severity
 from namespaces.models import Namespace
-from pages.dashboard import STATE_CHOICES, Filters, all_tags, checker_rows, state_counts
+from pages.dashboard import FILTER_CHOICES, Filters, all_tags, checker_rows, state_counts
 from pages.helpers import namespace_page, page_context, paginate
 
 REFRESH_SECONDS = 15
@@ -45,6 +45,7 @@ def _dashboard_context(request: HttpRequest, namespace: Namespace) -> dict:
         refresh_seconds=REFRESH_SECONDS,
         updated=timezone.now(),
         window=MaintenanceWindow.open_in(namespace.pk, timezone.now()),
+        held_alarms=Notification.held_in(namespace),
     )
 
 
@@ -54,7 +55,7 @@ def detail(request: HttpRequest, namespace: Namespace) -> HttpResponse:
     context = _dashboard_context(request, namespace)
     context.update(
         members=namespace.memberships.select_related("user").order_by("role", "user__username"),
-        state_choices=STATE_CHOICES,
+        state_choices=FILTER_CHOICES,
         severity_choices=Severity.choices,
         has_datasources=namespace.datasources.exists(),
         has_datasets=namespace.datasets.exists(),

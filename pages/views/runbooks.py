@@ -1,11 +1,13 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
-from alarms.models import AlarmEvent
+from alarms.models import AlarmEvent, MaintenanceWindow
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from pages.crud import Resource
+from pages.dashboard import markers_for
 from pages.forms.runbooks import RunbookForm
 from pages.helpers import is_htmx, may, namespace_page, page_context
 from runbooks.models import Runbook, render_markdown
@@ -21,10 +23,17 @@ def runbook_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
 def runbook_detail(request: HttpRequest, namespace: Namespace, runbook: str) -> HttpResponse:
     """Where alarms send people, often on a phone: the body first, the live state above it."""
     runbook = get_in_namespace(Runbook.objects.select_related("namespace", "owner"), namespace, slug=runbook)
-    checkers = list(runbook.checkers.select_related("alarm_state").order_by("name"))
+    checkers = list(
+        runbook.checkers.select_related(
+            "alarm_state__acknowledged_by", "alarm_state__muted_by", "alarm_policy__disabled_by"
+        ).order_by("name")
+    )
     recent = runbook.recent_runs()
+    now = timezone.now()
+    window = MaintenanceWindow.open_in(namespace.pk, now)
     for checker in checkers:
         checker.latest_failure = next((run for run in recent if run.checker_id == checker.pk), None)
+        checker.markers = markers_for(checker, window, now)
     alarms = AlarmEvent.objects.filter(checker__runbook=runbook).select_related("checker")[:10]
     return render(
         request,

@@ -9,13 +9,19 @@ the pictures in a temporary folder. To refresh the README's pictures:
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from checkers.models import Checker
+from health.models import Heartbeat
 from tests.browser.conftest import DESKTOP, PHONE, sign_in
 from tests.browser.worlds import DEMO_USERNAME, demo_with_history
+from tests.personas import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -75,3 +81,21 @@ def test_screenshots_of_dashboard_checker_editor_and_runbook(page: Page, new_pag
     phone.goto("/n/demo/runbooks/large-orders/")
     expect(phone.get_by_test_id("linked-checker").get_by_test_id("state")).to_have_text("red")
     shoot(phone, folder / "runbook-phone.png")
+
+
+def test_screenshot_of_the_health_page_with_the_scheduler_stopped(page: Page, demo, folder):
+    """For docs/health.md: beat stopped 12 minutes ago, one worker alive, the demo's checkers late."""
+    now = timezone.now()
+    get_user_model().objects.create_superuser("operator", "ops@example.com", PASSWORD)
+    Heartbeat.beat(Heartbeat.Kind.DISPATCHER, "dispatcher", {"queued": 6}, now=now - timedelta(minutes=12))
+    Heartbeat.beat(Heartbeat.Kind.WORKER, "celery@worker-1", {"active": 0, "concurrency": 2, "load_1m": 0.31})
+    Checker.objects.filter(namespace__slug="demo").update(next_run_at=now - timedelta(minutes=12))
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, "operator")
+
+    page.goto("/health/")
+    problems = page.get_by_test_id("health-problems")
+    expect(problems).to_contain_text("scheduler stopped: no dispatcher tick for 12 min")
+    expect(page.get_by_test_id("check-dispatcher")).to_contain_text("scheduler stopped")
+    expect(page.get_by_test_id("check-workers")).to_contain_text("1 worker(s)")
+    shoot(page, folder / "health.png")

@@ -25,6 +25,7 @@ def test_counts_by_state_and_every_checker_worst_first(personas, login, red, pyt
         "error": 0,
         "unknown": 0,
         "green": 0,
+        "late": 0,
     }
     content = response.content.decode()
     assert 'data-testid="count-red"' in content
@@ -106,6 +107,7 @@ def test_count_tiles_count_what_the_search_severity_and_tag_leave(personas, logi
         "error": (0, "state=error&q=python"),
         "unknown": (1, "state=unknown&q=python"),
         "green": (0, "state=green&q=python"),
+        "late": (0, "state=late&q=python"),
     }
     # A tile counts every state of the other filters, the one chosen too.
     tiles = dashboard(client, "?state=red&tag=nightly").context["counts"]
@@ -114,6 +116,7 @@ def test_count_tiles_count_what_the_search_severity_and_tag_leave(personas, logi
         ("error", 0),
         ("unknown", 1),
         ("green", 0),
+        ("late", 0),
     ]
     assert 'href="?state=unknown&amp;tag=nightly"' in dashboard(client, "?tag=nightly").content.decode()
 
