@@ -21,7 +21,7 @@ from alarms.models import AlarmPolicy, OnError
 from checkers import datasources, runs
 from checkers.humanize import SourcePosition, error_position
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
-from checkers.rules import number
+from checkers.rules import Band, Compare, Season, number
 from checkers.runs import Evaluation
 from checkers.sandbox import Limits, Program, get_sandbox
 from checkers.sandbox.program import MAX_MODULE_BYTES
@@ -424,12 +424,15 @@ class CheckerRuleForm(NamespaceForm):
         widgets = {
             "value": forms.NumberInput(attrs={"step": "any"}),
             "high": forms.NumberInput(attrs={"step": "any"}),
+            "k": forms.NumberInput(attrs={"step": "any"}),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("value", "high"):
+        for name in ("value", "high", "k"):
             self.initial[name] = number(self.initial.get(name))
+        for name, choices in (("compare", Compare), ("band", Band), ("seasonal", Season)):
+            self.fields[name].choices = choices.choices
         self.fields["dataset"].empty_label = "Pick a dataset"
         self.fields["dataset"].error_messages["required"] = "A rule checks one dataset: pick it."
         self.fields["value"].error_messages["required"] = "A rule compares with a value: set it."

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from checkers import datasources, schedules
 from checkers.params import ParamsField
-from checkers.rules import Metric, Operator, Rule
+from checkers.rules import Band, Compare, Metric, Operator, Rule, Season
 from checkers.sandbox import Limits, Program
 from malleable import outbound
 from malleable.encryption import EncryptedTextField
@@ -634,7 +634,22 @@ class CheckerRule(models.Model):
 
     NAMESPACE_PATH = "checker__namespace"
     # What a person sets, in the order the editor, the admin and checks as code show it.
-    FIELDS = ("dataset", "metric", "column", "op", "value", "high", "message")
+    FIELDS = (
+        "dataset",
+        "metric",
+        "column",
+        "compare",
+        "op",
+        "value",
+        "high",
+        "band",
+        "k",
+        "history_runs",
+        "history_days",
+        "seasonal",
+        "min_history",
+        "message",
+    )
 
     checker = models.ForeignKey(Checker, on_delete=models.CASCADE, related_name="rules")
     position = models.PositiveSmallIntegerField(default=0, help_text="Rules run and report in this order.")
@@ -642,8 +657,49 @@ class CheckerRule(models.Model):
     metric = models.CharField("measure", max_length=16, choices=Metric.choices, default=Metric.ROW_COUNT)
     column = models.CharField(max_length=200, blank=True, help_text="For the measures of a column.")
     op = models.CharField("must be", max_length=8, choices=Operator.choices, default=Operator.LT)
-    value = models.FloatField()
+    compare = models.CharField(
+        "held against",
+        max_length=12,
+        choices=Compare.choices,
+        default=Compare.VALUE,
+        blank=True,
+        help_text="A fixed bound, or the figure's own past: its change since the previous run, or a band.",
+    )
+    value = models.FloatField(
+        null=True, blank=True, help_text="The bound; for a change, the change (in % for a change in %)."
+    )
     high = models.FloatField("and at most", null=True, blank=True, help_text="The upper bound, for between.")
+    band = models.CharField(
+        "band", max_length=8, choices=Band.choices, default=Band.STDDEV, blank=True, help_text="For a band."
+    )
+    k = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.01)],
+        help_text="The band's half-width in standard deviations (or MADs); blank: 3.",
+    )
+    history_runs = models.PositiveIntegerField(
+        "from the last … runs",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(2), MaxValueValidator(5000)],
+        help_text="Blank: 30, unless a number of days is set.",
+    )
+    history_days = models.PositiveIntegerField(
+        "within the last … days",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
+    seasonal = models.CharField(
+        "only runs of", max_length=12, choices=Season.choices, default=Season.NONE, blank=True
+    )
+    min_history = models.PositiveSmallIntegerField(
+        "learn for … runs",
+        null=True,
+        blank=True,
+        help_text="Past runs needed before it may fire; until then it is green and says it is learning.",
+    )
     message = models.CharField(
         max_length=500,
         blank=True,
@@ -667,6 +723,13 @@ class CheckerRule(models.Model):
             column=self.column if Metric(self.metric).needs_column else "",
             high=self.high if self.op == Operator.BETWEEN else None,
             message=self.message,
+            compare=Compare(self.compare or Compare.VALUE),
+            band=Band(self.band or Band.STDDEV),
+            k=self.k,
+            history_runs=self.history_runs,
+            history_days=self.history_days,
+            seasonal=Season(self.seasonal or Season.NONE),
+            min_history=self.min_history,
         )
 
     def clean(self) -> None:
@@ -677,7 +740,9 @@ class CheckerRule(models.Model):
         metric = Metric(self.metric) if self.metric in Metric.values else None
         if metric and metric.needs_column and not self.column.strip():
             errors["column"] = f"The {metric.label.lower()} needs a column name."
-        if self.op == Operator.BETWEEN and self.value is not None:
+        if self.compare != Compare.BAND and self.value is None:
+            errors["value"] = "A rule compares with a value: set it."
+        if self.compare != Compare.BAND and self.op == Operator.BETWEEN and self.value is not None:
             if self.high is None:
                 errors["high"] = "Between needs an upper bound."
             elif self.high < self.value:

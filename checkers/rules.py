@@ -80,6 +80,32 @@ class Operator(models.TextChoices):
     BETWEEN = "between", "between"
 
 
+class Compare(models.TextChoices):
+    """What a rule's figure is held against: a fixed bound, or its own past (``checkers.history``)."""
+
+    VALUE = "", "a fixed bound"
+    CHANGE = "change", "its change since the previous run"
+    CHANGE_PCT = "change_pct", "its change in % since the previous run"
+    BAND = "band", "an anomaly band of its history"
+
+
+# A band's width and window when the rule does not say.
+DEFAULT_K = 3.0
+DEFAULT_RUNS = 30
+
+
+class Band(models.TextChoices):
+    STDDEV = "", "mean ± k standard deviations"
+    MAD = "mad", "median ± k MADs (robust)"
+
+
+class Season(models.TextChoices):
+    NONE = "", "every run"
+    WEEKDAY = "weekday", "the same weekday"
+    HOUR = "hour", "the same hour of day"
+    WEEKDAY_HOUR = "weekday_hour", "the same weekday and hour"
+
+
 # The CheckerCase assertion each operator is, and how it compares.
 ASSERTIONS: dict[Operator, tuple[str, Callable[[Any, Any], bool]]] = {
     Operator.LT: ("assertLessThan", operator.lt),
@@ -143,6 +169,14 @@ class Rule:
     column: str = ""
     high: float | None = None
     message: str = ""
+    # Its own past (docs/checkers.md, "Rules on history"); the defaults are a fixed bound.
+    compare: Compare = Compare.VALUE
+    band: Band = Band.STDDEV
+    k: float | None = None
+    history_runs: int | None = None
+    history_days: int | None = None
+    seasonal: Season = Season.NONE
+    min_history: int | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` saying what is missing, in the words of the form."""
@@ -150,10 +184,18 @@ class Rule:
             raise ValueError("A rule checks one dataset: pick it.")
         if self.metric.needs_column and not self.column:
             raise ValueError(f"The {self.metric.label.lower()} needs a column name.")
+        if self.compare == Compare.BAND:
+            if self.k is not None and self.k <= 0:
+                raise ValueError("k, the band's width, must be more than 0.")
+            return
         if self.value is None:
             raise ValueError("A rule compares with a value: set it.")
         if self.op == Operator.BETWEEN and (self.high is None or self.high < self.value):
             raise ValueError("Between needs an upper bound at least as large as the value.")
+
+    @property
+    def on_history(self) -> bool:
+        return self.compare != Compare.VALUE
 
     @property
     def measure(self) -> Measure | None:
@@ -169,7 +211,10 @@ class Rule:
 
     @property
     def bounds(self) -> list[float]:
-        """The value, and the upper bound when the rule is a between."""
+        """The value, and the upper bound when the rule is a between (none on history: its
+        bounds move with every run)."""
+        if self.on_history:
+            return []
         return [self.value, self.high] if self.op == Operator.BETWEEN else [self.value]
 
     def claim(self, *bounds: Any) -> str:
@@ -180,7 +225,31 @@ class Rule:
 
     def sentence(self) -> str:
         """The rule in words, for pages: "null count of email in orders < 100"."""
+        if self.compare == Compare.BAND:
+            return f"{self.describe()} within {self.band_words()} {self.history_words()}"
+        if self.on_history:
+            unit = " %" if self.compare == Compare.CHANGE_PCT else ""
+            low, high = (f"{figure(number(bound))}{unit}" for bound in (self.value, self.high))
+            claim = f"between {low} and {high}" if self.op == Operator.BETWEEN else f"{self.op} {low}"
+            return f"{self.describe()}: change since the previous run {claim}"
         return f"{self.describe()} {self.claim(*map(number, self.bounds))}"
+
+    def band_words(self) -> str:
+        """ "mean ± 3 sd", "median ± 2.5 MAD"."""
+        k = figure(number(self.k if self.k is not None else DEFAULT_K))
+        return f"median ± {k} MAD" if self.band == Band.MAD else f"mean ± {k} sd"
+
+    def history_words(self) -> str:
+        """Which past the band is drawn from: "of the last 4 runs on the same weekday and hour"."""
+        parts = []
+        if self.history_runs:
+            parts.append(f"the last {self.history_runs} run{'s' if self.history_runs != 1 else ''}")
+        if self.history_days:
+            parts.append(f"the last {self.history_days} day{'s' if self.history_days != 1 else ''}")
+        if not parts:
+            parts.append(f"the last {DEFAULT_RUNS} runs")
+        season = f" on {self.seasonal.label}" if self.seasonal else ""
+        return f"of {' within '.join(parts)}{season}"
 
     def judge(self, measured: Any) -> Message:
         """Ok or fail, in words that name the figure; ``rule_error`` when it cannot be compared."""
@@ -234,11 +303,18 @@ class Rule:
         return cls(
             dataset=spec.get("dataset", ""),
             metric=Metric(spec.get("metric", Metric.ROW_COUNT)),
-            op=Operator(spec["op"]),
+            op=Operator(spec.get("op", Operator.LT)),
             value=spec.get("value"),
             column=spec.get("column", ""),
             high=spec.get("high"),
             message=spec.get("message", ""),
+            compare=Compare(spec.get("compare") or Compare.VALUE),
+            band=Band(spec.get("band") or Band.STDDEV),
+            k=spec.get("k"),
+            history_runs=spec.get("history_runs"),
+            history_days=spec.get("history_days"),
+            seasonal=Season(spec.get("seasonal") or Season.NONE),
+            min_history=spec.get("min_history"),
         )
 
 
@@ -253,18 +329,21 @@ def measures_by_dataset(rules: Iterable[Rule]) -> dict[str, list[Measure]]:
 
 
 def judge_all(
-    rules: Sequence[Rule], figures: Callable[[Rule], Any]
+    rules: Sequence[Rule],
+    figures: Callable[[Rule], Any],
+    judge: Callable[[Rule, Any], Message] | None = None,
 ) -> tuple[list[Message], SandboxError | None]:
     """Every rule's message, in order; the first rule that cannot be judged is the run's error.
 
     ``figures(rule)`` gives the rule's measured figure or raises the ``SandboxError`` that
-    keeps it from being measured.
+    keeps it from being measured. ``judge`` stands in for ``Rule.judge`` (rules on history
+    are judged with their past).
     """
     messages: list[Message] = []
     first_error: SandboxError | None = None
     for rule in rules:
         try:
-            messages.append(rule.judge(figures(rule)))
+            messages.append(judge(rule, figures(rule)) if judge else rule.judge(figures(rule)))
         except SandboxError as error:
             first_error = first_error or error
     return messages, first_error

@@ -26,7 +26,7 @@ from checkers.config.namespaces import NAMESPACE_KEYS
 from checkers.config.sources import DATASET_KEYS, DATASOURCE_KEYS
 from checkers.config.store import current, default
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
-from checkers.rules import Metric, Operator, number
+from checkers.rules import Compare, Metric, Operator, number
 from namespaces.models import Namespace
 from runbooks.models import Runbook
 
@@ -192,12 +192,27 @@ def _rule(rule: CheckerRule) -> dict[str, Any]:
     data: dict[str, Any] = {"dataset": rule.dataset.slug, "metric": rule.metric}
     if rule.column and Metric(rule.metric).needs_column:
         data["column"] = rule.column
-    data |= {"op": rule.op, "value": number(rule.value)}
-    if rule.high is not None and rule.op == Operator.BETWEEN:
-        data["high"] = number(rule.high)
+    if rule.compare == Compare.BAND:
+        data["compare"] = rule.compare
+        if rule.band:
+            data["band"] = rule.band
+        data |= {key: number(getattr(rule, key)) for key in BAND_KEYS if getattr(rule, key) is not None}
+        if rule.seasonal:
+            data["seasonal"] = rule.seasonal
+    else:
+        data |= {"compare": rule.compare} if rule.compare else {}
+        data |= {"op": rule.op, "value": number(rule.value)}
+        if rule.high is not None and rule.op == Operator.BETWEEN:
+            data["high"] = number(rule.high)
+    if rule.min_history is not None and rule.compare:
+        data["min_history"] = rule.min_history
     if rule.message:
         data["message"] = rule.message
     return data
+
+
+# A band's numbers, written when set.
+BAND_KEYS = ("k", "history_runs", "history_days")
 
 
 def _alarm(checker: Checker) -> Inline | None:
