@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from checkers.models import Checker, CheckRun, RunStatus
-from checkers.rules import ASSERTIONS, DEFAULT_K, DEFAULT_RUNS, Band, Compare, Operator, Rule, Season
+from checkers.calendars import Calendar
+from checkers.models import BusinessCalendar, Checker, CheckRun, RunStatus
+from checkers.rules import ASSERTIONS, DEFAULT_K, DEFAULT_RUNS, Band, Compare, Days, Operator, Rule, Season
 from checkers.sandbox.outcome import Level, Message
 
 # Runs read at most for one checker's history: a window of days on a checker that runs every
@@ -80,17 +81,35 @@ def load(
 
 
 def judge_for(checker: Checker, rules: Sequence[Rule], at: datetime) -> Callable[[Rule, Any], Message] | None:
-    """The judge of a run at ``at``: with its rules' pasts, or None when no rule reads its past."""
+    """The judge of a run at ``at``: with its rules' pasts and the namespace's business calendar,
+    or None when no rule needs either."""
     on_history = [rule for rule in rules if rule.on_history]
-    if not on_history:
+    by_days = any(rule.days for rule in rules)
+    if not (on_history or by_days):
         return None
-    pasts = load(checker, on_history, before=at) if checker.pk else {}
+    pasts = load(checker, on_history, before=at) if checker.pk and on_history else {}
+    calendar = BusinessCalendar.calendar_of(checker.namespace_id) if by_days else None
     zone = checker.zone
-    return lambda rule, measured: judge(rule, measured, at, pasts.get(rule.describe(), []), zone)
+    return lambda rule, measured: judge(rule, measured, at, pasts.get(rule.describe(), []), zone, calendar)
 
 
-def judge(rule: Rule, measured: Any, at: datetime, past: Sequence[Point], zone: tzinfo) -> Message:
-    """Ok, fail or learning for the figure measured at ``at``, given the figures before it."""
+def judge(
+    rule: Rule,
+    measured: Any,
+    at: datetime,
+    past: Sequence[Point],
+    zone: tzinfo,
+    calendar: Calendar | None = None,
+) -> Message:
+    """Ok, fail or learning for the figure measured at ``at``, given the figures before it; on a
+    day off of ``calendar``, skipped or judged with the rule's other bound."""
+    if rule.days:
+        day_off = (calendar or Calendar()).day_off(at.astimezone(zone).date())
+        if day_off and rule.days == Days.BUSINESS:
+            return Message(Level.OK, f"{_label(rule)} (not checked: {day_off} is not a business day)")
+        if day_off:
+            message = judge(rule.off_days(), measured, at, past, zone)
+            return Message(message.level, f"{message.text[:-1]}; {day_off}, not a business day)")
     if not rule.on_history:
         return rule.judge(measured)
     value = _number(rule, measured)
@@ -246,10 +265,13 @@ def backtest(checker: Checker, rule: Rule, days: int, now: datetime) -> list[Rep
     """The rule replayed over its figure's stored runs of the last ``days`` days, oldest first;
     each judged with the history before it, as a run then would have. Nothing is written."""
     points = load(checker, [rule], before=now, limit=SCAN).get(rule.describe(), [])
-    return replay(rule, points, now - timedelta(days=days), checker.zone)
+    calendar = BusinessCalendar.calendar_of(checker.namespace_id) if rule.days else None
+    return replay(rule, points, now - timedelta(days=days), checker.zone, calendar)
 
 
-def replay(rule: Rule, points: Sequence[Point], since: datetime, zone: tzinfo) -> list[Replay]:
+def replay(
+    rule: Rule, points: Sequence[Point], since: datetime, zone: tzinfo, calendar: Calendar | None = None
+) -> list[Replay]:
     """Judge each point from ``since`` on with the points before it (only as many as the rule
     can use, so a replay of thousands of runs stays linear when the window is a count)."""
     seasons: dict[tuple[int, int], tuple[list[Point], list[datetime]]] = {}
@@ -258,7 +280,7 @@ def replay(rule: Rule, points: Sequence[Point], since: datetime, zone: tzinfo) -
         season, moments = seasons.setdefault(_season(rule, point.at, zone), ([], []))
         if point.at >= since:
             past = _recent(rule, season, moments, point.at)
-            replays.append(Replay(point.at, judge(rule, point.value, point.at, past, zone)))
+            replays.append(Replay(point.at, judge(rule, point.value, point.at, past, zone, calendar)))
         season.append(point)
         moments.append(point.at)
     return replays

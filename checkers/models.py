@@ -8,9 +8,9 @@ import re
 import time
 import uuid
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from checkers import datasources, schedules
+from checkers.calendars import Calendar, parse_days
 from checkers.params import ParamsField
-from checkers.rules import Band, Compare, Metric, Operator, Rule, Season
+from checkers.rules import Band, Compare, Days, Metric, Operator, Rule, Season
 from checkers.sandbox import Limits, Program
 from malleable import outbound
 from malleable.encryption import EncryptedTextField
@@ -648,6 +649,9 @@ class CheckerRule(models.Model):
         "history_days",
         "seasonal",
         "min_history",
+        "days",
+        "off_value",
+        "off_high",
         "message",
     )
 
@@ -700,6 +704,21 @@ class CheckerRule(models.Model):
         blank=True,
         help_text="Past runs needed before it may fire; until then it is green and says it is learning.",
     )
+    days = models.CharField(
+        "holds on",
+        max_length=8,
+        choices=Days.choices,
+        default=Days.EVERY,
+        blank=True,
+        help_text="By the namespace's business calendar (its settings): weekdays less public holidays "
+        "and its own days off.",
+    )
+    off_value = models.FloatField(
+        "bound outside business days", null=True, blank=True, help_text="For another bound outside them."
+    )
+    off_high = models.FloatField(
+        "and at most, outside business days", null=True, blank=True, help_text="For between."
+    )
     message = models.CharField(
         max_length=500,
         blank=True,
@@ -730,6 +749,9 @@ class CheckerRule(models.Model):
             history_days=self.history_days,
             seasonal=Season(self.seasonal or Season.NONE),
             min_history=self.min_history,
+            days=Days(self.days or Days.EVERY),
+            off_value=self.off_value,
+            off_high=self.off_high if self.op == Operator.BETWEEN else None,
         )
 
     def clean(self) -> None:
@@ -747,6 +769,17 @@ class CheckerRule(models.Model):
                 errors["high"] = "Between needs an upper bound."
             elif self.high < self.value:
                 errors["high"] = "The upper bound must be at least the value."
+        if self.days == Days.BOUND:
+            if self.compare == Compare.BAND:
+                errors["days"] = (
+                    "A band has no bound to change outside business days: pick business days only."
+                )
+            elif self.off_value is None:
+                errors["off_value"] = "Set the bound that holds outside business days."
+            elif self.op == Operator.BETWEEN and (self.off_high is None or self.off_high < self.off_value):
+                errors["off_high"] = (
+                    "Between needs an upper bound outside business days too, at least the value."
+                )
         if errors:
             raise ValidationError(errors)
 
@@ -801,3 +834,61 @@ class CheckRun(models.Model):
     def __str__(self) -> str:
         at = self.finished or self.queued
         return f"{self.checker} {self.get_status_display().lower()} at {at:%Y-%m-%d %H:%M:%S}"
+
+
+class BusinessCalendar(models.Model):
+    """A namespace's business days: Monday to Friday, less a country's public holidays (and a
+    subdivision's) and the namespace's own days off (``checkers.calendars.Calendar``)."""
+
+    NAMESPACE_PATH = "namespace"
+
+    namespace = models.OneToOneField(Namespace, on_delete=models.CASCADE, related_name="business_calendar")
+    country = models.CharField(
+        max_length=3,
+        blank=True,
+        help_text="Whose public holidays: a code such as DE, FR or US. Blank: none.",
+    )
+    subdivision = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="A state or region with holidays of its own: BY (Bavaria).",
+    )
+    days_off = models.TextField(
+        blank=True, help_text="The namespace's own days off, one date per line: 2026-12-24."
+    )
+
+    def __str__(self) -> str:
+        return f"business days of {self.namespace}"
+
+    def clean(self) -> None:
+        self.country, self.subdivision = self.country.strip().upper(), self.subdivision.strip().upper()
+        errors = {}
+        try:
+            Calendar(self.country, self.subdivision).check()
+        except ValueError as exc:
+            errors["subdivision" if "subdivision" in str(exc) else "country"] = str(exc)
+        try:
+            self.days_off = "\n".join(day.isoformat() for day in parse_days(self.days_off))
+        except ValueError as exc:
+            errors["days_off"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def answers_for(cls, checker: Checker, today: date | None = None) -> Callable[[date | None], bool]:
+        """A Python checker's ``business_day``: the namespace's calendar, read on the first
+        question only (most checkers never ask), with today in the checker's time zone."""
+        zone, namespace_id = checker.zone, checker.namespace_id
+        found: list[Calendar] = []
+
+        def business_day(day: date | None) -> bool:
+            if not found:
+                found.append(cls.calendar_of(namespace_id))
+            return found[0].is_business_day(day or today or timezone.now().astimezone(zone).date())
+
+        return business_day
+
+    @classmethod
+    def calendar_of(cls, namespace_id: int) -> Calendar:
+        """The namespace's ``Calendar`` (weekdays only when it has none): one query."""
+        return Calendar.of(cls.objects.filter(namespace_id=namespace_id).first())

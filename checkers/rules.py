@@ -25,7 +25,7 @@ import json
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import models
@@ -106,6 +106,14 @@ class Season(models.TextChoices):
     WEEKDAY_HOUR = "weekday_hour", "the same weekday and hour"
 
 
+class Days(models.TextChoices):
+    """Which days a rule holds on, by the namespace's business calendar (``checkers.calendars``)."""
+
+    EVERY = "", "every day"
+    BUSINESS = "business", "business days only"
+    BOUND = "bound", "another bound outside business days"
+
+
 # The CheckerCase assertion each operator is, and how it compares.
 ASSERTIONS: dict[Operator, tuple[str, Callable[[Any, Any], bool]]] = {
     Operator.LT: ("assertLessThan", operator.lt),
@@ -177,6 +185,10 @@ class Rule:
     history_days: int | None = None
     seasonal: Season = Season.NONE
     min_history: int | None = None
+    # The namespace's business calendar (docs/checkers.md, "Business days").
+    days: Days = Days.EVERY
+    off_value: float | None = None
+    off_high: float | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` saying what is missing, in the words of the form."""
@@ -187,11 +199,24 @@ class Rule:
         if self.compare == Compare.BAND:
             if self.k is not None and self.k <= 0:
                 raise ValueError("k, the band's width, must be more than 0.")
+            if self.days == Days.BOUND:
+                raise ValueError("A band has no bound to change outside business days: use days: business.")
             return
         if self.value is None:
             raise ValueError("A rule compares with a value: set it.")
         if self.op == Operator.BETWEEN and (self.high is None or self.high < self.value):
             raise ValueError("Between needs an upper bound at least as large as the value.")
+        if self.days == Days.BOUND:
+            if self.off_value is None:
+                raise ValueError("Another bound outside business days needs its value (off_value).")
+            if self.op == Operator.BETWEEN and (self.off_high is None or self.off_high < self.off_value):
+                raise ValueError("Between needs an upper bound outside business days too (off_high).")
+
+    def off_days(self) -> Rule:
+        """The rule as it holds outside business days: its other bound, when it has one."""
+        if self.days != Days.BOUND:
+            return self
+        return replace(self, value=self.off_value, high=self.off_high, days=Days.EVERY)
 
     @property
     def on_history(self) -> bool:
@@ -225,6 +250,12 @@ class Rule:
 
     def sentence(self) -> str:
         """The rule in words, for pages: "null count of email in orders < 100"."""
+        if self.days == Days.BUSINESS:
+            return f"{replace(self, days=Days.EVERY).sentence()} on business days"
+        if self.days == Days.BOUND:
+            other = self.off_days()
+            claim = other.claim(number(other.value), number(other.high))
+            return f"{replace(self, days=Days.EVERY).sentence()} on business days, {claim} on other days"
         if self.compare == Compare.BAND:
             return f"{self.describe()} within {self.band_words()} {self.history_words()}"
         if self.on_history:
@@ -315,6 +346,9 @@ class Rule:
             history_days=spec.get("history_days"),
             seasonal=Season(spec.get("seasonal") or Season.NONE),
             min_history=spec.get("min_history"),
+            days=Days(spec.get("days") or Days.EVERY),
+            off_value=spec.get("off_value"),
+            off_high=spec.get("off_high"),
         )
 
 
@@ -366,5 +400,6 @@ def bounds_by_figure(rules: Iterable[Rule]) -> list[tuple[str, list[float]]]:
     found: dict[str, list[float]] = {}
     for rule in rules:
         bounds = found.setdefault(rule.describe(), [])
-        bounds += [bound for bound in rule.bounds if bound is not None and bound not in bounds]
+        for drawn in (rule, rule.off_days()):
+            bounds += [bound for bound in drawn.bounds if bound is not None and bound not in bounds]
     return list(found.items())

@@ -20,7 +20,16 @@ from django.utils import timezone
 
 from checkers import datasources, history
 from checkers.datasources import Measure
-from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, RunStatus, Trigger
+from checkers.models import (
+    BusinessCalendar,
+    Checker,
+    CheckerKind,
+    CheckerRule,
+    CheckRun,
+    Dataset,
+    RunStatus,
+    Trigger,
+)
 from checkers.rules import judge_all, measures_by_dataset, numbers
 from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status, get_sandbox
 from checkers.signals import run_recorded
@@ -195,7 +204,8 @@ def evaluate(
         return Evaluation(outcome, started, timezone.now(), fetch_ms=fetch_ms, dataset_stats=stats)
     fetch_ms = (time.perf_counter() - clock) * 1000
     sandbox = get_sandbox(settings.SANDBOX_CACHE_DIR)
-    outcome = sandbox.run(checker.program(), datasets, checker.limits(), checker.params)
+    calendar = BusinessCalendar.answers_for(checker)
+    outcome = sandbox.run(checker.program(), datasets, checker.limits(), checker.params, calendar)
     return Evaluation(
         outcome,
         started,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from checkers import data_views, views
+from checkers import calendar_views, data_views, views
 
 app_name = "checkers"
 CHECKER = "n/<slug:namespace>/checkers/<slug:checker>/"
@@ -19,6 +19,7 @@ urlpatterns = [
     path(f"{CHECKER}alarming/off/", views.toggle, {"action": "disable-alarming"}, name="disable-alarming"),
     path(f"{CHECKER}alarming/on/", views.toggle, {"action": "enable-alarming"}, name="enable-alarming"),
     path("n/<slug:namespace>/runs/<uuid:run>/", views.run_detail, name="run-detail"),
+    path("n/<slug:namespace>/settings/calendar/", calendar_views.calendar, name="calendar"),
     path("n/<slug:namespace>/datasources/", data_views.datasource_list, name="datasource-list"),
     path("n/<slug:namespace>/datasources/new/", data_views.datasource_create, name="datasource-create"),
     path(

@@ -38,7 +38,7 @@ from checkers.config.schema import (
 from checkers.config.section import CheckerKey, Section
 from checkers.config.store import default
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Severity
-from checkers.rules import Band, Compare, Metric, Operator, Rule, Season
+from checkers.rules import Band, Compare, Days, Metric, Operator, Rule, Season
 from checkers.sandbox.engine import get_engine
 
 # Model field → the file's key, for the fields that are plainly one key.
@@ -61,7 +61,7 @@ BLANK = {
 }
 
 # The file's words for the choices stored blank: `compare: value`, `band: stddev`.
-NAMED_BLANKS = {"compare": "value", "band": "stddev"}
+NAMED_BLANKS = {"compare": "value", "band": "stddev", "days": "every"}
 RULE = Schema(
     "a rule",
     {
@@ -78,6 +78,9 @@ RULE = Schema(
         "history_days": INTEGER,
         "seasonal": choice(Season.values[1:]),
         "min_history": INTEGER,
+        "days": choice([NAMED_BLANKS["days"], *Days.values[1:]]),
+        "off_value": NUMBER,
+        "off_high": NUMBER,
         "message": TEXT,
     },
     required=("dataset",),

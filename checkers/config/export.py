@@ -21,12 +21,13 @@ from alarms.models import AlarmDefaults, AlarmPolicy, Channel
 from checkers import schedules
 from checkers.config import credentials
 from checkers.config.alarms import CHANNEL_KEYS, POLICY_KEYS, TOKEN_URLS
+from checkers.config.calendar import export_calendar
 from checkers.config.checks import CHECKER_KEYS
 from checkers.config.namespaces import NAMESPACE_KEYS
 from checkers.config.sources import DATASET_KEYS, DATASOURCE_KEYS
 from checkers.config.store import current, default
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
-from checkers.rules import Compare, Metric, Operator, number
+from checkers.rules import Compare, Days, Metric, Operator, number
 from namespaces.models import Namespace
 from runbooks.models import Runbook
 
@@ -100,6 +101,9 @@ class Exporter:
         defaults = AlarmDefaults.objects.filter(namespace=namespace).first()
         if defaults and _non_default(defaults, POLICY_KEYS):
             data["alarm_defaults"] = Inline(_non_default(defaults, POLICY_KEYS))
+        calendar = export_calendar(namespace)
+        if calendar:
+            data["calendar"] = calendar
         members = sorted(namespace.memberships.select_related("user"), key=lambda m: m.user.get_username())
         sections = {
             "members": [Inline(user=m.user.get_username(), role=m.role) for m in members],
@@ -206,6 +210,12 @@ def _rule(rule: CheckerRule) -> dict[str, Any]:
             data["high"] = number(rule.high)
     if rule.min_history is not None and rule.compare:
         data["min_history"] = rule.min_history
+    if rule.days:
+        data["days"] = rule.days
+    if rule.days == Days.BOUND:
+        data["off_value"] = number(rule.off_value)
+        if rule.off_high is not None and rule.op == Operator.BETWEEN:
+            data["off_high"] = number(rule.off_high)
     if rule.message:
         data["message"] = rule.message
     return data

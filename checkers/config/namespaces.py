@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from checkers.config.alarms import apply_defaults
+from checkers.config.calendar import apply_calendar
 from checkers.config.context import Context, Scope
 from checkers.config.document import Path
 from checkers.config.plan import Action
@@ -28,6 +29,7 @@ def namespace_schema(sections: list[str]) -> Schema:
         "description": TEXT,
         "timezone": TEXT,
         "alarm_defaults": MAPPING,
+        "calendar": MAPPING,
         "members": LIST,
     }
     return Schema("a namespace", keys | dict.fromkeys(sections, LIST))
@@ -46,6 +48,8 @@ def apply_namespace(
         return Namespace.objects.filter(slug=slug).first()
     namespace, action, keys = result
     defaults = apply_defaults(ctx, path, namespace, alarm_defaults)
+    if "calendar" in fields:
+        defaults = (*defaults, *apply_calendar(ctx, path, namespace, fields["calendar"]))
     if defaults and action == Action.UNCHANGED:
         action = Action.UPDATED
     ctx.plan.add("namespace", slug, action, () if action == Action.CREATED else (*keys, *defaults))

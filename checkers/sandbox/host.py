@@ -19,7 +19,7 @@ import json
 import math
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import wasmtime
@@ -33,6 +33,11 @@ LOG_TRUNCATED = "\n[log truncated: the checker wrote more than {limit} bytes]\n"
 # 100k elements is under 1 MB; real guests (even CPython) use a few thousand.
 MAX_TABLE_ELEMENTS = 100_000
 MAX_DATASET_NAME_BYTES = 1024
+
+
+def weekday(day: datetime.date | None) -> bool:
+    """The calendar of a run given none (``sandbox_run``): Monday to Friday, today in UTC."""
+    return (day or datetime.datetime.now(datetime.UTC).date()).weekday() < 5
 
 
 class RunState:
@@ -69,10 +74,17 @@ class RunState:
     host function can let it propagate as it is.
     """
 
-    def __init__(self, datasets: Mapping[str, Mapping[str, Any]], limits: Limits, params: Any = None) -> None:
+    def __init__(
+        self,
+        datasets: Mapping[str, Mapping[str, Any]],
+        limits: Limits,
+        params: Any = None,
+        calendar: Callable[[datetime.date | None], bool] | None = None,
+    ) -> None:
         self.datasets = datasets
         self.limits = limits
         self.params = params
+        self.calendar = calendar or weekday
         self.messages: list[Message] = []
         self.host_error: SandboxError | None = None
         self.exited = False
@@ -114,6 +126,16 @@ class RunState:
 
     def dataset_rows(self, name: str) -> int:
         return len(self.dataset(name).get("rows", []))
+
+    def business_day(self, day: str) -> bool:
+        """The calendar's answer for an ISO date, or for today (``""``); anything else traps."""
+        try:
+            date = datetime.date.fromisoformat(day) if day else None
+        except ValueError:
+            raise self.reject(
+                ErrorKind.TRAP, f"business_day: {day[:40]!r} is not a date (YYYY-MM-DD)"
+            ) from None
+        return bool(self.calendar(date))
 
     def dataset_truncated(self, name: str) -> bool:
         return bool(self.dataset(name).get("truncated", False))

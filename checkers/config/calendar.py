@@ -1,0 +1,55 @@
+"""A namespace's ``calendar``: whose public holidays, and its own days off."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from checkers.config.context import Context
+from checkers.config.document import Path
+from checkers.config.plan import Action
+from checkers.config.schema import TEXT, Schema, Type, read
+from checkers.config.store import upsert
+from checkers.models import BusinessCalendar
+
+DAYS = Type(
+    "a list of dates such as [2026-12-24, 2026-12-31]",
+    lambda value: isinstance(value, list) and all(isinstance(day, str | datetime.date) for day in value),
+)
+CALENDAR = Schema("a calendar", {"country": TEXT, "subdivision": TEXT, "days_off": DAYS}, required=())
+# Model field → the file's key.
+CALENDAR_KEYS = {"country": "country", "subdivision": "subdivision", "days_off": "days_off"}
+
+
+def apply_calendar(ctx: Context, path: Path, namespace: Any, value: Any) -> tuple[str, ...]:
+    """Upsert the namespace's business calendar; the keys that changed, as the namespace's."""
+    path = (*path, "calendar")
+    fields = read(ctx, path, value, CALENDAR)
+    if fields is None:
+        return ()
+    days = [day.isoformat() if isinstance(day, datetime.date) else day for day in fields.get("days_off", [])]
+    values = {
+        "country": fields.get("country", ""),
+        "subdivision": fields.get("subdivision", ""),
+        "days_off": "\n".join(days),
+    }
+    result = upsert(ctx, path, BusinessCalendar, {"namespace": namespace}, values, CALENDAR_KEYS)
+    if result is None:
+        return ()
+    _, action, changed = result
+    if action == Action.CREATED:
+        return ("calendar",)
+    return tuple(f"calendar.{key}" for key in changed)
+
+
+def export_calendar(namespace: Any) -> dict[str, Any] | None:
+    """The namespace's calendar as the file writes it; None when it has none."""
+    calendar = BusinessCalendar.objects.filter(namespace=namespace).first()
+    if calendar is None:
+        return None
+    data: dict[str, Any] = {
+        key: getattr(calendar, key) for key in ("country", "subdivision") if getattr(calendar, key)
+    }
+    if calendar.days_off:
+        data["days_off"] = calendar.days_off.split()
+    return data
