@@ -32,6 +32,7 @@ SCAN = 5000
 # The MAD of a normal sample times this estimates its standard deviation, so k means the same
 # in both kinds of band.
 MAD_SCALE = 1.4826
+MEAN_AD_SCALE = 1.253314
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,13 @@ def band(rule: Rule, values: Sequence[float]) -> tuple[float, float]:
     k = rule.k if rule.k is not None else DEFAULT_K
     if rule.band == Band.MAD:
         center = statistics.median(values)
-        spread = MAD_SCALE * statistics.median(abs(value - center) for value in values)
+        deviations = [abs(value - center) for value in values]
+        spread = MAD_SCALE * statistics.median(deviations)
+        if spread == 0:
+            # More than half the history sits on the median: the mean absolute deviation
+            # (scaled to match a standard deviation, as in Iglewicz and Hoaglin's modified
+            # z-score) still sees the rest, where a MAD of 0 would fire on any change.
+            spread = MEAN_AD_SCALE * statistics.fmean(deviations)
     else:
         center = statistics.fmean(values)
         # The sample standard deviation in floats: statistics.stdev is exact, in fractions,
@@ -264,6 +271,8 @@ class Replay:
 def backtest(checker: Checker, rule: Rule, days: int, now: datetime) -> list[Replay]:
     """The rule replayed over its figure's stored runs of the last ``days`` days, oldest first;
     each judged with the history before it, as a run then would have. Nothing is written."""
+    if not checker.pk:
+        return []
     points = load(checker, [rule], before=now, limit=SCAN).get(rule.describe(), [])
     calendar = BusinessCalendar.calendar_of(checker.namespace_id) if rule.days else None
     return replay(rule, points, now - timedelta(days=days), checker.zone, calendar)

@@ -717,7 +717,7 @@ class CheckerRule(models.Model):
         "bound outside business days", null=True, blank=True, help_text="For another bound outside them."
     )
     off_high = models.FloatField(
-        "and at most, outside business days", null=True, blank=True, help_text="For between."
+        "upper bound outside business days", null=True, blank=True, help_text="For between."
     )
     message = models.CharField(
         max_length=500,

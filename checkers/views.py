@@ -184,11 +184,14 @@ def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None)
     )
     result: dict = {}
     if data is not None and _valid(form, policy_form, rule_formset):
-        if request.POST.get("action") != "test":
+        if request.POST.get("action") not in ("test", "backtest"):
             return _save_checker(request, form, policy_form, rule_formset)
         is_rule = form.cleaned_data["kind"] == CheckerKind.RULE
-        evaluation = form.test_run(rule_formset.rules() if is_rule else [])
-        result = {"evaluation": evaluation, "result_error_at": _outcome_position(evaluation)}
+        if is_rule and request.POST.get("action") == "backtest":
+            result = {"backtests": form.backtest(rule_formset.rules(), request.POST.get("backtest_days"))}
+        else:
+            evaluation = form.test_run(rule_formset.rules() if is_rule else [])
+            result = {"evaluation": evaluation, "result_error_at": _outcome_position(evaluation)}
     if is_htmx(request) and data is not None:
         return render(request, "checkers/_test_result.html", {**result, "form": form, "htmx": True})
     if not may(request, Role.EDITOR):

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='checkerrule',
             name='off_high',
-            field=models.FloatField(blank=True, help_text='For between.', null=True, verbose_name='and at most, outside business days'),
+            field=models.FloatField(blank=True, help_text='For between.', null=True, verbose_name='upper bound outside business days'),
         ),
         migrations.AddField(
             model_name='checkerrule',

@@ -46,6 +46,10 @@
     row.querySelectorAll(".rule-bound").forEach(function (c) { c.hidden = against === "band"; });
     row.querySelectorAll(".rule-band").forEach(function (c) { c.hidden = against !== "band"; });
     row.querySelectorAll(".rule-history").forEach(function (c) { c.hidden = against === ""; });
+    var days = named("days");
+    var otherBound = days && days.value === "bound";
+    row.querySelectorAll(".rule-off").forEach(function (c) { c.hidden = !otherBound; });
+    row.querySelectorAll(".rule-off-high").forEach(function (c) { c.hidden = !(otherBound && op && op.value === "between"); });
     var dataset = text(named("dataset")) || "…";
     var measure = (metric && nouns[metric.value]) || "…";
     var column = needsColumn ? " of column " + (text(named("column")) || "…") : "";

@@ -13,6 +13,7 @@ import yaml
 
 from checkers import config, history, runs
 from checkers.models import CheckRun
+from checkers.rules import Band, Compare, Metric, Operator, Rule
 from tests.checkers.history_support import ROWS, day, set_rows, store
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +65,14 @@ def test_a_mad_band_is_not_widened_by_an_outlier_in_its_history(counted):
         "red",
         f"{ROWS} (115, expected 92.1–109.9 from the last 9 runs)",
     )
+
+
+def test_a_mad_band_of_a_mostly_flat_history_falls_back_to_the_mean_absolute_deviation():
+    # 10, 10, 10, 11, 11: median 10, deviations 0, 0, 0, 1, 1: a MAD of 0 would make the band
+    # 10 to 10. The mean absolute deviation, 0.4, x 1.253314 x 3 = 1.504: 8.5 to 11.5.
+    spec = Rule("orders", Metric.ROW_COUNT, Operator.LT, None, compare=Compare.BAND, band=Band.MAD)
+    low, high = history.band(spec, [10, 10, 10, 11, 11])
+    assert (round(low, 3), round(high, 3)) == (8.496, 11.504)
 
 
 def test_the_window_is_the_last_n_runs_and_the_last_d_days(counted):
