@@ -395,6 +395,12 @@ def numbers(figures: Mapping[str, Any]) -> dict[str, float]:
     return kept
 
 
+def metric_names(runs: Iterable[Any]) -> list[tuple[str, list[float]]]:
+    """The metrics a code checker's runs recorded (``metric(name, value)``), once each, by name,
+    with no bounds: what its page charts."""
+    return [(name, []) for name in sorted({name for run in runs for name in (run.figures or {})})]
+
+
 def bounds_by_figure(rules: Iterable[Rule]) -> list[tuple[str, list[float]]]:
     """Each figure the rules measure, once, with every bound a rule draws on it, for charts."""
     found: dict[str, list[float]] = {}

@@ -213,6 +213,7 @@ def evaluate(
         fetch_ms=fetch_ms,
         sandbox_ms=outcome.duration_ms,
         dataset_stats=stats,
+        figures=numbers(outcome.metrics),
     )
 
 

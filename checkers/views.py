@@ -35,7 +35,7 @@ from checkers.forms import (
 )
 from checkers.humanize import error_position, preview_schedule
 from checkers.models import Checker, CheckerKind, CheckRun, Trigger
-from checkers.rules import NOUNS, bounds_by_figure
+from checkers.rules import NOUNS, bounds_by_figure, metric_names
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from namespaces.pages import confirm_delete, is_htmx, may, namespace_page, needs_role, page_context
@@ -95,7 +95,8 @@ def _detail_context(request: HttpRequest, namespace: Namespace, checker: Checker
         toggles=ToggleLog.objects.filter(checker=checker).select_related("by")[:10],
         rules=rules,
         figure_charts=[
-            (name, figure_chart(name, finished, bounds)) for name, bounds in bounds_by_figure(rules)
+            (name, figure_chart(name, finished, bounds))
+            for name, bounds in bounds_by_figure(rules) or metric_names(finished)
         ],
         mute_form=MuteForm(),
         reason_form=ReasonForm(),

@@ -43,6 +43,7 @@ IMPORTS = frozenset(
         "log",
         "now-ms",
         "business-day",
+        "metric",
     }
 )
 # The error kinds the guest may report itself; anything else it says is a python_exception.
@@ -253,6 +254,7 @@ _HOST_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "log": RunState.write_log,
     "now-ms": _now_ms,
     "business-day": RunState.business_day,
+    "metric": RunState.record_metric,
 }
 
 

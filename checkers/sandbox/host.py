@@ -35,6 +35,10 @@ MAX_TABLE_ELEMENTS = 100_000
 MAX_DATASET_NAME_BYTES = 1024
 
 
+# A metric's name: what its chart is titled by.
+METRIC_NAME_CHARS = 100
+
+
 def weekday(day: datetime.date | None) -> bool:
     """The calendar of a run given none (``sandbox_run``): Monday to Friday, today in UTC."""
     return (day or datetime.datetime.now(datetime.UTC).date()).weekday() < 5
@@ -86,6 +90,7 @@ class RunState:
         self.params = params
         self.calendar = calendar or weekday
         self.messages: list[Message] = []
+        self.metrics: dict[str, float] = {}
         self.host_error: SandboxError | None = None
         self.exited = False
         self.fuel_at_stop: int | None = None
@@ -173,6 +178,20 @@ class RunState:
         self._message_bytes += nbytes
         self.messages.append(Message(level, text))
 
+    def record_metric(self, name: str, value: float) -> None:
+        """Keep a named number for the run's history: the last value of a name wins; past
+        ``max_metrics`` names, or with a bad name or value, the run ends as ``output_limit``."""
+        name = name.strip()
+        if not 0 < len(name) <= METRIC_NAME_CHARS:
+            detail = f"metric: a name of 1 to {METRIC_NAME_CHARS} characters, not {name[:40]!r}"
+            raise self.reject(ErrorKind.OUTPUT_LIMIT, detail)
+        if not math.isfinite(value):
+            raise self.reject(ErrorKind.OUTPUT_LIMIT, f"metric {name!r}: {value} is not a finite number")
+        if name not in self.metrics and len(self.metrics) >= self.limits.max_metrics:
+            detail = f"metric {name!r}: a run records at most {self.limits.max_metrics} metrics"
+            raise self.reject(ErrorKind.OUTPUT_LIMIT, detail)
+        self.metrics[name] = float(value)
+
     def ok(self, text: str) -> None:
         self.add_message(Level.OK, text)
 
@@ -242,6 +261,7 @@ class RunState:
             logs=self.logs,
             duration_ms=duration_ms,
             fuel_used=fuel_used,
+            metrics=dict(self.metrics),
         )
 
 

@@ -54,6 +54,16 @@ def now() -> datetime:
     return _EPOCH + timedelta(milliseconds=wit_world.now_ms())
 
 
+def metric(name: object, value: Any) -> None:
+    """Keep a named number with the run, charted over runs on the checker's page."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise TypeError(f"metric() takes a number, not {type(value).__name__}")
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"metric() takes a finite number, not {value!r}")
+    wit_world.metric(str(name), number)
+
+
 def business_day(date: Any = None) -> bool:
     """Whether ``date`` (a date, a datetime or "YYYY-MM-DD"; None: today in the checker's time
     zone) is a business day of the namespace's calendar: a weekday that is neither a public
