@@ -892,3 +892,21 @@ class BusinessCalendar(models.Model):
     def calendar_of(cls, namespace_id: int) -> Calendar:
         """The namespace's ``Calendar`` (weekdays only when it has none): one query."""
         return Calendar.of(cls.objects.filter(namespace_id=namespace_id).first())
+
+
+class Retention(models.Model):
+    """How long a namespace keeps its runs (their messages, figures and metrics); older runs are
+    pruned by ``checkers.retention``. Alarm states and their transitions are kept."""
+
+    NAMESPACE_PATH = "namespace"
+    DEFAULT_DAYS = 90
+
+    namespace = models.OneToOneField(Namespace, on_delete=models.CASCADE, related_name="retention")
+    days = models.PositiveIntegerField(
+        default=DEFAULT_DAYS,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Runs older than this are deleted; states and transitions are kept.",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.namespace} keeps runs {self.days} days"

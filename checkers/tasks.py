@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkers import runs
+from checkers import retention, runs
 from checkers.models import Checker, CheckRun
 from checkers.sandbox import ErrorKind
 from malleable.celery import app
@@ -46,6 +46,14 @@ def time_limit(checker: Checker) -> int:
     """The run's budgets (every dataset query, then the sandbox) plus a margin."""
     queries = sum(dataset.datasource.statement_timeout for dataset in checker.read_datasets())
     return int(queries + checker.limits().timeout_s + TIME_LIMIT_MARGIN_S)
+
+
+@app.task(acks_late=True, ignore_result=True)
+def prune_history() -> int:
+    """Delete the runs past each namespace's retention; a repeated tick finds less to do."""
+    deleted = retention.prune()
+    log.info("pruned %s runs past their namespace's retention", deleted)
+    return deleted
 
 
 @app.task(acks_late=True, ignore_result=True)

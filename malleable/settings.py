@@ -293,6 +293,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checkers.tasks.dispatch_due_checkers",
         "schedule": DISPATCH_INTERVAL_S,
     },
+    # Runs past their namespace's retention (docs/checkers.md, "Retention"), in batches.
+    "prune-history": {"task": "checkers.tasks.prune_history", "schedule": 3600.0},
 }
 
 # --- Alarms (alarms/, docs/alarms.md) -------------------------------------------------------

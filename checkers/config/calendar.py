@@ -1,4 +1,4 @@
-"""A namespace's ``calendar``: whose public holidays, and its own days off."""
+"""A namespace's ``calendar`` (whose public holidays, its own days off) and ``retention_days``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from checkers.config.document import Path
 from checkers.config.plan import Action
 from checkers.config.schema import TEXT, Schema, Type, read
 from checkers.config.store import upsert
-from checkers.models import BusinessCalendar
+from checkers.models import BusinessCalendar, Retention
 
 DAYS = Type(
     "a list of dates such as [2026-12-24, 2026-12-31]",
@@ -53,3 +53,18 @@ def export_calendar(namespace: Any) -> dict[str, Any] | None:
     if calendar.days_off:
         data["days_off"] = calendar.days_off.split()
     return data
+
+
+def apply_retention(ctx: Context, path: Path, namespace: Any, days: int) -> tuple[str, ...]:
+    """Upsert how many days the namespace keeps its runs; the key, when it changed."""
+    result = upsert(
+        ctx, path, Retention, {"namespace": namespace}, {"days": days}, {"days": "retention_days"}
+    )
+    if result is None or result[1] == Action.UNCHANGED:
+        return ()
+    return ("retention_days",)
+
+
+def export_retention(namespace: Any) -> int | None:
+    days = Retention.objects.filter(namespace=namespace).values_list("days", flat=True).first()
+    return days if days not in (None, Retention.DEFAULT_DAYS) else None

@@ -21,7 +21,7 @@ from alarms.models import AlarmDefaults, AlarmPolicy, Channel
 from checkers import schedules
 from checkers.config import credentials
 from checkers.config.alarms import CHANNEL_KEYS, POLICY_KEYS, TOKEN_URLS
-from checkers.config.calendar import export_calendar
+from checkers.config.calendar import export_calendar, export_retention
 from checkers.config.checks import CHECKER_KEYS
 from checkers.config.namespaces import NAMESPACE_KEYS
 from checkers.config.sources import DATASET_KEYS, DATASOURCE_KEYS
@@ -104,6 +104,8 @@ class Exporter:
         calendar = export_calendar(namespace)
         if calendar:
             data["calendar"] = calendar
+        if retention_days := export_retention(namespace):
+            data["retention_days"] = retention_days
         members = sorted(namespace.memberships.select_related("user"), key=lambda m: m.user.get_username())
         sections = {
             "members": [Inline(user=m.user.get_username(), role=m.role) for m in members],

@@ -8,11 +8,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from checkers.config.alarms import apply_defaults
-from checkers.config.calendar import apply_calendar
+from checkers.config.calendar import apply_calendar, apply_retention
 from checkers.config.context import Context, Scope
 from checkers.config.document import Path
 from checkers.config.plan import Action
-from checkers.config.schema import LIST, MAPPING, TEXT, Schema, choice, read
+from checkers.config.schema import INTEGER, LIST, MAPPING, TEXT, Schema, choice, read
 from checkers.config.store import default, upsert
 from namespaces.models import Membership, Namespace, Role
 
@@ -30,6 +30,7 @@ def namespace_schema(sections: list[str]) -> Schema:
         "timezone": TEXT,
         "alarm_defaults": MAPPING,
         "calendar": MAPPING,
+        "retention_days": INTEGER,
         "members": LIST,
     }
     return Schema("a namespace", keys | dict.fromkeys(sections, LIST))
@@ -50,6 +51,8 @@ def apply_namespace(
     defaults = apply_defaults(ctx, path, namespace, alarm_defaults)
     if "calendar" in fields:
         defaults = (*defaults, *apply_calendar(ctx, path, namespace, fields["calendar"]))
+    if "retention_days" in fields:
+        defaults = (*defaults, *apply_retention(ctx, path, namespace, fields["retention_days"]))
     if defaults and action == Action.UNCHANGED:
         action = Action.UPDATED
     ctx.plan.add("namespace", slug, action, () if action == Action.CREATED else (*keys, *defaults))
