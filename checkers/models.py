@@ -8,9 +8,9 @@ import re
 import time
 import uuid
 import zoneinfo
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,8 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from checkers import compilation, datasources, quotas, schedules
+from checkers.calendars import Calendar, parse_days
 from checkers.params import ParamsField
-from checkers.rules import Metric, Operator, Rule
+from checkers.rules import Band, Compare, Days, Metric, Operator, Rule, Season
 from checkers.sandbox import Limits, Program, Status
 from malleable import outbound
 from malleable.encryption import EncryptedTextField
@@ -659,7 +660,25 @@ class CheckerRule(models.Model):
 
     NAMESPACE_PATH = "checker__namespace"
     # What a person sets, in the order the editor, the admin and checks as code show it.
-    FIELDS = ("dataset", "metric", "column", "op", "value", "high", "message")
+    FIELDS = (
+        "dataset",
+        "metric",
+        "column",
+        "compare",
+        "op",
+        "value",
+        "high",
+        "band",
+        "k",
+        "history_runs",
+        "history_days",
+        "seasonal",
+        "min_history",
+        "days",
+        "off_value",
+        "off_high",
+        "message",
+    )
 
     checker = models.ForeignKey(Checker, on_delete=models.CASCADE, related_name="rules")
     position = models.PositiveSmallIntegerField(default=0, help_text="Rules run and report in this order.")
@@ -667,8 +686,64 @@ class CheckerRule(models.Model):
     metric = models.CharField("measure", max_length=16, choices=Metric.choices, default=Metric.ROW_COUNT)
     column = models.CharField(max_length=200, blank=True, help_text="For the measures of a column.")
     op = models.CharField("must be", max_length=8, choices=Operator.choices, default=Operator.LT)
-    value = models.FloatField()
+    compare = models.CharField(
+        "held against",
+        max_length=12,
+        choices=Compare.choices,
+        default=Compare.VALUE,
+        blank=True,
+        help_text="A fixed bound, or the figure's own past: its change since the previous run, or a band.",
+    )
+    value = models.FloatField(
+        null=True, blank=True, help_text="The bound; for a change, the change (in % for a change in %)."
+    )
     high = models.FloatField("and at most", null=True, blank=True, help_text="The upper bound, for between.")
+    band = models.CharField(
+        "band", max_length=8, choices=Band.choices, default=Band.STDDEV, blank=True, help_text="For a band."
+    )
+    k = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.01)],
+        help_text="The band's half-width in standard deviations (or MADs); blank: 3.",
+    )
+    history_runs = models.PositiveIntegerField(
+        "from the last … runs",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(2), MaxValueValidator(5000)],
+        help_text="Blank: 30, unless a number of days is set.",
+    )
+    history_days = models.PositiveIntegerField(
+        "within the last … days",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
+    seasonal = models.CharField(
+        "only runs of", max_length=12, choices=Season.choices, default=Season.NONE, blank=True
+    )
+    min_history = models.PositiveSmallIntegerField(
+        "learn for … runs",
+        null=True,
+        blank=True,
+        help_text="Past runs needed before it may fire; until then it is green and says it is learning.",
+    )
+    days = models.CharField(
+        "holds on",
+        max_length=8,
+        choices=Days.choices,
+        default=Days.EVERY,
+        blank=True,
+        help_text="By the namespace's business calendar (its settings): weekdays less public holidays "
+        "and its own days off.",
+    )
+    off_value = models.FloatField(
+        "bound outside business days", null=True, blank=True, help_text="For another bound outside them."
+    )
+    off_high = models.FloatField(
+        "upper bound outside business days", null=True, blank=True, help_text="For between."
+    )
     message = models.CharField(
         max_length=500,
         blank=True,
@@ -692,6 +767,16 @@ class CheckerRule(models.Model):
             column=self.column if Metric(self.metric).needs_column else "",
             high=self.high if self.op == Operator.BETWEEN else None,
             message=self.message,
+            compare=Compare(self.compare or Compare.VALUE),
+            band=Band(self.band or Band.STDDEV),
+            k=self.k,
+            history_runs=self.history_runs,
+            history_days=self.history_days,
+            seasonal=Season(self.seasonal or Season.NONE),
+            min_history=self.min_history,
+            days=Days(self.days or Days.EVERY),
+            off_value=self.off_value,
+            off_high=self.off_high if self.op == Operator.BETWEEN else None,
         )
 
     def clean(self) -> None:
@@ -702,11 +787,24 @@ class CheckerRule(models.Model):
         metric = Metric(self.metric) if self.metric in Metric.values else None
         if metric and metric.needs_column and not self.column.strip():
             errors["column"] = f"The {metric.label.lower()} needs a column name."
-        if self.op == Operator.BETWEEN and self.value is not None:
+        if self.compare != Compare.BAND and self.value is None:
+            errors["value"] = "A rule compares with a value: set it."
+        if self.compare != Compare.BAND and self.op == Operator.BETWEEN and self.value is not None:
             if self.high is None:
                 errors["high"] = "Between needs an upper bound."
             elif self.high < self.value:
                 errors["high"] = "The upper bound must be at least the value."
+        if self.days == Days.BOUND:
+            if self.compare == Compare.BAND:
+                errors["days"] = (
+                    "A band has no bound to change outside business days: pick business days only."
+                )
+            elif self.off_value is None:
+                errors["off_value"] = "Set the bound that holds outside business days."
+            elif self.op == Operator.BETWEEN and (self.off_high is None or self.off_high < self.off_value):
+                errors["off_high"] = (
+                    "Between needs an upper bound outside business days too, at least the value."
+                )
         if errors:
             raise ValidationError(errors)
 
@@ -830,3 +928,79 @@ class TestRun(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("checkers:test-run", args=[self.namespace.slug, self.uuid])
+
+
+class BusinessCalendar(models.Model):
+    """A namespace's business days: Monday to Friday, less a country's public holidays (and a
+    subdivision's) and the namespace's own days off (``checkers.calendars.Calendar``)."""
+
+    NAMESPACE_PATH = "namespace"
+
+    namespace = models.OneToOneField(Namespace, on_delete=models.CASCADE, related_name="business_calendar")
+    country = models.CharField(
+        max_length=3,
+        blank=True,
+        help_text="Whose public holidays: a code such as DE, FR or US. Blank: none.",
+    )
+    subdivision = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="A state or region with holidays of its own: BY (Bavaria).",
+    )
+    days_off = models.TextField(
+        blank=True, help_text="The namespace's own days off, one date per line: 2026-12-24."
+    )
+
+    def __str__(self) -> str:
+        return f"business days of {self.namespace}"
+
+    def clean(self) -> None:
+        self.country, self.subdivision = self.country.strip().upper(), self.subdivision.strip().upper()
+        errors = {}
+        try:
+            Calendar(self.country, self.subdivision).check()
+        except ValueError as exc:
+            errors["subdivision" if "subdivision" in str(exc) else "country"] = str(exc)
+        try:
+            self.days_off = "\n".join(day.isoformat() for day in parse_days(self.days_off))
+        except ValueError as exc:
+            errors["days_off"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def answers_for(cls, checker: Checker, today: date | None = None) -> Callable[[date | None], bool]:
+        """A Python checker's ``business_day``: the namespace's calendar, read on the first
+        question only (most checkers never ask), with today in the checker's time zone."""
+        zone, namespace_id = checker.zone, checker.namespace_id
+        found: list[Calendar] = []
+
+        def business_day(day: date | None) -> bool:
+            if not found:
+                found.append(cls.calendar_of(namespace_id))
+            return found[0].is_business_day(day or today or timezone.now().astimezone(zone).date())
+
+        return business_day
+
+    @classmethod
+    def calendar_of(cls, namespace_id: int) -> Calendar:
+        """The namespace's ``Calendar`` (weekdays only when it has none): one query."""
+        return Calendar.of(cls.objects.filter(namespace_id=namespace_id).first())
+
+
+class Retention(models.Model):
+    """How long a namespace keeps its runs (their messages, figures and metrics); older runs are
+    pruned by ``checkers.retention``. Alarm states and their transitions are kept."""
+
+    NAMESPACE_PATH = "namespace"
+    DEFAULT_DAYS = 90
+
+    namespace = models.OneToOneField(Namespace, on_delete=models.CASCADE, related_name="retention")
+    days = models.PositiveIntegerField(
+        default=DEFAULT_DAYS,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Runs older than this are deleted; states and transitions are kept.",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.namespace} keeps runs {self.days} days"

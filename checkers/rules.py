@@ -25,7 +25,7 @@ import json
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import models
@@ -78,6 +78,40 @@ class Operator(models.TextChoices):
     EQ = "==", "=="
     NE = "!=", "!="
     BETWEEN = "between", "between"
+
+
+class Compare(models.TextChoices):
+    """What a rule's figure is held against: a fixed bound, or its own past (``checkers.history``)."""
+
+    VALUE = "", "a fixed bound"
+    CHANGE = "change", "its change since the previous run"
+    CHANGE_PCT = "change_pct", "its change in % since the previous run"
+    BAND = "band", "an anomaly band of its history"
+
+
+# A band's width and window when the rule does not say.
+DEFAULT_K = 3.0
+DEFAULT_RUNS = 30
+
+
+class Band(models.TextChoices):
+    STDDEV = "", "mean ± k standard deviations"
+    MAD = "mad", "median ± k MADs (robust)"
+
+
+class Season(models.TextChoices):
+    NONE = "", "every run"
+    WEEKDAY = "weekday", "the same weekday"
+    HOUR = "hour", "the same hour of day"
+    WEEKDAY_HOUR = "weekday_hour", "the same weekday and hour"
+
+
+class Days(models.TextChoices):
+    """Which days a rule holds on, by the namespace's business calendar (``checkers.calendars``)."""
+
+    EVERY = "", "every day"
+    BUSINESS = "business", "business days only"
+    BOUND = "bound", "another bound outside business days"
 
 
 # The CheckerCase assertion each operator is, and how it compares.
@@ -143,6 +177,18 @@ class Rule:
     column: str = ""
     high: float | None = None
     message: str = ""
+    # Its own past (docs/checkers.md, "Rules on history"); the defaults are a fixed bound.
+    compare: Compare = Compare.VALUE
+    band: Band = Band.STDDEV
+    k: float | None = None
+    history_runs: int | None = None
+    history_days: int | None = None
+    seasonal: Season = Season.NONE
+    min_history: int | None = None
+    # The namespace's business calendar (docs/checkers.md, "Business days").
+    days: Days = Days.EVERY
+    off_value: float | None = None
+    off_high: float | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` saying what is missing, in the words of the form."""
@@ -150,10 +196,31 @@ class Rule:
             raise ValueError("A rule checks one dataset: pick it.")
         if self.metric.needs_column and not self.column:
             raise ValueError(f"The {self.metric.label.lower()} needs a column name.")
+        if self.compare == Compare.BAND:
+            if self.k is not None and self.k <= 0:
+                raise ValueError("k, the band's width, must be more than 0.")
+            if self.days == Days.BOUND:
+                raise ValueError("A band has no bound to change outside business days: use days: business.")
+            return
         if self.value is None:
             raise ValueError("A rule compares with a value: set it.")
         if self.op == Operator.BETWEEN and (self.high is None or self.high < self.value):
             raise ValueError("Between needs an upper bound at least as large as the value.")
+        if self.days == Days.BOUND:
+            if self.off_value is None:
+                raise ValueError("Another bound outside business days needs its value (off_value).")
+            if self.op == Operator.BETWEEN and (self.off_high is None or self.off_high < self.off_value):
+                raise ValueError("Between needs an upper bound outside business days too (off_high).")
+
+    def off_days(self) -> Rule:
+        """The rule as it holds outside business days: its other bound, when it has one."""
+        if self.days != Days.BOUND:
+            return self
+        return replace(self, value=self.off_value, high=self.off_high, days=Days.EVERY)
+
+    @property
+    def on_history(self) -> bool:
+        return self.compare != Compare.VALUE
 
     @property
     def measure(self) -> Measure | None:
@@ -169,7 +236,10 @@ class Rule:
 
     @property
     def bounds(self) -> list[float | None]:
-        """The value, and the upper bound when the rule is a between."""
+        """The value, and the upper bound when the rule is a between (none on history: its
+        bounds move with every run)."""
+        if self.on_history:
+            return []
         return [self.value, self.high] if self.op == Operator.BETWEEN else [self.value]
 
     def claim(self, *bounds: Any) -> str:
@@ -180,7 +250,37 @@ class Rule:
 
     def sentence(self) -> str:
         """The rule in words, for pages: "null count of email in orders < 100"."""
+        if self.days == Days.BUSINESS:
+            return f"{replace(self, days=Days.EVERY).sentence()} on business days"
+        if self.days == Days.BOUND:
+            other = self.off_days()
+            claim = other.claim(number(other.value), number(other.high))
+            return f"{replace(self, days=Days.EVERY).sentence()} on business days, {claim} on other days"
+        if self.compare == Compare.BAND:
+            return f"{self.describe()} within {self.band_words()} {self.history_words()}"
+        if self.on_history:
+            unit = " %" if self.compare == Compare.CHANGE_PCT else ""
+            low, high = (f"{figure(number(bound))}{unit}" for bound in (self.value, self.high))
+            claim = f"between {low} and {high}" if self.op == Operator.BETWEEN else f"{self.op} {low}"
+            return f"{self.describe()}: change since the previous run {claim}"
         return f"{self.describe()} {self.claim(*map(number, self.bounds))}"
+
+    def band_words(self) -> str:
+        """ "mean ± 3 sd", "median ± 2.5 MAD"."""
+        k = figure(number(self.k if self.k is not None else DEFAULT_K))
+        return f"median ± {k} MAD" if self.band == Band.MAD else f"mean ± {k} sd"
+
+    def history_words(self) -> str:
+        """Which past the band is drawn from: "of the last 4 runs on the same weekday and hour"."""
+        parts = []
+        if self.history_runs:
+            parts.append(f"the last {self.history_runs} run{'s' if self.history_runs != 1 else ''}")
+        if self.history_days:
+            parts.append(f"the last {self.history_days} day{'s' if self.history_days != 1 else ''}")
+        if not parts:
+            parts.append(f"the last {DEFAULT_RUNS} runs")
+        season = f" on {self.seasonal.label}" if self.seasonal else ""
+        return f"of {' within '.join(parts)}{season}"
 
     def judge(self, measured: Any) -> Message:
         """Ok or fail, in words that name the figure; ``rule_error`` when it cannot be compared."""
@@ -234,11 +334,21 @@ class Rule:
         return cls(
             dataset=spec.get("dataset", ""),
             metric=Metric(spec.get("metric", Metric.ROW_COUNT)),
-            op=Operator(spec["op"]),
+            op=Operator(spec.get("op", Operator.LT)),
             value=spec.get("value"),
             column=spec.get("column", ""),
             high=spec.get("high"),
             message=spec.get("message", ""),
+            compare=Compare(spec.get("compare") or Compare.VALUE),
+            band=Band(spec.get("band") or Band.STDDEV),
+            k=spec.get("k"),
+            history_runs=spec.get("history_runs"),
+            history_days=spec.get("history_days"),
+            seasonal=Season(spec.get("seasonal") or Season.NONE),
+            min_history=spec.get("min_history"),
+            days=Days(spec.get("days") or Days.EVERY),
+            off_value=spec.get("off_value"),
+            off_high=spec.get("off_high"),
         )
 
 
@@ -253,18 +363,21 @@ def measures_by_dataset(rules: Iterable[Rule]) -> dict[str, list[Measure]]:
 
 
 def judge_all(
-    rules: Sequence[Rule], figures: Callable[[Rule], Any]
+    rules: Sequence[Rule],
+    figures: Callable[[Rule], Any],
+    judge: Callable[[Rule, Any], Message] | None = None,
 ) -> tuple[list[Message], SandboxError | None]:
     """Every rule's message, in order; the first rule that cannot be judged is the run's error.
 
     ``figures(rule)`` gives the rule's measured figure or raises the ``SandboxError`` that
-    keeps it from being measured.
+    keeps it from being measured. ``judge`` stands in for ``Rule.judge`` (rules on history
+    are judged with their past).
     """
     messages: list[Message] = []
     first_error: SandboxError | None = None
     for rule in rules:
         try:
-            messages.append(rule.judge(figures(rule)))
+            messages.append(judge(rule, figures(rule)) if judge else rule.judge(figures(rule)))
         except SandboxError as error:
             first_error = first_error or error
     return messages, first_error
@@ -282,10 +395,17 @@ def numbers(figures: Mapping[str, Any]) -> dict[str, float]:
     return kept
 
 
+def metric_names(runs: Iterable[Any]) -> list[tuple[str, list[float]]]:
+    """The metrics a code checker's runs recorded (``metric(name, value)``), once each, by name,
+    with no bounds: what its page charts."""
+    return [(name, []) for name in sorted({name for run in runs for name in (run.figures or {})})]
+
+
 def bounds_by_figure(rules: Iterable[Rule]) -> list[tuple[str, list[float]]]:
     """Each figure the rules measure, once, with every bound a rule draws on it, for charts."""
     found: dict[str, list[float]] = {}
     for rule in rules:
         bounds = found.setdefault(rule.describe(), [])
-        bounds += [bound for bound in rule.bounds if bound is not None and bound not in bounds]
+        for drawn in (rule, rule.off_days()):
+            bounds += [bound for bound in drawn.bounds if bound is not None and bound not in bounds]
     return list(found.items())

@@ -17,9 +17,18 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from checkers import compilation, datasources
+from checkers import compilation, datasources, history
 from checkers.datasources import Measure
-from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, RunStatus, Trigger
+from checkers.models import (
+    BusinessCalendar,
+    Checker,
+    CheckerKind,
+    CheckerRule,
+    CheckRun,
+    Dataset,
+    RunStatus,
+    Trigger,
+)
 from checkers.rules import judge_all, measures_by_dataset, numbers
 from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status
 from checkers.signals import run_recorded
@@ -74,12 +83,17 @@ def fetch_datasets(
 
 
 def measure_rules(
-    rules: Sequence[CheckerRule], stats: dict[str, dict[str, Any]], named: dict[str, float]
+    rules: Sequence[CheckerRule],
+    stats: dict[str, dict[str, Any]],
+    named: dict[str, float],
+    at: datetime | None = None,
+    checker: Checker | None = None,
 ) -> Outcome:
     """Ask the databases for the rules' figures and judge them; ``named`` gets the numbers.
 
     All the rules on one dataset are one aggregate query, and all the queries on one datasource
-    run under one lease in one read-only session.
+    run under one lease in one read-only session. Rules on history are judged with the
+    checker's stored figures from before ``at`` (``checkers.history``).
     """
     if not rules:
         detail = "rule_error: this rule checker has no rules: add one in the editor or in `rules:`"
@@ -97,7 +111,8 @@ def measure_rules(
             _ask(group, plan, first_rows, figures, stats)
     except SandboxError as exc:
         return Outcome(Status.ERROR, error=CheckerError(exc.kind, exc.detail))
-    messages, error = judge_all(specs, lambda spec: figures[(spec.dataset, spec.measure)])
+    judge = history.judge_for(checker or rules[0].checker, specs, at or timezone.now())
+    messages, error = judge_all(specs, lambda spec: figures[(spec.dataset, spec.measure)], judge)
     named |= numbers({spec.describe(): figures[(spec.dataset, spec.measure)] for spec in specs})
     if error:
         return Outcome(Status.ERROR, messages, CheckerError(error.kind, error.detail))
@@ -175,7 +190,8 @@ def evaluate(
     clock = time.perf_counter()
     if checker.kind == CheckerKind.RULE:
         figures: dict[str, float] = {}
-        outcome = measure_rules(checker.rule_list() if rules is None else rules, stats, figures)
+        rules = checker.rule_list() if rules is None else rules
+        outcome = measure_rules(rules, stats, figures, started, checker)
         elapsed = (time.perf_counter() - clock) * 1000
         return Evaluation(
             outcome, started, timezone.now(), fetch_ms=elapsed, dataset_stats=stats, figures=figures
@@ -187,7 +203,10 @@ def evaluate(
         outcome = Outcome(Status.ERROR, error=CheckerError(err.kind, err.detail), duration_ms=fetch_ms)
         return Evaluation(outcome, started, timezone.now(), fetch_ms=fetch_ms, dataset_stats=stats)
     fetch_ms = (time.perf_counter() - clock) * 1000
-    outcome = compilation.sandbox().run(checker.program(), datasets, checker.limits(), checker.params)
+    calendar = BusinessCalendar.answers_for(checker)
+    outcome = compilation.sandbox().run(
+        checker.program(), datasets, checker.limits(), checker.params, calendar
+    )
     return Evaluation(
         outcome,
         started,
@@ -195,6 +214,7 @@ def evaluate(
         fetch_ms=fetch_ms,
         sandbox_ms=outcome.duration_ms,
         dataset_stats=stats,
+        figures=numbers(outcome.metrics),
     )
 
 

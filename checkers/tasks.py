@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkers import dispatch, quotas, runs, testruns
+from checkers import dispatch, quotas, retention, runs, testruns
 from checkers.models import Checker, CheckerRule, CheckRun, Dataset, TestRun
 from checkers.sandbox import ErrorKind
 from malleable.celery import app
@@ -46,6 +46,14 @@ def enqueue(run: CheckRun, limit: int) -> None:
 def time_limit(checker: Checker, datasets: list[Dataset]) -> int:
     """A test run's worker time limit: what its draft reads instead of the saved datasets."""
     return dispatch.budget(checker, (dataset.datasource.statement_timeout for dataset in datasets))
+
+
+@app.task(acks_late=True, ignore_result=True)
+def prune_history() -> int:
+    """Delete the runs past each namespace's retention; a repeated tick finds less to do."""
+    deleted = retention.prune()
+    log.info("pruned %s runs past their namespace's retention", deleted)
+    return deleted
 
 
 @app.task(acks_late=True, ignore_result=True)

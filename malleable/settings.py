@@ -352,6 +352,8 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": max(DISPATCH_INTERVAL_S * 5, 10)},
     },
     "recover-lost-runs": {"task": "checkers.tasks.recover_lost_runs", "schedule": RECOVERY_INTERVAL_S},
+    # Runs past their namespace's retention (docs/checkers.md, "Retention"), in batches.
+    "prune-history": {"task": "checkers.tasks.prune_history", "schedule": 3600.0},
 }
 
 # --- Alarms (alarms/, docs/alarms.md) -------------------------------------------------------

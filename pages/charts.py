@@ -251,7 +251,8 @@ def figure_chart(
     )
     label = (
         f"{name} over the last {len(points)} runs: from {_figure(min(values))} to {_figure(max(values))}, "
-        f"now {_figure(values[-1])}; bound{'s' if len(bounds) != 1 else ''} {', '.join(map(_figure, bounds))}"
+        f"now {_figure(values[-1])}"
+        + (f"; bound{'s' if len(bounds) != 1 else ''} {', '.join(map(_figure, bounds))}" if bounds else "")
     )
     return format_html(
         '<svg class="chart" data-testid="figure-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '

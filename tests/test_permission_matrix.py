@@ -268,6 +268,7 @@ PAGE_ROLES: dict[str, tuple[bool, Role | None]] = {
     "namespaces:channel-delete": (True, OWNER),
     "namespaces:maintenance": (True, OWNER),
     "namespaces:alarm-defaults": (True, OWNER),
+    "checkers:calendar": (True, OWNER),
     "runbooks:list": (True, None),
     "runbooks:create": (True, EDITOR),
     "runbooks:detail": (True, None),

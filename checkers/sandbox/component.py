@@ -42,6 +42,8 @@ IMPORTS = frozenset(
         "fail",
         "log",
         "now-ms",
+        "business-day",
+        "metric",
     }
 )
 # The error kinds the guest may report itself; anything else it says is a python_exception.
@@ -251,6 +253,8 @@ _HOST_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "fail": RunState.fail,
     "log": RunState.write_log,
     "now-ms": _now_ms,
+    "business-day": RunState.business_day,
+    "metric": RunState.record_metric,
 }
 
 

@@ -34,6 +34,7 @@ from . import wasi
 from .cache import ArtifactCache
 from .host import (
     MAX_DATASET_NAME_BYTES,
+    METRIC_NAME_CHARS,
     RunState,
     bind,
     classify,
@@ -67,6 +68,7 @@ ABI: dict[str, tuple[list[wasmtime.ValType], list[wasmtime.ValType]]] = {
     "fail": ([_i32, _i32], []),
     "log": ([_i32, _i32], []),
     "now_ms": ([], [_i64]),
+    "metric": ([_i32, _i32, _f64], []),
 }
 
 
@@ -413,6 +415,13 @@ def _host_message(level: Level) -> Callable[[wasmtime.Caller, RunState, int, int
     return host
 
 
+def _host_metric(caller: wasmtime.Caller, state: RunState, ptr: int, length: int, value: float) -> None:
+    ptr, length = _span(caller, state, ptr, length, "metric name")
+    if length > 4 * METRIC_NAME_CHARS:
+        raise state.reject(ErrorKind.OUTPUT_LIMIT, f"metric: a name of {length} bytes is too long")
+    state.record_metric(_read(caller, state, ptr, length).decode("utf-8", "replace"), value)
+
+
 def _host_now_ms(caller: wasmtime.Caller, state: RunState) -> int:
     return time.time_ns() // 1_000_000
 
@@ -426,4 +435,5 @@ _HOST_FUNCTIONS: dict[str, Callable[..., object]] = {
     "fail": _host_message(Level.FAIL),
     "log": _host_message(Level.LOG),
     "now_ms": _host_now_ms,
+    "metric": _host_metric,
 }

@@ -19,7 +19,7 @@ import json
 import math
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import wasmtime
@@ -33,6 +33,15 @@ LOG_TRUNCATED = "\n[log truncated: the checker wrote more than {limit} bytes]\n"
 # 100k elements is under 1 MB; real guests (even CPython) use a few thousand.
 MAX_TABLE_ELEMENTS = 100_000
 MAX_DATASET_NAME_BYTES = 1024
+
+
+# A metric's name: what its chart is titled by.
+METRIC_NAME_CHARS = 100
+
+
+def weekday(day: datetime.date | None) -> bool:
+    """The calendar of a run given none (``sandbox_run``): Monday to Friday, today in UTC."""
+    return (day or datetime.datetime.now(datetime.UTC).date()).weekday() < 5
 
 
 class RunState:
@@ -69,11 +78,19 @@ class RunState:
     host function can let it propagate as it is.
     """
 
-    def __init__(self, datasets: Mapping[str, Mapping[str, Any]], limits: Limits, params: Any = None) -> None:
+    def __init__(
+        self,
+        datasets: Mapping[str, Mapping[str, Any]],
+        limits: Limits,
+        params: Any = None,
+        calendar: Callable[[datetime.date | None], bool] | None = None,
+    ) -> None:
         self.datasets = datasets
         self.limits = limits
         self.params = params
+        self.calendar = calendar or weekday
         self.messages: list[Message] = []
+        self.metrics: dict[str, float] = {}
         self.host_error: SandboxError | None = None
         self.exited = False
         self.fuel_at_stop: int | None = None
@@ -115,6 +132,16 @@ class RunState:
     def dataset_rows(self, name: str) -> int:
         return len(self.dataset(name).get("rows", []))
 
+    def business_day(self, day: str) -> bool:
+        """The calendar's answer for an ISO date, or for today (``""``); anything else traps."""
+        try:
+            date = datetime.date.fromisoformat(day) if day else None
+        except ValueError:
+            raise self.reject(
+                ErrorKind.TRAP, f"business_day: {day[:40]!r} is not a date (YYYY-MM-DD)"
+            ) from None
+        return bool(self.calendar(date))
+
     def dataset_truncated(self, name: str) -> bool:
         return bool(self.dataset(name).get("truncated", False))
 
@@ -150,6 +177,20 @@ class RunState:
         self.check_message_size(nbytes)
         self._message_bytes += nbytes
         self.messages.append(Message(level, text))
+
+    def record_metric(self, name: str, value: float) -> None:
+        """Keep a named number for the run's history: the last value of a name wins; past
+        ``max_metrics`` names, or with a bad name or value, the run ends as ``output_limit``."""
+        name = name.strip()
+        if not 0 < len(name) <= METRIC_NAME_CHARS:
+            detail = f"metric: a name of 1 to {METRIC_NAME_CHARS} characters, not {name[:40]!r}"
+            raise self.reject(ErrorKind.OUTPUT_LIMIT, detail)
+        if not math.isfinite(value):
+            raise self.reject(ErrorKind.OUTPUT_LIMIT, f"metric {name!r}: {value} is not a finite number")
+        if name not in self.metrics and len(self.metrics) >= self.limits.max_metrics:
+            detail = f"metric {name!r}: a run records at most {self.limits.max_metrics} metrics"
+            raise self.reject(ErrorKind.OUTPUT_LIMIT, detail)
+        self.metrics[name] = float(value)
 
     def ok(self, text: str) -> None:
         self.add_message(Level.OK, text)
@@ -220,6 +261,7 @@ class RunState:
             logs=self.logs,
             duration_ms=duration_ms,
             fuel_used=fuel_used,
+            metrics=dict(self.metrics),
         )
 
 

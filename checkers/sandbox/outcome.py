@@ -102,6 +102,7 @@ class Limits:
     output_bytes: int = 1024 * 1024
     max_messages: int = 1000
     max_message_bytes: int = 4096
+    max_metrics: int = 100
 
 
 @dataclass
@@ -112,6 +113,8 @@ class Outcome:
     logs: str = ""
     duration_ms: float = 0.0
     fuel_used: int = 0
+    # Named numbers the checker recorded with ``metric(name, value)``, kept with the run.
+    metrics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape of ``sandbox_run`` (docs/contracts.md, "sandbox_run")."""
@@ -122,4 +125,4 @@ class Outcome:
             "logs": self.logs,
             "duration_ms": round(self.duration_ms, 3),
             "fuel_used": self.fuel_used,
-        }
+        } | ({"metrics": dict(self.metrics)} if self.metrics else {})

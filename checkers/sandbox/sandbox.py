@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,15 @@ class Sandbox:
         datasets: Mapping[str, Mapping[str, Any]],
         limits: Limits = Limits(),  # noqa: B008 - frozen, so sharing the default is safe
         params: Any = None,
+        calendar: Callable[[datetime.date | None], bool] | None = None,
     ) -> Outcome:
         """Run ``program`` against ``datasets``: green, red, or an error with its kind.
 
         Whatever the guest does, this returns an Outcome. A bug in the host is logged and
         reported as a ``trap`` too, because a worker must survive to run the next checker.
+        ``calendar`` answers ``business_day``: whether a date (None: today) is a business day.
         """
-        state = RunState(datasets, limits, params)
+        state = RunState(datasets, limits, params, calendar)
         started = time.perf_counter()
         try:
             if program.kind is ProgramKind.PYTHON:

@@ -18,7 +18,7 @@ import wasmtime
 
 from checkers import quotas, schedules
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Severity
-from checkers.rules import Metric, Operator, Rule
+from checkers.rules import Band, Compare, Days, Metric, Operator, Rule, Season
 from checkers.sandbox.engine import get_engine
 from checks_as_code.config.alarms import AlarmKey
 from checks_as_code.config.context import Context, Scope
@@ -60,18 +60,30 @@ BLANK = {
     "wasm_module": None,
 }
 
+# The file's words for the choices stored blank: `compare: value`, `band: stddev`.
+NAMED_BLANKS = {"compare": "value", "band": "stddev", "days": "every"}
 RULE = Schema(
     "a rule",
     {
         "dataset": TEXT,
         "metric": choice(Metric.values),
+        "compare": choice([NAMED_BLANKS["compare"], *Compare.values[1:]]),
         "op": choice(Operator.values),
         "value": NUMBER,
         "high": NUMBER,
         "column": TEXT,
+        "band": choice([NAMED_BLANKS["band"], *Band.values[1:]]),
+        "k": NUMBER,
+        "history_runs": INTEGER,
+        "history_days": INTEGER,
+        "seasonal": choice(Season.values[1:]),
+        "min_history": INTEGER,
+        "days": choice([NAMED_BLANKS["days"], *Days.values[1:]]),
+        "off_value": NUMBER,
+        "off_high": NUMBER,
         "message": TEXT,
     },
-    required=("dataset", "op"),
+    required=("dataset",),
 )
 EVERY = Schema("an interval", {"every": INTEGER}, required=("every",))
 WASM_MAGIC = b"\0asm"
@@ -98,10 +110,22 @@ def _read_rule(ctx: Context, path: Path, value: Any) -> None:
     fields = read(ctx, path, value, RULE)
     if fields is None or ctx.failed_since(checkpoint):
         return
+    rule = Rule.from_dict(stored_rule(fields))
+    if rule.compare != Compare.BAND and "op" not in fields:
+        ctx.error((*path, "op"), "missing: a rule needs `op` (a band needs none)")
+        return
+    for key in ("history_runs", "history_days", "min_history"):
+        if fields.get(key, 1) < 1:
+            ctx.error((*path, key), "expected a whole number of 1 or more")
     try:
-        Rule.from_dict(fields).validate()
+        rule.validate()
     except ValueError as exc:
         ctx.error(path, str(exc))
+
+
+def stored_rule(spec: dict[str, Any]) -> dict[str, Any]:
+    """A rule of the file as the model stores it: the named blanks blank again."""
+    return spec | {key: "" for key, name in NAMED_BLANKS.items() if spec.get(key) == name}
 
 
 def rule_entries(fields: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
@@ -301,6 +325,7 @@ class Checkers(Section):
         rules = []
         for where, spec in rule_entries(fields):
             dataset = scope.resolve(ctx, "datasets", Dataset, spec["dataset"], (*path, *where, "dataset"))
+            spec = stored_rule(spec)
             fields_ = {key: spec.get(key, default(CheckerRule, key)) for key in CheckerRule.FIELDS}
             rules.append(CheckerRule(**(fields_ | {"dataset": dataset})) if dataset else None)
         datasets = [

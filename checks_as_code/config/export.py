@@ -20,9 +20,10 @@ from django.db import models
 from alarms.models import AlarmDefaults, AlarmPolicy, Channel
 from checkers import schedules
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource
-from checkers.rules import Metric, Operator, number
+from checkers.rules import Compare, Days, Metric, Operator, number
 from checks_as_code.config import credentials
 from checks_as_code.config.alarms import CHANNEL_KEYS, POLICY_KEYS, TOKEN_URLS
+from checks_as_code.config.calendar import export_calendar, export_retention
 from checks_as_code.config.checks import CHECKER_KEYS
 from checks_as_code.config.namespaces import NAMESPACE_KEYS
 from checks_as_code.config.sources import DATASET_KEYS, DATASOURCE_KEYS
@@ -100,6 +101,11 @@ class Exporter:
         defaults = AlarmDefaults.objects.filter(namespace=namespace).first()
         if defaults and _non_default(defaults, POLICY_KEYS):
             data["alarm_defaults"] = Inline(_non_default(defaults, POLICY_KEYS))
+        calendar = export_calendar(namespace)
+        if calendar:
+            data["calendar"] = calendar
+        if retention_days := export_retention(namespace):
+            data["retention_days"] = retention_days
         members = sorted(namespace.memberships.select_related("user"), key=lambda m: m.user.get_username())
         sections = {
             "members": [Inline(user=m.user.get_username(), role=m.role) for m in members],
@@ -192,12 +198,33 @@ def _rule(rule: CheckerRule) -> dict[str, Any]:
     data: dict[str, Any] = {"dataset": rule.dataset.slug, "metric": rule.metric}
     if rule.column and Metric(rule.metric).needs_column:
         data["column"] = rule.column
-    data |= {"op": rule.op, "value": number(rule.value)}
-    if rule.high is not None and rule.op == Operator.BETWEEN:
-        data["high"] = number(rule.high)
+    if rule.compare == Compare.BAND:
+        data["compare"] = rule.compare
+        if rule.band:
+            data["band"] = rule.band
+        data |= {key: number(getattr(rule, key)) for key in BAND_KEYS if getattr(rule, key) is not None}
+        if rule.seasonal:
+            data["seasonal"] = rule.seasonal
+    else:
+        data |= {"compare": rule.compare} if rule.compare else {}
+        data |= {"op": rule.op, "value": number(rule.value)}
+        if rule.high is not None and rule.op == Operator.BETWEEN:
+            data["high"] = number(rule.high)
+    if rule.min_history is not None and rule.compare:
+        data["min_history"] = rule.min_history
+    if rule.days:
+        data["days"] = rule.days
+    if rule.days == Days.BOUND:
+        data["off_value"] = number(rule.off_value)
+        if rule.off_high is not None and rule.op == Operator.BETWEEN:
+            data["off_high"] = number(rule.off_high)
     if rule.message:
         data["message"] = rule.message
     return data
+
+
+# A band's numbers, written when set.
+BAND_KEYS = ("k", "history_runs", "history_days")
 
 
 def _alarm(checker: Checker) -> Inline | None:

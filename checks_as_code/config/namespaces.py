@@ -9,10 +9,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from checks_as_code.config.alarms import apply_defaults
+from checks_as_code.config.calendar import apply_calendar, apply_retention
 from checks_as_code.config.context import Context, Scope
 from checks_as_code.config.document import Path
 from checks_as_code.config.plan import Action
-from checks_as_code.config.schema import LIST, MAPPING, TEXT, Schema, choice, read
+from checks_as_code.config.schema import INTEGER, LIST, MAPPING, TEXT, Schema, choice, read
 from checks_as_code.config.store import default, upsert
 from namespaces.models import Membership, Namespace, Role
 
@@ -29,6 +30,8 @@ def namespace_schema(sections: list[str]) -> Schema:
         "description": TEXT,
         "timezone": TEXT,
         "alarm_defaults": MAPPING,
+        "calendar": MAPPING,
+        "retention_days": INTEGER,
         "members": LIST,
     }
     return Schema("a namespace", keys | dict.fromkeys(sections, LIST))
@@ -47,6 +50,10 @@ def apply_namespace(
         return Namespace.objects.filter(slug=slug).first()
     namespace, action, keys = result
     defaults = apply_defaults(ctx, path, namespace, alarm_defaults)
+    if "calendar" in fields:
+        defaults = (*defaults, *apply_calendar(ctx, path, namespace, fields["calendar"]))
+    if "retention_days" in fields:
+        defaults = (*defaults, *apply_retention(ctx, path, namespace, fields["retention_days"]))
     if defaults and action == Action.UNCHANGED:
         action = Action.UPDATED
     ctx.plan.add("namespace", slug, action, () if action == Action.CREATED else (*keys, *defaults))

@@ -15,13 +15,14 @@ from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
 from django.db import models
 from django.forms.utils import ErrorDict
+from django.utils import timezone
 from django.utils.text import slugify
 
 from alarms.models import AlarmPolicy, OnError
-from checkers import compilation, datasources, quotas, tasks
+from checkers import compilation, datasources, history, quotas, tasks
 from checkers.humanize import SourcePosition, error_position
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource, TestRun
-from checkers.rules import number
+from checkers.rules import Band, Compare, Days, Season, number
 from checkers.sandbox import Limits, Program
 from checkers.sandbox.program import MAX_MODULE_BYTES
 from malleable.encryption import SecretInput
@@ -31,6 +32,10 @@ from namespaces.models import Namespace
 # Slugs that are page names in the URLs next to objects' slugs.
 RESERVED_SLUGS = {"new", "schedule-preview"}
 SYNTAX_CHECK_LIMITS = Limits(timeout_s=2.0, memory_bytes=64 * 1024 * 1024, fuel=2_000_000_000)
+
+
+# Days the editor's backtest replays unless told otherwise.
+BACKTEST_DAYS = 30
 
 
 class NamespaceForm(forms.ModelForm):
@@ -430,6 +435,14 @@ class CheckerForm(NamespaceForm):
         """The datasets it may read that are marked as samples, for the editor's side panel."""
         return [dataset for dataset in self.fields["datasets"].queryset if dataset.sample]
 
+    def backtest(self, rules: list[CheckerRule], days: str | None) -> list[history.Backtest]:
+        """The rules as typed, replayed over the checker's stored figures; nothing is saved."""
+        try:
+            days_ = min(max(int(days or BACKTEST_DAYS), 1), 3650)
+        except ValueError:
+            days_ = BACKTEST_DAYS
+        return history.backtest_rules(self.instance, [rule.spec() for rule in rules], days_, timezone.now())
+
     def test_run(self, user: Any, rules: list[CheckerRule]) -> TestRun:
         """The checker as typed, sent to a worker to run against live datasets; nothing is saved."""
         declared = list(self.cleaned_data.get("datasets") or [])
@@ -445,12 +458,17 @@ class CheckerRuleForm(NamespaceForm):
         widgets = {
             "value": forms.NumberInput(attrs={"step": "any"}),
             "high": forms.NumberInput(attrs={"step": "any"}),
+            "k": forms.NumberInput(attrs={"step": "any"}),
+            "off_value": forms.NumberInput(attrs={"step": "any"}),
+            "off_high": forms.NumberInput(attrs={"step": "any"}),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("value", "high"):
+        for name in ("value", "high", "k", "off_value", "off_high"):
             self.initial[name] = number(self.initial.get(name))
+        for name, choices in (("compare", Compare), ("band", Band), ("seasonal", Season), ("days", Days)):
+            self.fields[name].choices = choices.choices
         self.fields["dataset"].empty_label = "Pick a dataset"
         self.fields["dataset"].error_messages["required"] = "A rule checks one dataset: pick it."
         self.fields["value"].error_messages["required"] = "A rule compares with a value: set it."

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from pages.views import calendar as calendar_views
 from pages.views import checkers as views
 from pages.views import data as data_views
 from pages.views import test_runs as test_run_views
@@ -22,6 +23,7 @@ urlpatterns = [
     path(f"{CHECKER}alarming/on/", views.toggle, {"action": "enable-alarming"}, name="enable-alarming"),
     path("n/<slug:namespace>/runs/<uuid:run>/", views.run_detail, name="run-detail"),
     path("n/<slug:namespace>/test-runs/<uuid:test_run>/", test_run_views.test_run_result, name="test-run"),
+    path("n/<slug:namespace>/settings/calendar/", calendar_views.calendar, name="calendar"),
     path("n/<slug:namespace>/datasources/", data_views.datasource_list, name="datasource-list"),
     path("n/<slug:namespace>/datasources/new/", data_views.datasource_create, name="datasource-create"),
     path(

@@ -29,7 +29,7 @@ from alarms.models import (
 from checkers import runs, tasks
 from checkers.humanize import error_position, preview_schedule
 from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, State, Trigger
-from checkers.rules import NOUNS, bounds_by_figure
+from checkers.rules import NOUNS, bounds_by_figure, metric_names
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from pages.charts import duration_chart, figure_chart, state_timeline
@@ -98,7 +98,8 @@ def _detail_context(
         toggles=ToggleLog.objects.filter(checker=checker).select_related("run")[:10],
         rules=rules,
         figure_charts=[
-            (name, figure_chart(name, finished, bounds)) for name, bounds in bounds_by_figure(rules)
+            (name, figure_chart(name, finished, bounds))
+            for name, bounds in bounds_by_figure(rules) or metric_names(finished)
         ],
         mute_form=toggles.MuteForm(),
         reason_form=toggles.ReasonForm(),
@@ -171,10 +172,13 @@ def _editor(request: HttpRequest, namespace: Namespace, checker: Checker | None)
     )
     result: dict = {}
     if data is not None and _valid(form, policy_form, rule_formset):
-        if request.POST.get("action") != "test":
+        if request.POST.get("action") not in ("test", "backtest"):
             return _save_checker(request, form, policy_form, rule_formset)
         is_rule = form.cleaned_data["kind"] == CheckerKind.RULE
-        result = waited(form.test_run(request.user, rule_formset.rules() if is_rule else []))
+        if is_rule and request.POST.get("action") == "backtest":
+            result = {"backtests": form.backtest(rule_formset.rules(), request.POST.get("backtest_days"))}
+        else:
+            result = waited(form.test_run(request.user, rule_formset.rules() if is_rule else []))
     if is_htmx(request) and data is not None:
         return render(request, "checkers/_test_result.html", {**result, "form": form, "htmx": True})
     if not may(request, Role.EDITOR):

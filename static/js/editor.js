@@ -41,12 +41,23 @@
     var op = named("op");
     row.querySelectorAll(".rule-column").forEach(function (c) { c.hidden = !needsColumn; });
     row.querySelectorAll(".rule-high").forEach(function (c) { c.hidden = !(op && op.value === "between"); });
+    var compare = named("compare");
+    var against = compare ? compare.value : "";
+    row.querySelectorAll(".rule-bound").forEach(function (c) { c.hidden = against === "band"; });
+    row.querySelectorAll(".rule-band").forEach(function (c) { c.hidden = against !== "band"; });
+    row.querySelectorAll(".rule-history").forEach(function (c) { c.hidden = against === ""; });
+    var days = named("days");
+    var otherBound = days && days.value === "bound";
+    row.querySelectorAll(".rule-off").forEach(function (c) { c.hidden = !otherBound; });
+    row.querySelectorAll(".rule-off-high").forEach(function (c) { c.hidden = !(otherBound && op && op.value === "between"); });
     var dataset = text(named("dataset")) || "…";
     var measure = (metric && nouns[metric.value]) || "…";
     var column = needsColumn ? " of column " + (text(named("column")) || "…") : "";
     var bound = op && op.value === "between"
       ? "between " + (text(named("value")) || "…") + " and " + (text(named("high")) || "…")
       : (op ? op.value : "") + " " + (text(named("value")) || "…");
+    if (against === "band") bound = "inside the band of its history";
+    else if (against) bound = "changing since the previous run by " + bound + (against === "change_pct" ? " %" : "");
     sentence.textContent = "Green while the " + measure + column + " of " + dataset + " is " + bound + "; red otherwise.";
   }
 

@@ -1,5 +1,7 @@
 import pytest
 
+from tests.checkers.history_support import counted  # noqa: F401
+from tests.checkers.orders import pg_orders  # noqa: F401
 from tests.personas import make_user
 
 

@@ -20,10 +20,11 @@ import time
 from typing import Any
 
 from django.core.management.base import CommandParser
+from django.utils import timezone
 
-from checkers import runs
+from checkers import history, runs
 from checkers.management.cli import EXIT_CODES, UsageCommand, summary, usage_error
-from checkers.models import Checker, Trigger
+from checkers.models import Checker, CheckerKind, Trigger
 from checkers.sandbox import Outcome
 from checkers.signals import alarms_held, deliveries_requested, delivering_in_process
 
@@ -41,6 +42,12 @@ class Command(UsageCommand):
         )
         parser.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
         parser.add_argument(
+            "--backtest",
+            type=_days,
+            metavar="DAYS",
+            help="replay the rules over the stored figures of the last DAYS days; records nothing",
+        )
+        parser.add_argument(
             "--repeat",
             type=_runs,
             metavar="N",
@@ -49,6 +56,9 @@ class Command(UsageCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         ref = options["checker"]
+        if options["backtest"]:
+            self.backtest(ref, options)
+            return
         run_ms: list[float] = []
         sql_ms: list[float] = []
         for _ in range(options["repeat"] or 1):
@@ -90,6 +100,39 @@ class Command(UsageCommand):
             report |= {"run_id": str(run.uuid), "state": checker.current_state()}
         report["held_alarms"] = held_alarms(checker)
         return outcome, report, evaluation.fetch_ms
+
+    def backtest(self, ref: str, options: dict[str, Any]) -> None:
+        """Say how often each rule would have fired; exit 0, whatever the answer."""
+        if options["repeat"] or options["dry_run"]:
+            raise usage_error("--backtest records nothing already: it takes neither --repeat nor --dry-run")
+        checker = _find(ref)
+        if checker.kind != CheckerKind.RULE:
+            raise usage_error(f"{ref} is a {checker.kind} checker: --backtest replays a rule checker's rules")
+        days, rules = options["backtest"], [rule.spec() for rule in checker.rule_list()]
+        tests = history.backtest_rules(checker, rules, days, timezone.now())
+        if options["json"]:
+            report = {"checker": ref, "days": days, "fired": sum(len(test.fired) for test in tests)}
+            self.stdout.write(json.dumps(report | {"rules": [test.to_dict(checker.zone) for test in tests]}))
+            return
+        lines = [f"BACKTEST  {ref}  (last {days} day{'s' if days != 1 else ''}; nothing recorded)"]
+        for test in tests:
+            lines.append(f"  {test.rule.sentence()}: {test.headline()}")
+            lines += [
+                f"    {replay.at.astimezone(checker.zone):%Y-%m-%d %H:%M}  {replay.message.text}"
+                for replay in test.fired
+            ]
+        self.stdout.write("\n".join(lines))
+
+
+def _days(text: str) -> int:
+    """Argparse reports the error as a usage error (exit 64), naming the option."""
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to 3650, not {text!r}")
+    return days
 
 
 def held_alarms(checker: Checker) -> int:

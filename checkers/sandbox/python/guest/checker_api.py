@@ -54,6 +54,34 @@ def now() -> datetime:
     return _EPOCH + timedelta(milliseconds=wit_world.now_ms())
 
 
+def metric(name: object, value: Any) -> None:
+    """Keep a named number with the run, charted over runs on the checker's page."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise TypeError(f"metric() takes a number, not {type(value).__name__}")
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"metric() takes a finite number, not {value!r}")
+    wit_world.metric(str(name), number)
+
+
+def business_day(date: Any = None) -> bool:
+    """Whether ``date`` (a date, a datetime or "YYYY-MM-DD"; None: today in the checker's time
+    zone) is a business day of the namespace's calendar: a weekday that is neither a public
+    holiday of its country nor one of its own days off."""
+    if date is None:
+        return bool(wit_world.business_day(""))
+    if isinstance(date, datetime):
+        date = date.date()
+    if isinstance(date, str):
+        try:
+            date = datetime.fromisoformat(date).date()
+        except ValueError:
+            raise ValueError(f"business_day() takes a date as 'YYYY-MM-DD', not {date!r}") from None
+    if not hasattr(date, "isoformat") or not hasattr(date, "weekday"):
+        raise TypeError(f"business_day() takes a date, a datetime or 'YYYY-MM-DD', not {type(date).__name__}")
+    return bool(wit_world.business_day(date.isoformat()))
+
+
 class Row:
     """One row: ``row["col"]``, ``row.col`` and ``row[0]``; iterates over its values."""
 

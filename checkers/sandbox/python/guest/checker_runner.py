@@ -176,6 +176,10 @@ def _namespace(params: Any) -> dict[str, Any]:
         "ok": checker_api.ok,
         "fail": checker_api.fail,
         "now": checker_api.now,
+        "business_day": checker_api.business_day,
+        "metric": checker_api.metric,
+        # The seed's own spelling, so its example runs as it was written.
+        "bussiness_day": checker_api.business_day,
         "params": params,
         "CheckerCase": checker_api.CheckerCase,
         "Dataset": checker_api.Dataset,
