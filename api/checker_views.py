@@ -32,7 +32,7 @@ from api.serializers import (
     TransitionSerializer,
 )
 from api.validation import checker_form
-from checkers import runs, tasks
+from checkers import dispatch, runs, tasks
 from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, Trigger
 from namespaces.access import get_in_namespace
 
@@ -236,7 +236,7 @@ class RunNow(ApiView):
         found = checker_in(self, checker)
         with transaction.atomic():
             run = CheckRun.objects.create(checker=found, trigger=Trigger.API)
-            tasks.enqueue(run)
+            tasks.enqueue(run, dispatch.time_limits([found])[found.pk])
         deadline = time.monotonic() + wait
         while run.status in {RunStatus.QUEUED, RunStatus.RUNNING} and time.monotonic() < deadline:
             time.sleep(0.2)

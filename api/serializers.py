@@ -114,7 +114,9 @@ class CheckerWriteSerializer(serializers.Serializer):
     checks shapes, the form checks meaning.
     """
 
-    slug = serializers.SlugField(required=False)
+    slug = serializers.SlugField(
+        required=False, allow_blank=True, help_text="Blank or left out on a new checker: made from the name."
+    )
     name = serializers.CharField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     kind = serializers.ChoiceField(choices=CheckerKind.choices, required=False)
@@ -291,7 +293,9 @@ class RunbookSerializer(serializers.ModelSerializer):
 
 
 class RunbookWriteSerializer(serializers.Serializer):
-    slug = serializers.SlugField(required=False)
+    slug = serializers.SlugField(
+        required=False, allow_blank=True, help_text="Blank or left out on a new runbook: made from the title."
+    )
     title = serializers.CharField(required=False)
     body = serializers.CharField(required=False, trim_whitespace=False)
     owner = serializers.CharField(required=False, allow_blank=True, help_text="A member's username.")

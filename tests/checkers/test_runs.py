@@ -154,6 +154,7 @@ def test_run_checker_reports_json_and_exit_code(seed, shop, capsys):
         "fuel_used",
         "run_id",
         "state",
+        "held_alarms",
     }
     assert report["status"] == report["state"] == "red"
     assert CheckRun.objects.get(uuid=report["run_id"]).status == "red"
