@@ -28,6 +28,7 @@ from checkers.rules import Band, Compare, Days, Metric, Operator, Rule, Season
 from checkers.sandbox import Limits, Program, Status
 from malleable import outbound
 from malleable.encryption import EncryptedTextField
+from malleable.fields import optional_link
 from namespaces.models import Namespace, NamespaceOwned, validate_timezone
 
 
@@ -872,9 +873,7 @@ class TestRun(models.Model):
         related_name="test_runs",
         help_text="The saved checker tested, or whose edit is tested; blank for a new checker.",
     )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    requested_by = optional_link(settings.AUTH_USER_MODEL)
     draft = models.JSONField(
         null=True, blank=True, help_text="The editor's form as typed; blank: the saved checker."
     )

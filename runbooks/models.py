@@ -14,6 +14,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from malleable.fields import optional_link
 from namespaces.models import Namespace, NamespaceOwned
 
 MARKDOWN_EXTENSIONS = ["extra", "sane_lists", "toc"]
@@ -53,14 +54,7 @@ class Runbook(NamespaceOwned):
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="runbooks")
     title = models.CharField(max_length=200)
     body = models.TextField(help_text="Markdown: who to call, what to look at, what to run.")
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="Who keeps this runbook true.",
-    )
+    owner = optional_link(settings.AUTH_USER_MODEL, help_text="Who keeps this runbook true.")
 
     class Meta(NamespaceOwned.Meta):
         ordering = ["namespace", "title"]
