@@ -83,6 +83,9 @@ class Datasource(NamespaceOwned):
         help_text="Dataset queries that may run on this database at the same time.",
     )
 
+    # What a person sets, beside the slug and name: the admin's form and the page's.
+    FIELDS = ("engine", "url", "password", "statement_timeout", "row_cap", "max_concurrency")
+
     # Set by whoever just took the password from a person or a file (a form's password box,
     # checks as code): it then belongs to the URL's target even when its text is unchanged.
     password_entered = False

@@ -13,7 +13,6 @@ from typing import Any
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 
 from checkers import datasources
 from checkers.models import Dataset, Datasource
@@ -97,8 +96,8 @@ DATASOURCES = Resource(
     deleted="Deleted datasource {obj.slug}.",
     consequence="Datasets that read it must be deleted or moved first.",
     protected="{obj.slug} still feeds datasets: delete or move them first.",
-    after_delete=lambda namespace: reverse("checkers:datasource-list", args=[namespace.slug]),
-    cancel=lambda namespace, source: reverse("checkers:datasource-edit", args=[namespace.slug, source.slug]),
+    after_delete="checkers:datasource-list",
+    cancel="checkers:datasource-edit",
 )
 datasource_create = DATASOURCES.create_view()
 datasource_edit = DATASOURCES.edit_view()
@@ -184,8 +183,8 @@ DATASETS = Resource(
     deleted="Deleted dataset {obj.slug}.",
     consequence="Code checkers that read it stop getting it; rule checkers on it must be changed first.",
     protected="A rule checker checks {obj.slug}: change or delete it first.",
-    after_delete=lambda namespace: reverse("checkers:dataset-list", args=[namespace.slug]),
-    cancel=lambda namespace, dataset: reverse("checkers:dataset-edit", args=[namespace.slug, dataset.slug]),
+    after_delete="checkers:dataset-list",
+    cancel="checkers:dataset-edit",
 )
 dataset_create = DATASETS.create_view()
 dataset_edit = DATASETS.edit_view()

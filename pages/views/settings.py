@@ -12,7 +12,6 @@ from django.db import transaction
 from django.forms import BaseModelFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 
 from alarms.models import AlarmDefaults, Channel, Notification
@@ -155,8 +154,8 @@ CHANNELS = Resource(
     consequence=(
         "Its notifications go with it; checkers that named only this channel fall back to the defaults."
     ),
-    after_delete=lambda namespace: reverse("namespaces:channels", args=[namespace.slug]),
-    cancel=lambda namespace, channel: reverse("namespaces:channel-edit", args=[namespace.slug, channel.slug]),
+    after_delete="namespaces:channels",
+    cancel="namespaces:channel-edit",
 )
 channel_create = CHANNELS.create_view()
 channel_edit = CHANNELS.edit_view()
