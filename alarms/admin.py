@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -35,7 +36,7 @@ from alarms.models import (
 from alarms.toggles import TOGGLES, remove_window, toggle, window_saved
 from namespaces.access import namespace_of
 from namespaces.models import Role
-from namespaces.tenant_admin import TenantAdminMixin
+from namespaces.tenant_admin import SecretHidingMixin, TenantAdminMixin
 
 STATE_BADGES = {State.GREEN: "success", State.RED: "danger", State.ERROR: "warning", "enabled": "success"}
 
@@ -51,6 +52,10 @@ class HistoryInline(admin.TabularInline):
 
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str] | tuple[str, ...]:
+        """Every field shown: these rows are history, written by the application alone."""
+        return flatten(self.fields or ())
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return True
@@ -69,7 +74,7 @@ class HistoryInline(admin.TabularInline):
 
 
 @admin.register(Channel)
-class ChannelAdmin(TenantAdminMixin, admin.ModelAdmin):
+class ChannelAdmin(SecretHidingMixin, TenantAdminMixin, admin.ModelAdmin):
     edit_role = Role.OWNER
     list_display = ["slug", "name", "namespace", "kind", "where", "min_severity", "is_default", "status"]
     list_filter = ["kind", "enabled", "min_severity"]
@@ -89,18 +94,7 @@ class ChannelAdmin(TenantAdminMixin, admin.ModelAdmin):
         "disabled_at",
     ]
     actions = ["send_test_alarm"]
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any] | tuple[Any, ...]:
-        """Read-only views show where a channel points, never its URL or secret."""
-        fields = super().get_fields(request, obj)
-        if self.has_change_permission(request, obj):
-            return fields
-        return ["where" if name == "url" else name for name in fields if name != "secret"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str] | tuple[str, ...]:
-        if self.has_change_permission(request, obj):
-            return self.readonly_fields
-        return ["where", *self.readonly_fields]
+    hidden_field = "secret"
 
     @admin.display(description="where")
     def where(self, obj: Channel) -> str:
@@ -333,7 +327,6 @@ class TransitionAdmin(TenantAdminMixin, admin.ModelAdmin):
 class NotificationInline(HistoryInline):
     model = Notification
     fields = ["channel", "status", "attempts", "due", "delivered", "last_error"]
-    readonly_fields = fields
 
 
 @admin.register(AlarmEvent)
@@ -349,7 +342,6 @@ class AlarmEventAdmin(TenantAdminMixin, admin.ModelAdmin):
 class DeliveryAttemptInline(HistoryInline):
     model = DeliveryAttempt
     fields = ["started", "finished", "ok", "permanent", "error", "worker"]
-    readonly_fields = fields
 
 
 @admin.register(Notification)

@@ -27,7 +27,7 @@ from checkers.models import (
 from checkers.sandbox.program import MAX_MODULE_BYTES
 from namespaces.access import namespace_of
 from namespaces.models import Role
-from namespaces.tenant_admin import SameNamespaceForm, TenantAdminMixin
+from namespaces.tenant_admin import SameNamespaceForm, SecretHidingMixin, TenantAdminMixin
 
 
 class DatasourceForm(SameNamespaceForm):
@@ -35,17 +35,7 @@ class DatasourceForm(SameNamespaceForm):
 
     class Meta:
         model = Datasource
-        fields = [
-            "namespace",
-            "slug",
-            "name",
-            "engine",
-            "url",
-            "password",
-            "statement_timeout",
-            "row_cap",
-            "max_concurrency",
-        ]
+        fields = ["namespace", "slug", "name", *Datasource.FIELDS]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,23 +59,14 @@ class DatasourceForm(SameNamespaceForm):
 
 
 @admin.register(Datasource)
-class DatasourceAdmin(TenantAdminMixin, admin.ModelAdmin):
+class DatasourceAdmin(SecretHidingMixin, TenantAdminMixin, admin.ModelAdmin):
     edit_role = Role.OWNER
     form = DatasourceForm
     list_display = ["slug", "name", "namespace", "engine", "where", "statement_timeout", "row_cap", "updated"]
     list_filter = ["engine"]
     search_fields = ["slug", "name"]
     actions = ["test_connection"]
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any] | tuple[Any, ...]:
-        """Read-only views show where a datasource points, never its URL or password."""
-        fields = super().get_fields(request, obj)
-        if self.has_change_permission(request, obj):
-            return fields
-        return ["where" if name == "url" else name for name in fields if name != "password"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str] | tuple[str, ...]:
-        return ["where"] if not self.has_change_permission(request, obj) else []
+    hidden_field = "password"
 
     @admin.display(description="host / database")
     def where(self, obj: Datasource) -> str:

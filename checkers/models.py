@@ -28,7 +28,8 @@ from checkers.rules import Band, Compare, Days, Metric, Operator, Rule, Season
 from checkers.sandbox import Limits, Program, Status
 from malleable import outbound
 from malleable.encryption import EncryptedTextField
-from namespaces.models import Namespace, validate_timezone
+from malleable.fields import optional_link
+from namespaces.models import Namespace, NamespaceOwned, validate_timezone
 
 
 class Engine(models.TextChoices):
@@ -37,7 +38,7 @@ class Engine(models.TextChoices):
     SQLITE = "sqlite", "SQLite"
 
 
-class Datasource(models.Model):
+class Datasource(NamespaceOwned):
     """A read-only connection to a team's database. The URL and password are encrypted at rest.
 
     A stored password stays with its target: it is only ever sent to the engine, host, port,
@@ -46,10 +47,7 @@ class Datasource(models.Model):
     so pointing a datasource at another server never hands it the stored secret.
     """
 
-    NAMESPACE_PATH = "namespace"
-
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="datasources")
-    slug = models.SlugField()
     name = models.CharField(max_length=200, blank=True)
     engine = models.CharField(max_length=16, choices=Engine.choices)
     url = EncryptedTextField(
@@ -84,14 +82,9 @@ class Datasource(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(64)],
         help_text="Dataset queries that may run on this database at the same time.",
     )
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["namespace", "slug"]
-        constraints = [
-            models.UniqueConstraint(fields=["namespace", "slug"], name="datasource_slug_per_namespace")
-        ]
+    # What a person sets, beside the slug and name: the admin's form and the page's.
+    FIELDS = ("engine", "url", "password", "statement_timeout", "row_cap", "max_concurrency")
 
     # Set by whoever just took the password from a person or a file (a form's password box,
     # checks as code): it then belongs to the URL's target even when its text is unchanged.
@@ -343,10 +336,8 @@ class AdvisorySlots:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [cls.LOCK_CLASS, datasource.pk * 64 + slot])
 
 
-class Dataset(models.Model):
+class Dataset(NamespaceOwned):
     """A named query: what a checker sees as ``datasets["slug"]``."""
-
-    NAMESPACE_PATH = "namespace"
 
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="datasets")
     slug = models.SlugField(help_text="The name checkers use: datasets['this_slug'].")
@@ -360,17 +351,6 @@ class Dataset(models.Model):
         help_text="Checks see only the first N rows (the datasource's row cap); "
         "without this, a dataset cut at the row cap makes a code checker's run an error.",
     )
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["namespace", "slug"]
-        constraints = [
-            models.UniqueConstraint(fields=["namespace", "slug"], name="dataset_slug_per_namespace")
-        ]
-
-    def __str__(self) -> str:
-        return self.slug
 
     def clean(self) -> None:
         if self.datasource_id and self.namespace_id and self.datasource.namespace_id != self.namespace_id:
@@ -431,13 +411,10 @@ class CheckerQuerySet(models.QuerySet):
         return self.filter(enabled=True, next_run_at__lte=now or timezone.now())
 
 
-class Checker(models.Model):
+class Checker(NamespaceOwned):
     """What must hold true of a team's data, how to check it, and when."""
 
-    NAMESPACE_PATH = "namespace"
-
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="checkers")
-    slug = models.SlugField()
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=8, choices=CheckerKind.choices, default=CheckerKind.RULE)
@@ -484,16 +461,8 @@ class Checker(models.Model):
 
     next_run_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
     last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
 
     objects = CheckerQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["namespace", "slug"]
-        constraints = [
-            models.UniqueConstraint(fields=["namespace", "slug"], name="checker_slug_per_namespace")
-        ]
 
     def __str__(self) -> str:
         return self.name or self.slug
@@ -907,9 +876,7 @@ class TestRun(models.Model):
         related_name="test_runs",
         help_text="The saved checker tested, or whose edit is tested; blank for a new checker.",
     )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    requested_by = optional_link(settings.AUTH_USER_MODEL)
     draft = models.JSONField(
         null=True, blank=True, help_text="The editor's form as typed; blank: the saved checker."
     )

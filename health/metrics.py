@@ -10,10 +10,11 @@ kind; the histograms are per namespace only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any, TypeVar
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -51,15 +52,8 @@ class DatabaseCollector(Collector):
             "Finished runs by namespace, checker and status.",
             labels=["namespace", "checker", "status"],
         )
-        rows = (
-            CheckRun.objects.filter(status__in=FINISHED)
-            .values_list("checker__namespace__slug", "checker__slug", "status")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-        for namespace, checker, status, count in rows:
-            family.add_metric([namespace, checker, status], count)
-        return family
+        finished = CheckRun.objects.filter(status__in=FINISHED)
+        return _sampled(family, _counted(finished, "checker__namespace__slug", "checker__slug", "status"))
 
     @staticmethod
     def histogram(name: str, field: str, text: str) -> HistogramMetricFamily:
@@ -83,14 +77,7 @@ class DatabaseCollector(Collector):
         family = GaugeMetricFamily(
             "malleable_checkers", "Checkers by alarm state per namespace.", labels=["namespace", "state"]
         )
-        rows = (
-            AlarmState.objects.values_list("checker__namespace__slug", "state")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-        for namespace, state, count in rows:
-            family.add_metric([namespace, state], count)
-        return family
+        return _sampled(family, _counted(AlarmState.objects.all(), "checker__namespace__slug", "state"))
 
     @staticmethod
     def late(now: datetime) -> GaugeMetricFamily:
@@ -120,10 +107,7 @@ class DatabaseCollector(Collector):
     def queue_depth() -> GaugeMetricFamily:
         family = GaugeMetricFamily("malleable_queue_depth", "Runs queued or running.", labels=["status"])
         counts = dict(
-            CheckRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
-            .values_list("status")
-            .annotate(n=Count("pk"))
-            .order_by()
+            _counted(CheckRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]), "status")
         )
         for status in (RunStatus.QUEUED, RunStatus.RUNNING):
             family.add_metric([str(status)], counts.get(status, 0))
@@ -135,7 +119,7 @@ class DatabaseCollector(Collector):
             "malleable_outbox_backlog", "Alarms not delivered yet.", labels=["status"]
         )
         waiting = Notification.objects.exclude(status=Notification.Status.DELIVERED)
-        counts = dict(waiting.values_list("status").annotate(n=Count("pk")).order_by())
+        counts = dict(_counted(waiting, "status"))
         for status in ("pending", "delivering", "held"):
             backlog.add_metric([status], counts.get(status, 0))
         yield backlog
@@ -151,18 +135,12 @@ class DatabaseCollector(Collector):
         family = CounterMetricFamily(
             "malleable_deliveries", "Delivery attempts by channel kind and result.", labels=["kind", "result"]
         )
-        rows = (
-            DeliveryAttempt.objects.values_list("notification__channel__kind", "ok", "permanent")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
+        rows = _counted(DeliveryAttempt.objects.all(), "notification__channel__kind", "ok", "permanent")
         totals: dict[tuple[str, str], int] = {}
         for kind, ok, permanent, count in rows:
             result = "unfinished" if ok is None else "ok" if ok else "permanent" if permanent else "failed"
             totals[(kind, result)] = totals.get((kind, result), 0) + count
-        for (kind, result), count in totals.items():
-            family.add_metric([kind, result], count)
-        return family
+        return _sampled(family, ((kind, result, count) for (kind, result), count in totals.items()))
 
     @staticmethod
     def workers(now: datetime) -> GaugeMetricFamily:
@@ -181,6 +159,22 @@ HISTOGRAMS = [
     ("malleable_sql_seconds", "fetch_ms", "Time spent reading datasets (SQL) per run, per namespace."),
     ("malleable_sandbox_seconds", "sandbox_ms", "Time spent in the sandbox per run, per namespace."),
 ]
+
+
+def _counted(rows: QuerySet[Any], *labels: str) -> QuerySet[Any, tuple[Any, ...]]:
+    """(label values…, count) for each combination of ``labels`` (``order_by()``: a model's default
+    ordering would split the groups)."""
+    return rows.values_list(*labels).annotate(n=Count("pk")).order_by()
+
+
+Family = TypeVar("Family", CounterMetricFamily, GaugeMetricFamily)
+
+
+def _sampled(family: Family, rows: Iterable[tuple[Any, ...]]) -> Family:
+    """One sample a row: the labels, then the value."""
+    for *labels, value in rows:
+        family.add_metric(labels, value)
+    return family
 
 
 def registry() -> CollectorRegistry:

@@ -75,6 +75,31 @@ class Namespace(models.Model):
         return Role(role) if role else None
 
 
+class NamespaceOwned(models.Model):
+    """A tenant object named by a slug unique within its namespace: checkers, datasets, channels…
+
+    The constraint's name follows the class (``checker_slug_per_namespace``), so every subclass
+    keeps the name it had. Each declares its own ``namespace`` foreign key: a reverse name given
+    here as ``%(class)ss`` would reach migrations unexpanded.
+    """
+
+    NAMESPACE_PATH = "namespace"
+
+    slug = models.SlugField()
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["namespace", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "slug"], name="%(class)s_slug_per_namespace")
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class Membership(models.Model):
     NAMESPACE_PATH = "namespace"
 

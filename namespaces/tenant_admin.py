@@ -195,6 +195,24 @@ class SuperuserOnlyMixin(_ModelAdmin):
         return self.has_module_permission(request)
 
 
+class SecretHidingMixin(_ModelAdmin):
+    """For objects with a ``url`` and a secret (datasources, channels): a member who may only read
+    sees ``where`` the URL points, never the URL or the secret (``hidden_field``)."""
+
+    hidden_field: str
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any] | tuple[Any, ...]:
+        fields = super().get_fields(request, obj)
+        if self.has_change_permission(request, obj):
+            return fields
+        return ["where" if name == "url" else name for name in fields if name != self.hidden_field]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str] | tuple[str, ...]:
+        if self.has_change_permission(request, obj):
+            return self.readonly_fields
+        return ["where", *self.readonly_fields]
+
+
 class MemberAuthenticationForm(AuthenticationForm):
     def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)

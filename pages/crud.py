@@ -19,9 +19,10 @@ from django.db import models
 from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from namespaces.access import get_in_namespace
-from namespaces.models import Namespace, Role
+from namespaces.models import Namespace, NamespaceOwned, Role
 from pages.helpers import confirm_delete, may, namespace_page, needs_role
 
 View = Callable[..., HttpResponse]
@@ -33,7 +34,7 @@ class Page(Protocol):
     def get_absolute_url(self) -> str: ...
 
 
-M = TypeVar("M", bound=models.Model)
+M = TypeVar("M", bound=NamespaceOwned)
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class Resource(Generic[M]):
     deleted: str = "Deleted {obj.slug}."  # formatted with ``obj``
     consequence: str = ""  # what the confirmation page says goes with it
     protected: str = ""  # said when a protected relation refuses the delete
-    after_delete: Callable[[Namespace], str] | None = None  # a URL; default: the namespace
-    cancel: Callable[[Namespace, M], str] | None = None  # a URL; default: the object's
+    after_delete: str = ""  # the URL name of the namespace's page deleting leads to; default: the namespace
+    cancel: str = ""  # the URL name of the object's page a delete returns to; default: get_absolute_url
 
     def get(self, namespace: Namespace, slug: str) -> M:
         queryset = self.model._default_manager.all() if self.queryset is None else self.queryset
@@ -74,7 +75,10 @@ class Resource(Generic[M]):
         @namespace_page(post=self.role)
         def delete(request: HttpRequest, namespace: Namespace, **slug: str) -> HttpResponse:
             obj = self.get(namespace, slug[self.kwarg])
-            cancel = self.cancel(namespace, obj) if self.cancel else _page(obj).get_absolute_url()
+            if self.cancel:
+                cancel = reverse(self.cancel, args=[namespace.slug, obj.slug])
+            else:
+                cancel = _page(obj).get_absolute_url()
             if request.method != "POST":
                 return confirm_delete(request, namespace, obj, self.role, self.consequence, cancel)
             said = self.deleted.format(obj=obj)
@@ -84,7 +88,7 @@ class Resource(Generic[M]):
                 messages.error(request, self.protected.format(obj=obj))
                 return redirect(cancel)
             messages.success(request, said)
-            return redirect(self.after_delete(namespace) if self.after_delete else namespace)
+            return redirect(self.after_delete, namespace.slug) if self.after_delete else redirect(namespace)
 
         return delete
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, Protocol
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
@@ -100,6 +101,25 @@ def page_context(request: HttpRequest, namespace: Namespace, **extra: Any) -> di
         ],
         **extra,
     }
+
+
+class EditForm(Protocol):
+    def make_read_only(self) -> None: ...
+
+
+def form_page(
+    request: HttpRequest, namespace: Namespace, template: str, form: EditForm, role: Role, **extra: Any
+) -> HttpResponse:
+    """A form in its namespace's page; members below ``role`` see it read only."""
+    if not may(request, role):
+        form.make_read_only()
+    return render(request, template, page_context(request, namespace, form=form, **extra))
+
+
+def saved(request: HttpRequest, text: str, page: str, namespace: Namespace) -> HttpResponse:
+    """After a save: say what was saved and go to the namespace's ``page`` (a URL name)."""
+    messages.success(request, text)
+    return redirect(page, namespace.slug)
 
 
 def is_htmx(request: HttpRequest) -> bool:

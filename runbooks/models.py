@@ -14,7 +14,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from namespaces.models import Namespace
+from malleable.fields import optional_link
+from namespaces.models import Namespace, NamespaceOwned
 
 MARKDOWN_EXTENSIONS = ["extra", "sane_lists", "toc"]
 # Allowed beside nh3's own tags. Links may leave the page but never run script: nh3 drops
@@ -49,29 +50,14 @@ def render_markdown(text: str) -> SafeString:
     return mark_safe(nh3.clean(html, tags=tags, link_rel="noopener noreferrer nofollow"))  # noqa: S308
 
 
-class Runbook(models.Model):
-    NAMESPACE_PATH = "namespace"
-
+class Runbook(NamespaceOwned):
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="runbooks")
-    slug = models.SlugField()
     title = models.CharField(max_length=200)
     body = models.TextField(help_text="Markdown: who to call, what to look at, what to run.")
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="Who keeps this runbook true.",
-    )
-    updated = models.DateTimeField(auto_now=True)
-    created = models.DateTimeField(auto_now_add=True)
+    owner = optional_link(settings.AUTH_USER_MODEL, help_text="Who keeps this runbook true.")
 
-    class Meta:
+    class Meta(NamespaceOwned.Meta):
         ordering = ["namespace", "title"]
-        constraints = [
-            models.UniqueConstraint(fields=["namespace", "slug"], name="runbook_slug_per_namespace")
-        ]
 
     def __str__(self) -> str:
         return self.title

@@ -14,18 +14,15 @@ from alarms.transports import TRANSPORTS, Transport
 from checkers.models import Severity
 from malleable import texts
 from malleable.encryption import EncryptedTextField
-from namespaces.models import AnyUser, Namespace
+from namespaces.models import AnyUser, Namespace, NamespaceOwned
 
 SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
 
 
-class Channel(models.Model):
+class Channel(NamespaceOwned):
     """Where a namespace's alarms go. The URL and secret are encrypted and never shown again."""
 
-    NAMESPACE_PATH = "namespace"
-
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="channels")
-    slug = models.SlugField()
     name = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=16, choices=[(kind, t.label) for kind, t in TRANSPORTS.items()])
     url = EncryptedTextField(
@@ -50,14 +47,6 @@ class Channel(models.Model):
     enabled = models.BooleanField(default=True)
     disabled_reason = models.TextField(blank=True, editable=False)
     disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["namespace", "slug"]
-        constraints = [
-            models.UniqueConstraint(fields=["namespace", "slug"], name="channel_slug_per_namespace")
-        ]
 
     def __str__(self) -> str:
         return self.name or self.slug

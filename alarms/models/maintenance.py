@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from checkers import schedules
 from checkers.models import Checker, CheckRun
+from malleable.fields import optional_link
 from namespaces.models import AnyUser, Namespace, validate_timezone
 
 if TYPE_CHECKING:
@@ -50,14 +51,7 @@ class MaintenanceWindow(models.Model):
     timezone = models.CharField(
         max_length=64, blank=True, validators=[validate_timezone], help_text="Blank: the namespace's."
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        editable=False,
-    )
+    created_by = optional_link(settings.AUTH_USER_MODEL, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -125,26 +119,16 @@ class ToggleLog(models.Model):
         CHANNEL_ENABLED = "channel-enabled", "Channel enabled"
 
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="alarm_toggles")
-    checker = models.ForeignKey(Checker, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    channel = models.ForeignKey(
-        "alarms.Channel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    window = models.ForeignKey(
-        MaintenanceWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    run = models.ForeignKey(
+    checker = optional_link(Checker)
+    channel = optional_link("alarms.Channel")
+    window = optional_link(MaintenanceWindow)
+    run = optional_link(
         CheckRun,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
         help_text="The run that caused it, when Malleable did it (a green run ends an acknowledgement).",
     )
     subject = models.CharField(max_length=300, help_text="What it was about, kept after that is deleted.")
     action = models.CharField(max_length=20, choices=Action.choices)
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    by = optional_link(settings.AUTH_USER_MODEL)
     by_name = models.CharField(max_length=150)
     reason = models.TextField(blank=True)
     until = models.DateTimeField(null=True, blank=True)

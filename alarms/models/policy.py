@@ -14,6 +14,7 @@ from django.utils import timezone
 from alarms.models.channels import Channel
 from alarms.models.maintenance import ToggleLog, username
 from checkers.models import Checker, State
+from malleable.fields import optional_link
 from namespaces.models import AnyUser, Namespace
 
 MIN_REPEAT_S = 60
@@ -68,14 +69,7 @@ class AlarmPolicy(models.Model):
         default=True, editable=False, help_text="Off: runs, state and history still record; nobody is told."
     )
     disabled_reason = models.CharField(max_length=500, blank=True, editable=False)
-    disabled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        editable=False,
-    )
+    disabled_by = optional_link(settings.AUTH_USER_MODEL, editable=False)
     disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
     after_failures = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]

@@ -16,6 +16,7 @@ from alarms.models.maintenance import MaintenanceWindow, ToggleLog, ToggleRefuse
 from alarms.models.outbox import AlarmEvent, EventKind
 from alarms.models.policy import AlarmPolicy, OnError, Policy
 from checkers.models import Checker, CheckRun, RunStatus, State
+from malleable.fields import optional_link
 from namespaces.models import AnyUser
 
 
@@ -43,7 +44,7 @@ class Transition(models.Model):
     checker = models.ForeignKey(Checker, on_delete=models.CASCADE, related_name="transitions")
     old = models.CharField(max_length=8, choices=State.choices)
     new = models.CharField(max_length=8, choices=State.choices)
-    run = models.ForeignKey(CheckRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run = optional_link(CheckRun)
     created = models.DateTimeField(default=timezone.now, db_index=True)
     processed = models.DateTimeField(
         null=True,
@@ -85,18 +86,9 @@ class AlarmState(models.Model):
     since = models.DateTimeField(default=timezone.now)
     consecutive_reds = models.PositiveIntegerField(default=0)
     consecutive_errors = models.PositiveIntegerField(default=0)
-    last_run = models.ForeignKey(CheckRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    last_transition = models.ForeignKey(
-        Transition, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    alarm = models.ForeignKey(
-        Transition,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The open alarm: the transition it fired for.",
-    )
+    last_run = optional_link(CheckRun)
+    last_transition = optional_link(Transition)
+    alarm = optional_link(Transition, help_text="The open alarm: the transition it fired for.")
     alarm_announced = models.DateTimeField(
         null=True, blank=True, help_text="When the open alarm went out; empty while it is silenced."
     )
@@ -105,15 +97,11 @@ class AlarmState(models.Model):
     resolve_owed = models.BooleanField(
         default=False, help_text="Someone was told; they will hear it resolve."
     )
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    acknowledged_by = optional_link(settings.AUTH_USER_MODEL)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     ack_reason = models.CharField(max_length=500, blank=True)
     muted_until = models.DateTimeField(null=True, blank=True)
-    muted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    muted_by = optional_link(settings.AUTH_USER_MODEL)
     mute_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:

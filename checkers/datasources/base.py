@@ -166,6 +166,11 @@ class Engine:
     allow_show: ClassVar[bool] = False
     # Every value of a column has the column's type (or is NULL); not so in SQLite.
     typed_columns: ClassVar[bool] = True
+    # The URL parameter that chooses TLS (none for SQLite), the modes it takes, and the one it
+    # means when absent.
+    tls_param: ClassVar[str] = ""
+    tls_modes: ClassVar[tuple[str, ...]] = ()
+    tls_default: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -229,6 +234,13 @@ class Engine:
             raise InvalidSpec(f"a {cls.label} URL ends with the database name: .../database")
         if not location.user:
             raise InvalidSpec(f"a {cls.label} URL names its user: {cls.schemes[0]}://user@host/database")
+        mode = cls.tls_mode(location)
+        if cls.tls_param and mode not in cls.tls_modes:
+            raise InvalidSpec(f"{cls.tls_param}={mode!r} is not one of {', '.join(cls.tls_modes)}")
+
+    @classmethod
+    def tls_mode(cls, location: Location) -> str:
+        return location.params.get(cls.tls_param, cls.tls_default)
 
     @classmethod
     def screen(cls, sql: str) -> None:

@@ -23,13 +23,12 @@ from typing import Any, ClassVar
 import pymysql
 from pymysql.cursors import SSCursor
 
-from checkers.datasources.base import Engine, Location, Rows
+from checkers.datasources.base import Engine, Rows
 from checkers.datasources.errors import (
     AuthenticationFailed,
     ConnectFailed,
     DatasetTooLarge,
     DatasourceError,
-    InvalidSpec,
     SqlRejected,
 )
 
@@ -73,13 +72,9 @@ class MySQL(Engine):
     # One server's databases can read one another (db.table), so its whole server is off limits.
     server_scoped = True
     allow_show = True
-
-    @classmethod
-    def validate_location(cls, location: Location) -> None:
-        super().validate_location(location)
-        mode = location.params.get("ssl", "preferred")
-        if mode not in SSL_MODES:
-            raise InvalidSpec(f"ssl={mode!r} is not one of {', '.join(SSL_MODES)}")
+    tls_param = "ssl"
+    tls_modes = SSL_MODES
+    tls_default = "preferred"
 
     @classmethod
     def screen(cls, sql: str) -> None:
@@ -91,7 +86,7 @@ class MySQL(Engine):
             )
 
     def _tls(self) -> dict[str, Any]:
-        mode = self.location.params.get("ssl", "preferred")
+        mode = self.tls_mode(self.location)
         if mode == "disabled":
             return {"ssl_disabled": True}
         if mode == "verify":

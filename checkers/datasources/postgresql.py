@@ -23,16 +23,15 @@ from typing import Any
 import psycopg
 from psycopg import errors, pq
 
-from checkers.datasources.base import Engine, Location, Rows
+from checkers.datasources.base import Engine, Rows
 from checkers.datasources.errors import (
     AuthenticationFailed,
     ConnectFailed,
     DatasetTooLarge,
     DatasourceError,
-    InvalidSpec,
 )
 
-SSL_MODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+SSL_MODES = ("allow", "disable", "prefer", "require", "verify-ca", "verify-full")
 # A path that cannot exist, so libpq never reads the worker's ~/.pgpass for a tenant.
 NO_PASSFILE = "/dev/null/malleable-no-passfile"
 # SQLSTATE classes that will fail the same way next time: authorization, syntax and
@@ -71,13 +70,9 @@ class PostgreSQL(Engine):
     default_port = 5432
     params = frozenset({"sslmode"})
     django_backends = frozenset({"postgresql", "postgis"})
-
-    @classmethod
-    def validate_location(cls, location: Location) -> None:
-        super().validate_location(location)
-        sslmode = location.params.get("sslmode", "prefer")
-        if sslmode not in SSL_MODES:
-            raise InvalidSpec(f"sslmode={sslmode!r} is not one of {', '.join(sorted(SSL_MODES))}")
+    tls_param = "sslmode"
+    tls_modes = SSL_MODES
+    tls_default = "prefer"
 
     def conninfo(self) -> dict[str, Any]:
         """libpq parameters that reach only the vetted addresses and nothing of the worker's."""
@@ -91,7 +86,7 @@ class PostgreSQL(Engine):
             "password": self.password,
             "connect_timeout": self.connect_timeout_s,
             "application_name": "malleable",
-            "sslmode": self.location.params.get("sslmode", "prefer"),
+            "sslmode": self.tls_mode(self.location),
             "gssencmode": "disable",
             "passfile": NO_PASSFILE,
         }

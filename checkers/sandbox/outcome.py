@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -47,21 +47,23 @@ class Level(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Message:
-    level: Level
-    text: str
+class _Texts:
+    """A record of a run's result whose every field is written as text (enums by value)."""
 
     def to_dict(self) -> dict[str, str]:
-        return {"level": str(self.level), "text": self.text}
+        return {each.name: str(getattr(self, each.name)) for each in fields(self)}
 
 
 @dataclass(frozen=True)
-class CheckerError:
+class Message(_Texts):
+    level: Level
+    text: str
+
+
+@dataclass(frozen=True)
+class CheckerError(_Texts):
     kind: ErrorKind
     detail: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": str(self.kind), "detail": self.detail}
 
 
 class SandboxError(Exception):

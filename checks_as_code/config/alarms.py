@@ -24,7 +24,7 @@ from checks_as_code.config.document import Path
 from checks_as_code.config.plan import Action
 from checks_as_code.config.schema import BOOLEAN, INTEGER, MAPPING, TEXT, TEXTS, Schema, choice, read
 from checks_as_code.config.section import CheckerKey, Section
-from checks_as_code.config.store import default, upsert
+from checks_as_code.config.store import default, upsert, upsert_setting
 
 # Model field → the file's key, for the fields that are plainly one key.
 CHANNEL_KEYS = {
@@ -57,6 +57,8 @@ TOGGLE_REASON = "set by checks as code (import_config)"
 class Channels(Section):
     key = "channels"
     kind = "channel"
+    model = Channel
+    keys = CHANNEL_KEYS
     schema = Schema(
         "a channel",
         {
@@ -74,7 +76,7 @@ class Channels(Section):
 
     def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
         owner = f"channel `{fields.get('slug', '?')}`"
-        values = {field: fields.get(key, default(Channel, field)) for field, key in CHANNEL_KEYS.items()}
+        values = super().values(ctx, path, fields)
         values["url"] = _url(ctx, (*path, "url"), fields, owner)
         values["secret"], _ = credentials.reference(
             ctx,
@@ -197,10 +199,4 @@ def apply_defaults(
     model_defaults = {field: default(AlarmDefaults, field) for field in POLICY_KEYS}
     if values == model_defaults and not AlarmDefaults.objects.filter(namespace=namespace).exists():
         return ()
-    result = upsert(ctx, path, AlarmDefaults, {"namespace": namespace}, values, POLICY_KEYS)
-    if result is None:
-        return ()
-    _, action, changed = result
-    if action == Action.CREATED:
-        return ("alarm_defaults",)
-    return tuple(f"alarm_defaults.{key}" for key in changed)
+    return upsert_setting(ctx, path, AlarmDefaults, namespace, values, POLICY_KEYS)

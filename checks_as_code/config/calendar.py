@@ -10,7 +10,7 @@ from checks_as_code.config.context import Context
 from checks_as_code.config.document import Path
 from checks_as_code.config.plan import Action
 from checks_as_code.config.schema import TEXT, Schema, Type, read
-from checks_as_code.config.store import upsert
+from checks_as_code.config.store import upsert, upsert_setting
 
 DAYS = Type(
     "a list of dates such as [2026-12-24, 2026-12-31]",
@@ -33,13 +33,7 @@ def apply_calendar(ctx: Context, path: Path, namespace: Any, value: Any) -> tupl
         "subdivision": fields.get("subdivision", ""),
         "days_off": "\n".join(days),
     }
-    result = upsert(ctx, path, BusinessCalendar, {"namespace": namespace}, values, CALENDAR_KEYS)
-    if result is None:
-        return ()
-    _, action, changed = result
-    if action == Action.CREATED:
-        return ("calendar",)
-    return tuple(f"calendar.{key}" for key in changed)
+    return upsert_setting(ctx, path, BusinessCalendar, namespace, values, CALENDAR_KEYS)
 
 
 def export_calendar(namespace: Any) -> dict[str, Any] | None:

@@ -230,6 +230,8 @@ def _schedule(ctx: Context, path: Path, value: str | dict[str, Any]) -> dict[str
 class Checkers(Section):
     key = "checkers"
     kind = "checker"
+    model = Checker
+    keys = CHECKER_KEYS
     schema = Schema(
         "a checker",
         {
@@ -255,7 +257,7 @@ class Checkers(Section):
     )
 
     def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
-        values = {field: fields.get(key, default(Checker, field)) for field, key in CHECKER_KEYS.items()}
+        values = super().values(ctx, path, fields)
         values["name"] = fields.get("name", fields.get("slug", ""))
         values["tags"] = _tags(ctx, (*path, "tags"), fields.get("tags", []))
         if "schedule" in fields:

@@ -17,7 +17,6 @@ from checks_as_code.config.context import Context, Scope
 from checks_as_code.config.document import Path
 from checks_as_code.config.schema import TEXT, Schema
 from checks_as_code.config.section import CheckerKey, Section
-from checks_as_code.config.store import default
 from runbooks.models import Runbook
 
 # Model field → the file's key, for the fields that are plainly one key.
@@ -27,14 +26,13 @@ RUNBOOK_KEYS = {"title": "title", "body": "body"}
 class Runbooks(Section):
     key = "runbooks"
     kind = "runbook"
+    model = Runbook
+    keys = RUNBOOK_KEYS
     schema = Schema(
         "a runbook",
         {"slug": TEXT, "title": TEXT, "body": TEXT, "owner": TEXT},
         required=("slug", "title", "body"),
     )
-
-    def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
-        return {field: fields.get(key, default(Runbook, field)) for field, key in RUNBOOK_KEYS.items()}
 
     def apply(
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]

@@ -17,7 +17,7 @@ from checks_as_code.config.context import Context, Scope
 from checks_as_code.config.document import Path
 from checks_as_code.config.plan import Action
 from checks_as_code.config.schema import Schema, Type, read
-from checks_as_code.config.store import upsert
+from checks_as_code.config.store import default, upsert
 
 if TYPE_CHECKING:
     from checkers.models import Checker
@@ -29,6 +29,9 @@ class Section:
     key: ClassVar[str]
     kind: ClassVar[str]
     schema: ClassVar[Schema]
+    model: ClassVar[type[models.Model]]
+    # Model field → the file's key, for the fields taken as they are written.
+    keys: ClassVar[Mapping[str, str]]
 
     def process(self, ctx: Context, scope: Scope, path: Path, entries: list[Any]) -> None:
         for index, entry in enumerate(entries):
@@ -47,8 +50,9 @@ class Section:
             self.apply(ctx, scope, path, fields, values)
 
     def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
-        """Model values from the entry, checking what needs no database (types are checked)."""
-        raise NotImplementedError
+        """Model values from the entry, checking what needs no database (types are checked);
+        a key left out is the model's default, as in the form."""
+        return {field: fields.get(key, default(self.model, field)) for field, key in self.keys.items()}
 
     def apply(
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]

@@ -10,7 +10,6 @@ from checks_as_code.config.context import Context, Scope
 from checks_as_code.config.document import Path
 from checks_as_code.config.schema import BOOLEAN, INTEGER, NUMBER, TEXT, Schema, choice
 from checks_as_code.config.section import Section
-from checks_as_code.config.store import default
 
 # Model field → the file's key, for the fields that are plainly one key.
 DATASOURCE_KEYS = {
@@ -27,6 +26,8 @@ DATASET_KEYS = {"sql": "sql", "description": "description", "sample": "sample"}
 class Datasources(Section):
     key = "datasources"
     kind = "datasource"
+    model = Datasource
+    keys = DATASOURCE_KEYS
     schema = Schema(
         "a datasource",
         {
@@ -45,9 +46,7 @@ class Datasources(Section):
 
     def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
         owner = f"datasource `{fields.get('slug', '?')}`"
-        values = {
-            field: fields.get(key, default(Datasource, field)) for field, key in DATASOURCE_KEYS.items()
-        }
+        values = super().values(ctx, path, fields)
         values["url"] = credentials.expand(ctx, (*path, "url"), fields.get("url", ""), owner)
         if credentials.has_password(values["url"]):
             ctx.error(
@@ -72,14 +71,13 @@ class Datasources(Section):
 class Datasets(Section):
     key = "datasets"
     kind = "dataset"
+    model = Dataset
+    keys = DATASET_KEYS
     schema = Schema(
         "a dataset",
         {"slug": TEXT, "datasource": TEXT, "sql": TEXT, "description": TEXT, "sample": BOOLEAN},
         required=("slug", "datasource", "sql"),
     )
-
-    def values(self, ctx: Context, path: Path, fields: dict[str, Any]) -> dict[str, Any]:
-        return {field: fields.get(key, default(Dataset, field)) for field, key in DATASET_KEYS.items()}
 
     def apply(
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]

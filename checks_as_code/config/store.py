@@ -64,6 +64,26 @@ def upsert(
     return obj, Action.UNCHANGED, ()
 
 
+def upsert_setting(
+    ctx: Context,
+    path: Path,
+    model: type[models.Model],
+    namespace: Any,
+    values: Mapping[str, Any],
+    keys: Mapping[str, str],
+) -> tuple[str, ...]:
+    """Upsert one settings object of the namespace, at ``path`` (its last part is its key in
+    the file): the keys that changed, as the namespace's (``calendar``, ``calendar.country``)."""
+    result = upsert(ctx, path, model, {"namespace": namespace}, values, keys)
+    if result is None:
+        return ()
+    _, action, changed = result
+    name = path[-1]
+    if action == Action.CREATED:
+        return (str(name),)
+    return tuple(f"{name}.{key}" for key in changed)
+
+
 def report(ctx: Context, path: Path, exc: ValidationError, keys: Mapping[str, str]) -> None:
     """Each model error at the key it came from, or at the object for errors of the whole."""
     for field, messages in exc.message_dict.items():

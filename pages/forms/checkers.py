@@ -111,21 +111,22 @@ class WriteOnlyTextInput(SecretInput):
         super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})}, clearable=clearable)
 
 
+def side_by_side(*names: str) -> Row:
+    """A row of equally wide columns, a field each."""
+    return Row(*(Column(name, css_class=f"col-md-{12 // len(names)}") for name in names))
+
+
+def name_and_slug() -> Row:
+    """The row every named object's form starts with."""
+    return Row(Column("name", css_class="col-md-7"), Column("slug", css_class="col-md-5"))
+
+
 class DatasourceForm(NamespaceForm):
     slug_from = "name"
 
     class Meta:
         model = Datasource
-        fields = [
-            "name",
-            "slug",
-            "engine",
-            "url",
-            "password",
-            "statement_timeout",
-            "row_cap",
-            "max_concurrency",
-        ]
+        fields = ["name", "slug", *Datasource.FIELDS]
         widgets = {"url": WriteOnlyTextInput, "password": SecretInput}
         labels = {"url": "Connection URL", "statement_timeout": "Query timeout (s)"}
 
@@ -144,15 +145,11 @@ class DatasourceForm(NamespaceForm):
             "Stored encrypted and never shown again. Or put it in the URL; either way it is never displayed."
         )
         self.helper.layout = Layout(
-            Row(Column("name", css_class="col-md-7"), Column("slug", css_class="col-md-5")),
+            name_and_slug(),
             "engine",
             "url",
             "password",
-            Row(
-                Column("statement_timeout", css_class="col-md-4"),
-                Column("row_cap", css_class="col-md-4"),
-                Column("max_concurrency", css_class="col-md-4"),
-            ),
+            side_by_side("statement_timeout", "row_cap", "max_concurrency"),
         )
 
     def clean_url(self) -> str:
@@ -182,7 +179,7 @@ class DatasetForm(NamespaceForm):
         super().__init__(*args, **kwargs)
         self.fields["datasource"].empty_label = None if self.fields["datasource"].queryset.exists() else "—"
         self.helper.layout = Layout(
-            Row(Column("slug", css_class="col-md-6"), Column("datasource", css_class="col-md-6")),
+            side_by_side("slug", "datasource"),
             "sql",
             "description",
             "sample",
@@ -324,13 +321,9 @@ class CheckerForm(NamespaceForm):
         return Layout(
             Fieldset(
                 "What it checks",
-                Row(Column("name", css_class="col-md-7"), Column("slug", css_class="col-md-5")),
+                name_and_slug(),
                 "description",
-                Row(
-                    Column("severity", css_class="col-md-4"),
-                    Column("runbook", css_class="col-md-4"),
-                    Column("tags", css_class="col-md-4"),
-                ),
+                side_by_side("severity", "runbook", "tags"),
                 "kind",
             ),
             Div(
@@ -351,7 +344,7 @@ class CheckerForm(NamespaceForm):
                         "wasm_upload",
                         *(["remove_module"] if "remove_module" in self.fields else []),
                     ),
-                    Row(Column("datasets", css_class="col-md-6"), Column("params", css_class="col-md-6")),
+                    side_by_side("datasets", "params"),
                 ),
                 css_id="code-editor",
                 css_class="kind-section",
@@ -359,21 +352,13 @@ class CheckerForm(NamespaceForm):
             ),
             Fieldset(
                 "Schedule",
-                Row(
-                    Column("schedule_cron", css_class="col-md-4"),
-                    Column("schedule_every", css_class="col-md-4"),
-                    Column("timezone", css_class="col-md-4"),
-                ),
+                side_by_side("schedule_cron", "schedule_every", "timezone"),
                 HTML('{% include "checkers/_schedule_preview_slot.html" %}'),
                 "enabled",
             ),
             Fieldset(
                 "Limits",
-                Row(
-                    Column("timeout_s", css_class="col-md-4"),
-                    Column("memory_mb", css_class="col-md-4"),
-                    Column("fuel", css_class="col-md-4"),
-                ),
+                side_by_side("timeout_s", "memory_mb", "fuel"),
                 css_class="limits",
             ),
         )
@@ -559,11 +544,8 @@ class AlarmPolicyForm(NamespaceForm):
         self.helper.layout = Layout(
             Fieldset(
                 "Alarms",
-                Row(Column("after_failures", css_class="col-md-6"), Column("on_error", css_class="col-md-6")),
-                Row(
-                    Column("repeat_every", css_class="col-md-6"),
-                    Column("notify_resolved", css_class="col-md-6"),
-                ),
+                side_by_side("after_failures", "on_error"),
+                side_by_side("repeat_every", "notify_resolved"),
                 "channels",
             )
         )

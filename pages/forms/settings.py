@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from alarms.models import AlarmDefaults, Channel, MaintenanceWindow
 from malleable.encryption import SecretInput
 from namespaces.models import Membership, Namespace, Role
-from pages.forms.checkers import NamespaceForm, WriteOnlyTextInput, timezone_choices
+from pages.forms.checkers import NamespaceForm, WriteOnlyTextInput, name_and_slug, timezone_choices
 
 LAST_OWNER = "A namespace keeps at least one owner: make someone else owner first."
 
@@ -82,7 +82,7 @@ class ChannelForm(NamespaceForm):
             )
         self.fields["min_severity"].help_text = "severity or higher are sent here."
         self.helper.layout = Layout(
-            Row(Column("name", css_class="col-md-7"), Column("slug", css_class="col-md-5")),
+            name_and_slug(),
             "kind",
             "url",
             "secret",

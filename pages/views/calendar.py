@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from checkers.calendars import Calendar
 from checkers.models import BusinessCalendar
 from namespaces.models import Namespace, Role
 from pages.forms.checkers import NamespaceForm
-from pages.helpers import may, namespace_page, page_context
+from pages.helpers import form_page, namespace_page, saved
 
 # Days shown ahead on the page, so an owner sees what the calendar makes of the coming weeks.
 AHEAD = 21
@@ -35,16 +33,18 @@ def calendar(request: HttpRequest, namespace: Namespace) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         form.save_changes()
-        messages.success(request, "Saved the business calendar.")
-        return redirect("checkers:calendar", namespace.slug)
-    if not may(request, Role.OWNER):
-        form.make_read_only()
+        return saved(request, "Saved the business calendar.", "checkers:calendar", namespace)
     today = timezone.now().astimezone(namespace_zone(namespace)).date()
     days_off = upcoming(BusinessCalendar.calendar_of(namespace.pk), today)
-    return render(
+    return form_page(
         request,
+        namespace,
         "checkers/calendar.html",
-        page_context(request, namespace, form=form, days_off=days_off, ahead=AHEAD, tab="calendar"),
+        form,
+        Role.OWNER,
+        days_off=days_off,
+        ahead=AHEAD,
+        tab="calendar",
     )
 
 

@@ -6,22 +6,52 @@ sees a stored URL or password: forms leave them blank, pages say only where they
 
 from __future__ import annotations
 
-from django.contrib import messages
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.shortcuts import render
 
 from checkers import datasources
 from checkers.models import Dataset, Datasource
 from namespaces.models import Namespace, Role
 from pages.crud import Resource
 from pages.forms.checkers import DatasetForm, DatasourceForm
-from pages.helpers import is_htmx, may, namespace_page, page_context
+from pages.helpers import form_page, is_htmx, namespace_page, page_context, saved
 
 PREVIEW_ROWS = 50
 # Characters of one cell a preview shows: a page stays small whatever the rows hold.
 PREVIEW_CELL_CHARS = 200
+
+
+@dataclass(frozen=True)
+class FormPage:
+    """A datasource's or dataset's form page, whose second button tries the unsaved object
+    instead of saving it (test the connection, preview the rows)."""
+
+    template: str
+    role: Role  # below it, the form is read only
+    list_page: str  # where saving leads (a URL name)
+    action: str  # the second button's value
+    attempt: Callable[[Any], dict]
+    partial: str  # the template htmx swaps in for the attempt's result
+    name: str  # the result's name in both templates
+
+    def respond(
+        self, request: HttpRequest, namespace: Namespace, form: DatasourceForm | DatasetForm, **extra: Any
+    ) -> HttpResponse:
+        result = None
+        if request.method == "POST" and form.is_valid():
+            if request.POST.get("action") != self.action:
+                form.save_changes()
+                said = f"Saved {form._meta.model._meta.verbose_name} {form.cleaned_data['slug']}."
+                return saved(request, said, self.list_page, namespace)
+            result = self.attempt(form.instance)
+        if is_htmx(request) and request.method == "POST":
+            return render(request, self.partial, {self.name: result, "form": form})
+        return form_page(request, namespace, self.template, form, self.role, **{self.name: result}, **extra)
 
 
 # --- Datasources ----------------------------------------------------------------------------------
@@ -36,29 +66,8 @@ def datasource_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
 
 def _datasource_form(request: HttpRequest, namespace: Namespace, source: Datasource | None) -> HttpResponse:
     form = DatasourceForm(request.POST or None, instance=source, namespace=namespace)
-    result = None
-    if request.method == "POST" and form.is_valid():
-        if request.POST.get("action") != "test":
-            saved = form.save_changes()
-            messages.success(request, f"Saved datasource {saved.slug}.")
-            return redirect("checkers:datasource-list", namespace.slug)
-        result = _test_connection(form.instance)
-    if is_htmx(request) and request.method == "POST":
-        return render(request, "checkers/_connection_result.html", {"result": result, "form": form})
-    if not may(request, Role.OWNER):
-        form.make_read_only()
-    return render(
-        request,
-        "checkers/datasource_form.html",
-        page_context(
-            request,
-            namespace,
-            form=form,
-            source=source,
-            result=result,
-            where=datasources.describe_target(source.url) if source else "",
-        ),
-    )
+    where = datasources.describe_target(source.url) if source else ""
+    return DATASOURCE_FORM.respond(request, namespace, form, source=source, where=where)
 
 
 def _test_connection(source: Datasource) -> dict:
@@ -67,6 +76,16 @@ def _test_connection(source: Datasource) -> dict:
     except datasources.DatasourceError as exc:
         return {"ok": False, "text": str(exc)}
 
+
+DATASOURCE_FORM = FormPage(
+    "checkers/datasource_form.html",
+    Role.OWNER,
+    "checkers:datasource-list",
+    "test",
+    _test_connection,
+    "checkers/_connection_result.html",
+    "result",
+)
 
 DATASOURCES = Resource(
     Datasource,
@@ -77,8 +96,8 @@ DATASOURCES = Resource(
     deleted="Deleted datasource {obj.slug}.",
     consequence="Datasets that read it must be deleted or moved first.",
     protected="{obj.slug} still feeds datasets: delete or move them first.",
-    after_delete=lambda namespace: reverse("checkers:datasource-list", args=[namespace.slug]),
-    cancel=lambda namespace, source: reverse("checkers:datasource-edit", args=[namespace.slug, source.slug]),
+    after_delete="checkers:datasource-list",
+    cancel="checkers:datasource-edit",
 )
 datasource_create = DATASOURCES.create_view()
 datasource_edit = DATASOURCES.edit_view()
@@ -98,23 +117,8 @@ def dataset_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
 
 def _dataset_form(request: HttpRequest, namespace: Namespace, dataset: Dataset | None) -> HttpResponse:
     form = DatasetForm(request.POST or None, instance=dataset, namespace=namespace)
-    preview = None
-    if request.method == "POST" and form.is_valid():
-        if request.POST.get("action") != "preview":
-            saved = form.save_changes()
-            messages.success(request, f"Saved dataset {saved.slug}.")
-            return redirect("checkers:dataset-list", namespace.slug)
-        preview = _preview(form.instance)
-    if is_htmx(request) and request.method == "POST":
-        return render(request, "checkers/_dataset_preview.html", {"preview": preview, "form": form})
-    if not may(request, Role.EDITOR):
-        form.make_read_only()
     users = dataset.readers() if dataset else []
-    return render(
-        request,
-        "checkers/dataset_form.html",
-        page_context(request, namespace, form=form, dataset=dataset, preview=preview, used_by=users),
-    )
+    return DATASET_FORM.respond(request, namespace, form, dataset=dataset, used_by=users)
 
 
 def _preview(dataset: Dataset) -> dict:
@@ -160,6 +164,16 @@ def _cell(value: object) -> object:
     return _cut(value if isinstance(value, str) else str(value))
 
 
+DATASET_FORM = FormPage(
+    "checkers/dataset_form.html",
+    Role.EDITOR,
+    "checkers:dataset-list",
+    "preview",
+    _preview,
+    "checkers/_dataset_preview.html",
+    "preview",
+)
+
 DATASETS = Resource(
     Dataset,
     "dataset",
@@ -169,8 +183,8 @@ DATASETS = Resource(
     deleted="Deleted dataset {obj.slug}.",
     consequence="Code checkers that read it stop getting it; rule checkers on it must be changed first.",
     protected="A rule checker checks {obj.slug}: change or delete it first.",
-    after_delete=lambda namespace: reverse("checkers:dataset-list", args=[namespace.slug]),
-    cancel=lambda namespace, dataset: reverse("checkers:dataset-edit", args=[namespace.slug, dataset.slug]),
+    after_delete="checkers:dataset-list",
+    cancel="checkers:dataset-edit",
 )
 dataset_create = DATASETS.create_view()
 dataset_edit = DATASETS.edit_view()

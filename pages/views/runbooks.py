@@ -9,7 +9,7 @@ from namespaces.models import Namespace, Role
 from pages.crud import Resource
 from pages.dashboard import markers_for
 from pages.forms.runbooks import RunbookForm
-from pages.helpers import is_htmx, may, namespace_page, page_context
+from pages.helpers import form_page, is_htmx, namespace_page, page_context
 from runbooks.models import Runbook, render_markdown
 
 
@@ -54,12 +54,8 @@ def _runbook_form(request: HttpRequest, namespace: Namespace, runbook: Runbook |
         return redirect(saved)
     else:
         html = runbook.html() if runbook else None
-    if not may(request, Role.EDITOR):
-        form.make_read_only()
-    return render(
-        request,
-        "runbooks/form.html",
-        page_context(request, namespace, form=form, runbook=runbook, preview=html),
+    return form_page(
+        request, namespace, "runbooks/form.html", form, Role.EDITOR, runbook=runbook, preview=html
     )
 
 

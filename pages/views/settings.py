@@ -12,7 +12,6 @@ from django.db import transaction
 from django.forms import BaseModelFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 
 from alarms.models import AlarmDefaults, Channel, Notification
@@ -29,7 +28,7 @@ from pages.forms.settings import (
     formset_helper,
     window_formset,
 )
-from pages.helpers import is_htmx, may, namespace_page, page_context
+from pages.helpers import form_page, is_htmx, may, namespace_page, page_context, saved
 
 # --- Members ----------------------------------------------------------------------------------------
 
@@ -97,22 +96,18 @@ def channel_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
 def _channel_form(request: HttpRequest, namespace: Namespace, channel: Channel | None) -> HttpResponse:
     form = ChannelForm(request.POST or None, instance=channel, namespace=namespace)
     if request.method == "POST" and form.is_valid():
-        saved = _save_channel(request, form)
-        messages.success(request, f"Saved channel {saved.slug}.")
-        return redirect("namespaces:channels", namespace.slug)
-    if not may(request, Role.OWNER):
-        form.make_read_only()
-    return render(
+        stored = _save_channel(request, form)
+        return saved(request, f"Saved channel {stored.slug}.", "namespaces:channels", namespace)
+    broker = describe_broker(default_broker())
+    return form_page(
         request,
+        namespace,
         "namespaces/settings/channel_form.html",
-        page_context(
-            request,
-            namespace,
-            form=form,
-            channel=channel,
-            tab="channels",
-            installation_broker=describe_broker(default_broker()),
-        ),
+        form,
+        Role.OWNER,
+        channel=channel,
+        tab="channels",
+        installation_broker=broker,
     )
 
 
@@ -159,8 +154,8 @@ CHANNELS = Resource(
     consequence=(
         "Its notifications go with it; checkers that named only this channel fall back to the defaults."
     ),
-    after_delete=lambda namespace: reverse("namespaces:channels", args=[namespace.slug]),
-    cancel=lambda namespace, channel: reverse("namespaces:channel-edit", args=[namespace.slug, channel.slug]),
+    after_delete="namespaces:channels",
+    cancel="namespaces:channel-edit",
 )
 channel_create = CHANNELS.create_view()
 channel_edit = CHANNELS.edit_view()
@@ -226,12 +221,7 @@ def alarm_defaults(request: HttpRequest, namespace: Namespace) -> HttpResponse:
     form = AlarmDefaultsForm(request.POST or None, instance=defaults, namespace=namespace)
     if request.method == "POST" and form.is_valid():
         form.save_changes()
-        messages.success(request, "Saved the alarm policy defaults.")
-        return redirect("namespaces:alarm-defaults", namespace.slug)
-    if not may(request, Role.OWNER):
-        form.make_read_only()
-    return render(
-        request,
-        "namespaces/settings/alarm_defaults.html",
-        page_context(request, namespace, form=form, tab="alarm-defaults"),
+        return saved(request, "Saved the alarm policy defaults.", "namespaces:alarm-defaults", namespace)
+    return form_page(
+        request, namespace, "namespaces/settings/alarm_defaults.html", form, Role.OWNER, tab="alarm-defaults"
     )
