@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db.models import ProtectedError
 from rest_framework import exceptions, status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
@@ -16,6 +17,19 @@ from rest_framework.views import APIView
 
 from api.access import namespace_for
 from namespaces.models import Namespace, Role
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def delete_unless_used(obj: Any, used_by: str) -> None:
+    """Delete, or a 409 when other objects still point at it (PROTECT), as the pages refuse."""
+    try:
+        obj.delete()
+    except ProtectedError:
+        raise Conflict(f"{obj} is still used by {used_by}: change or delete them first.") from None
 
 
 class PayloadTooLarge(exceptions.APIException):

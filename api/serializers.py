@@ -6,9 +6,10 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alarms.models import AlarmState, Channel, Transition
-from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
-from namespaces.models import Membership, Namespace
+from alarms.models import AlarmState, Channel, MaintenanceWindow, Transition
+from alarms.transports import TRANSPORTS
+from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, Datasource, Engine
+from namespaces.models import Membership, Namespace, Role
 from runbooks.models import Runbook
 
 
@@ -66,8 +67,31 @@ class RunSerializer(serializers.ModelSerializer):
         return {"kind": run.error_kind, "detail": run.error_detail} if run.error_kind else None
 
 
+class RuleSerializer(serializers.ModelSerializer):
+    """One row of the rule builder; ``dataset`` by slug."""
+
+    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = CheckerRule
+        fields = list(CheckerRule.FIELDS)
+
+
+class RuleWriteSerializer(serializers.Serializer):
+    """Shapes only: the editor's rule form checks the meaning (api/validation.py)."""
+
+    dataset = serializers.SlugField()
+    metric = serializers.CharField(required=False)
+    column = serializers.CharField(required=False, allow_blank=True)
+    op = serializers.CharField(required=False)
+    value = serializers.FloatField(required=False, allow_null=True)
+    high = serializers.FloatField(required=False, allow_null=True)
+    message = serializers.CharField(required=False, allow_blank=True)
+
+
 class CheckerSerializer(serializers.ModelSerializer):
     runbook = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    rules = RuleSerializer(many=True, read_only=True, help_text="A rule checker's rules, in order.")
     datasets = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     has_wasm_module = serializers.SerializerMethodField()
     state = serializers.SerializerMethodField()
@@ -85,6 +109,7 @@ class CheckerSerializer(serializers.ModelSerializer):
             "enabled",
             "datasets",
             "source",
+            "rules",
             "has_wasm_module",
             "wasm_sha256",
             "params",
@@ -124,6 +149,11 @@ class CheckerWriteSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
     datasets = serializers.ListField(child=serializers.SlugField(), required=False)
     source = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    rules = serializers.ListField(
+        child=RuleWriteSerializer(),
+        required=False,
+        help_text="A rule checker's rules, replacing the stored ones, in order (JSON bodies only).",
+    )
     wasm_base64 = serializers.CharField(
         required=False, write_only=True, help_text="A compiled core module, base64; replaces the WAT text."
     )
@@ -317,3 +347,78 @@ class TestAlarmSerializer(serializers.Serializer):
     delivered = serializers.BooleanField()
     status = serializers.CharField()
     error = serializers.CharField(allow_blank=True)
+
+
+class DatasourceWriteSerializer(serializers.Serializer):
+    """``url`` and ``password`` are write-only: left out, the stored ones stay."""
+
+    name = serializers.CharField(required=False)
+    slug = serializers.SlugField(required=False)
+    engine = serializers.ChoiceField(choices=Engine.choices, required=False)
+    url = serializers.CharField(required=False, write_only=True, help_text="Never returned.")
+    password = serializers.CharField(required=False, write_only=True, help_text="Never returned.")
+    statement_timeout = serializers.FloatField(required=False)
+    row_cap = serializers.IntegerField(required=False)
+    max_concurrency = serializers.IntegerField(required=False)
+
+
+class DatasetWriteSerializer(serializers.Serializer):
+    slug = serializers.SlugField(required=False)
+    datasource = serializers.SlugField(required=False, help_text="A datasource of this namespace.")
+    sql = serializers.CharField(required=False, trim_whitespace=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    sample = serializers.BooleanField(required=False)
+
+
+class ChannelWriteSerializer(serializers.Serializer):
+    """``url`` and ``secret`` are write-only: left out, the stored ones stay; ``null`` clears one."""
+
+    name = serializers.CharField(required=False, allow_blank=True)
+    slug = serializers.SlugField(required=False)
+    kind = serializers.ChoiceField(choices=sorted(TRANSPORTS), required=False)
+    url = serializers.CharField(required=False, allow_null=True, write_only=True, help_text="Never returned.")
+    secret = serializers.CharField(
+        required=False, allow_null=True, write_only=True, help_text="Never returned."
+    )
+    min_severity = serializers.CharField(required=False)
+    is_default = serializers.BooleanField(required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class WindowSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = [
+            "id",
+            "name",
+            "reason",
+            "starts",
+            "ends",
+            "cron",
+            "duration_minutes",
+            "timezone",
+            "created_by",
+            "updated",
+        ]
+
+
+class WindowWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True)
+    starts = serializers.DateTimeField(required=False, allow_null=True)
+    ends = serializers.DateTimeField(required=False, allow_null=True)
+    cron = serializers.CharField(required=False, allow_blank=True)
+    duration_minutes = serializers.IntegerField(required=False, allow_null=True)
+    timezone = serializers.CharField(required=False, allow_blank=True)
+
+
+class MemberAddSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, help_text="The exact username of an active account.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
