@@ -17,7 +17,7 @@ from django.utils.datastructures import MultiValueDict
 from rest_framework import exceptions
 
 from alarms.models import Channel, MaintenanceWindow
-from checkers.models import Checker, Dataset, Datasource
+from checkers.models import Checker, CheckerRule, Dataset, Datasource
 from malleable.encryption import SecretInput
 from namespaces.access import get_in_namespace
 from namespaces.models import Membership, Namespace
@@ -144,14 +144,15 @@ def page_form(
     secrets: tuple[str, ...] = (),
     slugs: dict[str, Any] | None = None,
 ):
-    """A page's model form over the instance's values, the payload's on top, valid or a 400.
+    """A page's model form over the instance's values (a new one's defaults), the payload's on
+    top, valid or a 400.
 
     Secrets are never read back into the form: left out, the form keeps the stored value (as a
     blank password box does); ``null`` clears a clearable one. ``slugs`` maps a field named by
     slug in the API to the queryset its choices come from.
     """
     fields = [name for name in form_class._meta.fields if name not in secrets]
-    current = model_to_dict(instance, fields=fields) if instance is not None else {}
+    current = model_to_dict(instance if instance is not None else form_class._meta.model(), fields=fields)
     data = MultiValueDict()
     for key, value in {**current, **payload}.items():
         if key in secrets and value is None:
@@ -205,6 +206,7 @@ def member_role(membership: Membership, role: str) -> str:
 def rule_formset(namespace: Namespace, checker: Checker, rules: list[dict[str, Any]]) -> RuleFormSet:
     """The editor's rule rows, valid, replacing the checker's rules with ``rules`` in order.
 
+    A key left out of a rule takes the model's default, as the editor's blank row shows it.
     The stored rows are posted as deleted, as if each row were removed in the editor and the
     new ones typed in; ``dataset`` is a slug. Errors name the row: ``rules.0.value``.
     """
@@ -218,9 +220,10 @@ def rule_formset(namespace: Namespace, checker: Checker, rules: list[dict[str, A
     for index, rule in enumerate(stored):
         data.update({f"rules-{index}-id": str(rule.pk), f"rules-{index}-DELETE": "on"})
     datasets = Dataset.objects.filter(namespace=namespace)
+    defaults = model_to_dict(CheckerRule(), fields=CheckerRule.FIELDS)
     for offset, rule in enumerate(rules):
         prefix = f"rules-{len(stored) + offset}-"
-        for key, value in rule.items():
+        for key, value in {**defaults, **rule}.items():
             if key == "dataset":
                 pk = datasets.filter(slug=value).values_list("pk", flat=True).first()
                 if pk is None:

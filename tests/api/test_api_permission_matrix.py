@@ -19,9 +19,11 @@ from tests.test_permission_matrix import URL_ARGUMENTS, _app_patterns
 
 ARGUMENTS = {
     **URL_ARGUMENTS,
-    "window": lambda personas: MaintenanceWindow.objects.create(
-        namespace=personas.a, name="deploy", cron="0 2 * * 0", duration_minutes=30
-    ).uuid,
+    "window": lambda personas: (
+        MaintenanceWindow.objects.create(
+            namespace=personas.a, name="deploy", cron="0 2 * * 0", duration_minutes=30
+        ).uuid
+    ),
 }
 
 # route name: (role to read, role to write); None where the route has no such method.
