@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.db import transaction
@@ -277,6 +278,8 @@ class TestRun(ApiView):
     )
     def post(self, request: Request, namespace: str, checker: str) -> Response:
         found = checker_in(self, checker)
+        if not isinstance(request.data, Mapping):
+            raise exceptions.ValidationError({"": ["The body is an object: the draft's changes, or {}."]})
         payload = _payload(request) if request.data else {}
         if not payload:
             return Response(runs.evaluate(found).outcome.to_dict())

@@ -82,6 +82,13 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return defaults.page_not_found(request, exception)
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 handler (a Host header it refuses, say): JSON under /api/."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(body(400, "Bad request."), status=status.HTTP_400_BAD_REQUEST)
+    return defaults.bad_request(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
         message = "The server failed; the error is logged. Try again, or tell the operator."

@@ -92,3 +92,17 @@ def test_secrets_written_through_the_api_come_back_in_no_response(seed, shop, pe
     # The owners' checks-as-code export holds URLs, by its contract, but never a password or secret.
     export = client.get(f"{ns}/config").content
     assert b"XYZZY" in export and password.encode() not in export and signing.encode() not in export
+
+
+def test_a_form_encoded_body_is_415_where_only_json_is_read(personas, bearer):
+    """A form's blank field reads as "left out" in DRF, so only checker writes (a module's
+    upload) take multipart; the rest take JSON."""
+    response = bearer(personas.owner).post("/api/v1/namespaces/alpha/runbooks/", {"slug": "", "title": "x"})
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_a_refused_host_header_is_json_400(personas, bearer):
+    response = bearer(personas.viewer).get("/api/v1/namespaces/", HTTP_HOST="iVkf@,")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"

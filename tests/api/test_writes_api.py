@@ -17,7 +17,9 @@ HOOK = "https://198.51.100.9/hooks/alarm-token-abc"
 
 def test_an_owner_adds_a_member_by_username(personas, bearer):
     make_user("newcomer")
-    response = bearer(personas.owner).post(f"{NS}/members/", {"username": "newcomer", "role": "editor"})
+    response = bearer(personas.owner).post(
+        f"{NS}/members/", {"username": "newcomer", "role": "editor"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["user"] == "newcomer" and response.json()["role"] == "editor"
     assert personas.a.role_of(personas.a.memberships.get(user__username="newcomer").user) == Role.EDITOR
@@ -25,10 +27,10 @@ def test_an_owner_adds_a_member_by_username(personas, bearer):
 
 def test_adding_an_unknown_or_present_user_is_400(personas, bearer):
     client = bearer(personas.owner)
-    unknown = client.post(f"{NS}/members/", {"username": "nobody"})
+    unknown = client.post(f"{NS}/members/", {"username": "nobody"}, format="json")
     assert unknown.status_code == 400
     assert unknown.json()["error"]["fields"]["username"] == ["There is no active account named 'nobody'."]
-    present = client.post(f"{NS}/members/", {"username": personas.viewer.username})
+    present = client.post(f"{NS}/members/", {"username": personas.viewer.username}, format="json")
     assert present.status_code == 400
     assert "already a member" in present.json()["error"]["fields"]["username"][0]
 
@@ -54,7 +56,7 @@ def test_the_last_owner_is_neither_demoted_nor_removed(personas, bearer):
 
 def test_an_editor_cannot_add_members(personas, bearer):
     make_user("newcomer")
-    response = bearer(personas.editor).post(f"{NS}/members/", {"username": "newcomer"})
+    response = bearer(personas.editor).post(f"{NS}/members/", {"username": "newcomer"}, format="json")
     assert response.status_code == 403
     assert not personas.a.memberships.filter(user__username="newcomer").exists()
 
