@@ -7,7 +7,6 @@ forms (to ``pages/``) changes one import.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from typing import Any
 
@@ -90,7 +89,7 @@ def _upload(payload: dict[str, Any]) -> MultiValueDict:
     if payload.get("wasm_base64") is not None:
         try:
             module = base64.b64decode("".join(payload["wasm_base64"].split()), validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or a character outside ASCII
             raise exceptions.ValidationError({"wasm_base64": [f"not base64: {exc}"]}) from None
         return MultiValueDict(
             {"wasm_upload": [SimpleUploadedFile("module.wasm", module, "application/wasm")]}

@@ -106,3 +106,17 @@ def test_a_refused_host_header_is_json_400(personas, bearer):
     response = bearer(personas.viewer).get("/api/v1/namespaces/", HTTP_HOST="iVkf@,")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
+
+
+def test_a_number_where_text_belongs_is_400_not_its_digits(personas, bearer):
+    body = {"slug": "zero", "title": "Zero", "body": 0}
+    response = bearer(personas.editor).post("/api/v1/namespaces/alpha/runbooks/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"body": ["Not a valid string."]}
+
+
+def test_base64_with_a_character_outside_ascii_is_400(seed, personas, bearer):
+    body = {"slug": "m", "name": "M", "kind": "wasm", "wasm_base64": "AGFzbQ\u00e9"}
+    response = bearer(personas.editor).post("/api/v1/namespaces/alpha/checkers/", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["wasm_base64"]
