@@ -9,13 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db.models import ProtectedError
 from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from api.access import namespace_for
 from namespaces.models import Namespace, Role
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def delete_unless_used(obj: Any, used_by: str) -> None:
+    """Delete, or a 409 when other objects still point at it (PROTECT), as the pages refuse."""
+    try:
+        obj.delete()
+    except ProtectedError:
+        raise Conflict(f"{obj} is still used by {used_by}: change or delete them first.") from None
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -36,6 +51,10 @@ def refuse_large_body(request: Request) -> None:
 
 
 class ApiView(APIView):
+    """JSON bodies only, unless a view says otherwise (a checker's module comes as multipart):
+    a form-encoded blank reads as "left out" in DRF, which would accept what the schema refuses."""
+
+    parser_classes = [JSONParser]
     read_role: Role = Role.VIEWER
     write_role: Role = Role.EDITOR
     namespace: Namespace

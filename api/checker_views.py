@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.db import transaction
@@ -31,12 +32,14 @@ from api.serializers import (
     ToggleSerializer,
     TransitionSerializer,
 )
-from api.validation import checker_form
+from api.validation import checker_form, rule_formset
 from checkers import dispatch, runs, tasks
 from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, Trigger
 from namespaces.access import get_in_namespace
 
-CHECKERS = Checker.objects.select_related("namespace", "runbook").prefetch_related("datasets")
+CHECKERS = Checker.objects.select_related("namespace", "runbook").prefetch_related(
+    "datasets", "rules__dataset"
+)
 MAX_WAIT_S = 60
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 TAGS = ["checkers"]
@@ -66,21 +69,31 @@ class CheckerList(ApiView):
         request={"application/json": CheckerWriteSerializer, "multipart/form-data": CheckerWriteSerializer},
         responses={201: CheckerSerializer, **ERRORS},
         tags=TAGS,
-        description="Python, WAT or a compiled module (wasm_base64, or a multipart `wasm` file), "
-        "validated as the editor validates. Rule checkers come in through checks as code.",
+        description="Rules (a `rules` list), Python, WAT or a compiled module (wasm_base64, or a "
+        "multipart `wasm` file), validated as the editor validates.",
     )
     def post(self, request: Request, namespace: str) -> Response:
-        payload = _payload(request)
-        if payload.get("kind", CheckerKind.RULE) == CheckerKind.RULE:
-            raise exceptions.ValidationError(
-                {
-                    "kind": [
-                        "Create rule checkers through POST .../config (checks as code); here: python or wasm."
-                    ]
-                }
-            )
-        checker = checker_form(self.namespace, None, payload).save_changes()
-        return Response(CheckerSerializer(checker).data, status=status.HTTP_201_CREATED)
+        checker = save_checker(self.namespace, None, _payload(request))
+        return Response(CheckerSerializer(CHECKERS.get(pk=checker.pk)).data, status=status.HTTP_201_CREATED)
+
+
+def save_checker(namespace, found: Checker | None, payload: dict) -> Checker:
+    """The editor's save: the checker's form, and a rule checker's rows, all or nothing.
+
+    A rule checker's stored rules stay unless ``rules`` is given; a checker that is no longer a
+    rule checker loses them, as in the editor."""
+    form = checker_form(namespace, found, payload)
+    is_rule = form.cleaned_data["kind"] == CheckerKind.RULE
+    rows = None
+    if is_rule and ("rules" in payload or found is None or found.kind != CheckerKind.RULE):
+        rows = rule_formset(namespace, form.instance, payload.get("rules", []))
+    with transaction.atomic():
+        checker = form.save_changes()
+        if rows is not None:
+            rows.save_in_order(checker)
+        elif not is_rule:
+            checker.rules.all().delete()
+    return checker
 
 
 def _payload(request: Request) -> dict:
@@ -105,12 +118,7 @@ class CheckerDetail(ApiView):
         description="Change the keys given; the others keep their values.",
     )
     def patch(self, request: Request, namespace: str, checker: str) -> Response:
-        found = checker_in(self, checker)
-        payload = _payload(request)
-        if found.kind == CheckerKind.RULE or payload.get("kind") == CheckerKind.RULE:
-            raise exceptions.ValidationError({"kind": ["Change rule checkers through checks as code."]})
-        with transaction.atomic():
-            saved = checker_form(self.namespace, found, payload).save_changes()
+        saved = save_checker(self.namespace, checker_in(self, checker), _payload(request))
         return Response(CheckerSerializer(CHECKERS.get(pk=saved.pk)).data)
 
     @extend_schema(responses={204: None, **ERRORS}, tags=TAGS)
@@ -270,11 +278,18 @@ class TestRun(ApiView):
     )
     def post(self, request: Request, namespace: str, checker: str) -> Response:
         found = checker_in(self, checker)
+        if not isinstance(request.data, Mapping):
+            raise exceptions.ValidationError({"": ["The body is an object: the draft's changes, or {}."]})
         payload = _payload(request) if request.data else {}
         if not payload:
             return Response(runs.evaluate(found).outcome.to_dict())
-        if found.kind == CheckerKind.RULE or payload.get("kind") == CheckerKind.RULE:
-            raise exceptions.ValidationError({"kind": ["Draft rule checkers are tried in the editor."]})
         form = checker_form(self.namespace, found, payload)
+        rules: list = []
+        if form.cleaned_data["kind"] == CheckerKind.RULE:
+            rules = (
+                rule_formset(self.namespace, form.instance, payload["rules"]).rules()
+                if "rules" in payload
+                else list(found.rules.order_by("position"))
+            )
         declared = list(form.cleaned_data.get("datasets") or [])
-        return Response(runs.evaluate(form.instance, declared=declared).outcome.to_dict())
+        return Response(runs.evaluate(form.instance, declared=declared, rules=rules).outcome.to_dict())

@@ -1,7 +1,6 @@
-"""Datasources, datasets (and their preview), runbooks, members and channels over HTTP.
+"""Datasources, datasets (and their preview) and runbooks over HTTP, written with the pages' forms.
 
-Secrets (datasource URLs and passwords, channel URLs and secrets) are never serialized: they
-are set on the pages or by checks as code, and no response carries them.
+A datasource's URL and password are write-only: accepted here, never serialized back.
 """
 
 from __future__ import annotations
@@ -11,34 +10,83 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alarms.models import Channel, Notification
-from api.base import ApiView
-from api.schema import ERRORS
+from api.base import ApiView, delete_unless_used
+from api.schema import DELETE_ERRORS, ERRORS
 from api.serializers import (
-    ChannelSerializer,
     DatasetSerializer,
+    DatasetWriteSerializer,
     DatasourceSerializer,
-    MemberSerializer,
+    DatasourceWriteSerializer,
     PreviewSerializer,
     RunbookSerializer,
     RunbookWriteSerializer,
-    TestAlarmSerializer,
 )
-from api.validation import dataset_preview, runbook_form
+from api.validation import dataset_form, dataset_preview, datasource_form, runbook_form
 from checkers.models import Dataset, Datasource
 from namespaces.access import get_in_namespace
 from namespaces.models import Role
 from runbooks.models import Runbook
 
 DATASETS = Dataset.objects.select_related("datasource", "namespace")
+DATASOURCES = Datasource.objects.select_related("namespace")
 RUNBOOKS = Runbook.objects.select_related("owner")
 
 
+def valid(serializer_class, request: Request) -> dict:
+    """The keys the body gave, in their shapes; the page's form checks their meaning."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return {key: value for key, value in serializer.validated_data.items() if key in request.data}
+
+
 class DatasourceList(ApiView):
+    write_role = Role.OWNER
+
     @extend_schema(responses={200: DatasourceSerializer(many=True), **ERRORS}, tags=["data"])
     def get(self, request: Request, namespace: str) -> Response:
         sources = Datasource.objects.filter(namespace=self.namespace).order_by("slug")
         return Response(DatasourceSerializer(sources, many=True).data)
+
+    @extend_schema(
+        request=DatasourceWriteSerializer,
+        responses={201: DatasourceSerializer, **ERRORS},
+        tags=["data"],
+        description="Owners, validated as the datasource page validates: the operator's outbound "
+        "policy, and a role that may only read. The URL and password are never returned.",
+    )
+    def post(self, request: Request, namespace: str) -> Response:
+        saved = datasource_form(
+            self.namespace, None, valid(DatasourceWriteSerializer, request)
+        ).save_changes()
+        return Response(DatasourceSerializer(saved).data, status=status.HTTP_201_CREATED)
+
+
+class DatasourceDetail(ApiView):
+    write_role = Role.OWNER
+
+    @extend_schema(responses={200: DatasourceSerializer, **ERRORS}, tags=["data"])
+    def get(self, request: Request, namespace: str, datasource: str) -> Response:
+        return Response(
+            DatasourceSerializer(get_in_namespace(DATASOURCES, self.namespace, slug=datasource)).data
+        )
+
+    @extend_schema(
+        request=DatasourceWriteSerializer,
+        responses={200: DatasourceSerializer, **ERRORS},
+        tags=["data"],
+        description="Change the keys given; a URL or password left out keeps the stored one.",
+    )
+    def patch(self, request: Request, namespace: str, datasource: str) -> Response:
+        found = get_in_namespace(DATASOURCES, self.namespace, slug=datasource)
+        saved = datasource_form(
+            self.namespace, found, valid(DatasourceWriteSerializer, request)
+        ).save_changes()
+        return Response(DatasourceSerializer(saved).data)
+
+    @extend_schema(responses={204: None, **DELETE_ERRORS}, tags=["data"])
+    def delete(self, request: Request, namespace: str, datasource: str) -> Response:
+        delete_unless_used(get_in_namespace(DATASOURCES, self.namespace, slug=datasource), "datasets")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DatasetList(ApiView):
@@ -47,11 +95,31 @@ class DatasetList(ApiView):
         datasets = DATASETS.filter(namespace=self.namespace).order_by("slug")
         return Response(DatasetSerializer(datasets, many=True).data)
 
+    @extend_schema(
+        request=DatasetWriteSerializer, responses={201: DatasetSerializer, **ERRORS}, tags=["data"]
+    )
+    def post(self, request: Request, namespace: str) -> Response:
+        saved = dataset_form(self.namespace, None, valid(DatasetWriteSerializer, request)).save_changes()
+        return Response(DatasetSerializer(saved).data, status=status.HTTP_201_CREATED)
+
 
 class DatasetDetail(ApiView):
     @extend_schema(responses={200: DatasetSerializer, **ERRORS}, tags=["data"])
     def get(self, request: Request, namespace: str, dataset: str) -> Response:
         return Response(DatasetSerializer(get_in_namespace(DATASETS, self.namespace, slug=dataset)).data)
+
+    @extend_schema(
+        request=DatasetWriteSerializer, responses={200: DatasetSerializer, **ERRORS}, tags=["data"]
+    )
+    def patch(self, request: Request, namespace: str, dataset: str) -> Response:
+        found = get_in_namespace(DATASETS, self.namespace, slug=dataset)
+        saved = dataset_form(self.namespace, found, valid(DatasetWriteSerializer, request)).save_changes()
+        return Response(DatasetSerializer(saved).data)
+
+    @extend_schema(responses={204: None, **DELETE_ERRORS}, tags=["data"])
+    def delete(self, request: Request, namespace: str, dataset: str) -> Response:
+        delete_unless_used(get_in_namespace(DATASETS, self.namespace, slug=dataset), "rule checkers")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DatasetPreview(ApiView):
@@ -84,9 +152,7 @@ class RunbookList(ApiView):
 
 
 def _runbook_payload(request: Request) -> dict:
-    serializer = RunbookWriteSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+    return valid(RunbookWriteSerializer, request)
 
 
 class RunbookDetail(ApiView):
@@ -101,31 +167,3 @@ class RunbookDetail(ApiView):
         found = get_in_namespace(RUNBOOKS, self.namespace, slug=runbook)
         saved = runbook_form(self.namespace, found, _runbook_payload(request)).save_changes()
         return Response(RunbookSerializer(saved).data)
-
-
-class MemberList(ApiView):
-    @extend_schema(responses={200: MemberSerializer(many=True), **ERRORS}, tags=["namespaces"])
-    def get(self, request: Request, namespace: str) -> Response:
-        members = self.namespace.memberships.select_related("user").order_by("user__username")
-        return Response(MemberSerializer(members, many=True).data)
-
-
-class ChannelList(ApiView):
-    @extend_schema(responses={200: ChannelSerializer(many=True), **ERRORS}, tags=["channels"])
-    def get(self, request: Request, namespace: str) -> Response:
-        channels = Channel.objects.filter(namespace=self.namespace).order_by("slug")
-        return Response(ChannelSerializer(channels, many=True).data)
-
-
-class ChannelTest(ApiView):
-    write_role = Role.OWNER
-
-    @extend_schema(request=None, responses={200: TestAlarmSerializer, **ERRORS}, tags=["channels"])
-    def post(self, request: Request, namespace: str, channel: str) -> Response:
-        """Send a test alarm through the outbox, delivered now, as the channel page's button."""
-        found = get_in_namespace(Channel.objects.select_related("namespace"), self.namespace, slug=channel)
-        notification = found.send_test(request.user)
-        delivered = notification.status == Notification.Status.DELIVERED
-        return Response(
-            {"delivered": delivered, "status": notification.status, "error": notification.last_error}
-        )

@@ -24,6 +24,7 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
     429: "throttled",
@@ -79,6 +80,13 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith(API_PREFIX):
         return JsonResponse(body(404, "No such API endpoint."), status=status.HTTP_404_NOT_FOUND)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 handler (a Host header it refuses, say): JSON under /api/."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(body(400, "Bad request."), status=status.HTTP_400_BAD_REQUEST)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -38,3 +38,9 @@ class BearerScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A personal API token (mlb_...)."}
+
+
+DELETE_ERRORS = {
+    **ERRORS,
+    409: OpenApiResponse(ERROR, "Other objects still use it (a dataset its datasource, a rule its dataset)."),
+}

@@ -6,10 +6,27 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alarms.models import AlarmState, Channel, Transition
-from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
-from namespaces.models import Membership, Namespace
+from alarms.models import AlarmState, Channel, MaintenanceWindow, Transition
+from alarms.transports import TRANSPORTS
+from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, Datasource, Engine
+from namespaces.models import Membership, Namespace, Role
 from runbooks.models import Runbook
+
+
+class Text(serializers.CharField):
+    """Text, and only text: DRF's CharField turns a number into its digits, which the schema refuses."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Slug(serializers.SlugField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class NamespaceSerializer(serializers.ModelSerializer):
@@ -25,13 +42,13 @@ class NamespaceSerializer(serializers.ModelSerializer):
 
 
 class RunErrorSerializer(serializers.Serializer):
-    kind = serializers.CharField()
-    detail = serializers.CharField()
+    kind = Text()
+    detail = Text()
 
 
 class MessageSerializer(serializers.Serializer):
-    level = serializers.CharField()
-    text = serializers.CharField()
+    level = Text()
+    text = Text()
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -66,8 +83,31 @@ class RunSerializer(serializers.ModelSerializer):
         return {"kind": run.error_kind, "detail": run.error_detail} if run.error_kind else None
 
 
+class RuleSerializer(serializers.ModelSerializer):
+    """One row of the rule builder; ``dataset`` by slug."""
+
+    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = CheckerRule
+        fields = list(CheckerRule.FIELDS)
+
+
+class RuleWriteSerializer(serializers.Serializer):
+    """Shapes only: the editor's rule form checks the meaning (api/validation.py)."""
+
+    dataset = Slug()
+    metric = Text(required=False)
+    column = Text(required=False, allow_blank=True)
+    op = Text(required=False)
+    value = serializers.FloatField(required=False, allow_null=True)
+    high = serializers.FloatField(required=False, allow_null=True)
+    message = Text(required=False, allow_blank=True)
+
+
 class CheckerSerializer(serializers.ModelSerializer):
     runbook = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    rules = RuleSerializer(many=True, read_only=True, help_text="A rule checker's rules, in order.")
     datasets = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     has_wasm_module = serializers.SerializerMethodField()
     state = serializers.SerializerMethodField()
@@ -85,6 +125,7 @@ class CheckerSerializer(serializers.ModelSerializer):
             "enabled",
             "datasets",
             "source",
+            "rules",
             "has_wasm_module",
             "wasm_sha256",
             "params",
@@ -114,26 +155,31 @@ class CheckerWriteSerializer(serializers.Serializer):
     checks shapes, the form checks meaning.
     """
 
-    slug = serializers.SlugField(
+    slug = Slug(
         required=False, allow_blank=True, help_text="Blank or left out on a new checker: made from the name."
     )
-    name = serializers.CharField(required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = Text(required=False)
+    description = Text(required=False, allow_blank=True)
     kind = serializers.ChoiceField(choices=CheckerKind.choices, required=False)
-    severity = serializers.CharField(required=False)
-    tags = serializers.CharField(required=False, allow_blank=True)
-    runbook = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
+    severity = Text(required=False)
+    tags = Text(required=False, allow_blank=True)
+    runbook = Slug(required=False, allow_null=True, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
-    datasets = serializers.ListField(child=serializers.SlugField(), required=False)
-    source = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    wasm_base64 = serializers.CharField(
+    datasets = serializers.ListField(child=Slug(), required=False)
+    source = Text(required=False, allow_blank=True, trim_whitespace=False)
+    rules = serializers.ListField(
+        child=RuleWriteSerializer(),
+        required=False,
+        help_text="A rule checker's rules, replacing the stored ones, in order (JSON bodies only).",
+    )
+    wasm_base64 = Text(
         required=False, write_only=True, help_text="A compiled core module, base64; replaces the WAT text."
     )
     wasm = serializers.FileField(required=False, write_only=True, help_text="The same as a multipart upload.")
     params = serializers.JSONField(required=False)
-    schedule_cron = serializers.CharField(required=False, allow_blank=True)
+    schedule_cron = Text(required=False, allow_blank=True)
     schedule_every = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    timezone = serializers.CharField(required=False, allow_blank=True)
+    timezone = Text(required=False, allow_blank=True)
     timeout_s = serializers.FloatField(required=False, allow_null=True)
     memory_mb = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     fuel = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -171,7 +217,7 @@ class StateSerializer(serializers.ModelSerializer):
             "silenced",
         ]
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(Text(allow_null=True))
     def get_silenced(self, state: AlarmState) -> str | None:
         silence = state.silence()
         return str(silence) if silence else None
@@ -191,7 +237,7 @@ class ToggleSerializer(serializers.Serializer):
     action = serializers.ChoiceField(
         choices=["acknowledge", "unacknowledge", "mute", "unmute", "disable-alarming", "enable-alarming"]
     )
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    reason = Text(required=False, allow_blank=True, max_length=500, default="")
     until = serializers.DateTimeField(required=False, help_text="For mute: when the mute ends (future).")
     minutes = serializers.IntegerField(required=False, min_value=1, help_text="For mute: instead of until.")
 
@@ -204,7 +250,7 @@ class ToggleSerializer(serializers.Serializer):
 
 
 class DatasetInputSerializer(serializers.Serializer):
-    columns = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    columns = serializers.ListField(child=Text(allow_blank=True))
     rows = serializers.ListField(
         child=serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=True)
     )
@@ -218,9 +264,9 @@ class DatasetInputSerializer(serializers.Serializer):
 
 
 class SandboxRunSerializer(serializers.Serializer):
-    python = serializers.CharField(required=False, trim_whitespace=False, help_text="Python checker source.")
-    wat = serializers.CharField(required=False, trim_whitespace=False, help_text="WebAssembly text.")
-    wasm_base64 = serializers.CharField(required=False, help_text="A compiled core module, base64.")
+    python = Text(required=False, trim_whitespace=False, help_text="Python checker source.")
+    wat = Text(required=False, trim_whitespace=False, help_text="WebAssembly text.")
+    wasm_base64 = Text(required=False, help_text="A compiled core module, base64.")
     datasets = serializers.DictField(child=DatasetInputSerializer(), required=False, default=dict)
     params = serializers.DictField(required=False, default=dict)
     timeout = serializers.FloatField(required=False, help_text="Seconds; at most the operator's limit.")
@@ -252,7 +298,7 @@ class OutcomeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["green", "red", "error"])
     messages = MessageSerializer(many=True)
     error = RunErrorSerializer(allow_null=True)
-    logs = serializers.CharField(allow_blank=True)
+    logs = Text(allow_blank=True)
     duration_ms = serializers.FloatField()
     fuel_used = serializers.IntegerField()
 
@@ -274,14 +320,14 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 
 class PreviewSerializer(serializers.Serializer):
-    columns = serializers.ListField(child=serializers.CharField(), required=False)
+    columns = serializers.ListField(child=Text(), required=False)
     rows = serializers.ListField(
         child=serializers.ListField(child=serializers.JSONField(allow_null=True)), required=False
     )
     total = serializers.IntegerField(required=False)
     shown = serializers.IntegerField(required=False)
     truncated = serializers.BooleanField(required=False)
-    error = serializers.CharField(required=False, help_text="Why the query failed; no rows then.")
+    error = Text(required=False, help_text="Why the query failed; no rows then.")
 
 
 class RunbookSerializer(serializers.ModelSerializer):
@@ -293,12 +339,12 @@ class RunbookSerializer(serializers.ModelSerializer):
 
 
 class RunbookWriteSerializer(serializers.Serializer):
-    slug = serializers.SlugField(
+    slug = Slug(
         required=False, allow_blank=True, help_text="Blank or left out on a new runbook: made from the title."
     )
-    title = serializers.CharField(required=False)
-    body = serializers.CharField(required=False, trim_whitespace=False)
-    owner = serializers.CharField(required=False, allow_blank=True, help_text="A member's username.")
+    title = Text(required=False)
+    body = Text(required=False, trim_whitespace=False)
+    owner = Text(required=False, allow_blank=True, help_text="A member's username.")
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -319,5 +365,78 @@ class ChannelSerializer(serializers.ModelSerializer):
 
 class TestAlarmSerializer(serializers.Serializer):
     delivered = serializers.BooleanField()
-    status = serializers.CharField()
-    error = serializers.CharField(allow_blank=True)
+    status = Text()
+    error = Text(allow_blank=True)
+
+
+class DatasourceWriteSerializer(serializers.Serializer):
+    """``url`` and ``password`` are write-only: left out, the stored ones stay."""
+
+    name = Text(required=False)
+    slug = Slug(required=False)
+    engine = serializers.ChoiceField(choices=Engine.choices, required=False)
+    url = Text(required=False, write_only=True, help_text="Never returned.")
+    password = Text(required=False, write_only=True, help_text="Never returned.")
+    statement_timeout = serializers.FloatField(required=False)
+    row_cap = serializers.IntegerField(required=False)
+    max_concurrency = serializers.IntegerField(required=False)
+
+
+class DatasetWriteSerializer(serializers.Serializer):
+    slug = Slug(required=False)
+    datasource = Slug(required=False, help_text="A datasource of this namespace.")
+    sql = Text(required=False, trim_whitespace=False)
+    description = Text(required=False, allow_blank=True)
+    sample = serializers.BooleanField(required=False)
+
+
+class ChannelWriteSerializer(serializers.Serializer):
+    """``url`` and ``secret`` are write-only: left out, the stored ones stay; ``null`` clears one."""
+
+    name = Text(required=False, allow_blank=True)
+    slug = Slug(required=False)
+    kind = serializers.ChoiceField(choices=sorted(TRANSPORTS), required=False)
+    url = Text(required=False, allow_null=True, write_only=True, help_text="Never returned.")
+    secret = Text(required=False, allow_null=True, write_only=True, help_text="Never returned.")
+    min_severity = Text(required=False)
+    is_default = serializers.BooleanField(required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class WindowSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = [
+            "id",
+            "name",
+            "reason",
+            "starts",
+            "ends",
+            "cron",
+            "duration_minutes",
+            "timezone",
+            "created_by",
+            "updated",
+        ]
+
+
+class WindowWriteSerializer(serializers.Serializer):
+    name = Text(required=False)
+    reason = Text(required=False, allow_blank=True)
+    starts = serializers.DateTimeField(required=False, allow_null=True)
+    ends = serializers.DateTimeField(required=False, allow_null=True)
+    cron = Text(required=False, allow_blank=True)
+    duration_minutes = serializers.IntegerField(required=False, allow_null=True)
+    timezone = Text(required=False, allow_blank=True)
+
+
+class MemberAddSerializer(serializers.Serializer):
+    username = Text(max_length=150, help_text="The exact username of an active account.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ class MaintenanceWindow(models.Model):
 
     NAMESPACE_PATH = "namespace"
 
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="Its name in the API.")
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="maintenance_windows")
     name = models.CharField(max_length=200)
     reason = models.TextField(blank=True, help_text="Why alarms may stay silent: shown wherever they are.")

@@ -18,7 +18,7 @@ def test_the_schema_is_openapi_31_with_the_bearer_scheme(personas, bearer):
         "description": "A personal API token (mlb_...).",
     }
     operations = [op for path in schema["paths"].values() for op in path.values() if isinstance(op, dict)]
-    assert len(operations) == 28
+    assert len(operations) == 48
     for operation in operations:
         assert {"bearer": []} in operation["security"], operation["operationId"]
         assert any(code.startswith("2") for code in operation["responses"]), operation["operationId"]

@@ -1,0 +1,193 @@
+"""Members, alarm channels and maintenance windows over HTTP: the settings pages' rules.
+
+Owners write, every member reads. A namespace keeps at least one owner; a channel's URL and
+secret are write-only; a window added, changed or removed is audited like a toggle.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alarms.models import Channel, MaintenanceWindow, Notification
+from alarms.toggles import remove_window, window_saved
+from api.base import ApiView
+from api.data_views import valid
+from api.schema import ERRORS
+from api.serializers import (
+    ChannelSerializer,
+    ChannelWriteSerializer,
+    MemberAddSerializer,
+    MemberRoleSerializer,
+    MemberSerializer,
+    TestAlarmSerializer,
+    WindowSerializer,
+    WindowWriteSerializer,
+)
+from api.validation import LAST_OWNER, channel_form, member_add_form, member_role, window_form
+from namespaces.access import get_in_namespace
+from namespaces.models import Membership, Role
+
+MEMBERS = Membership.objects.select_related("user", "namespace")
+CHANNELS = Channel.objects.select_related("namespace")
+WINDOWS = MaintenanceWindow.objects.select_related("namespace", "created_by")
+
+
+class OwnersWrite(ApiView):
+    write_role = Role.OWNER
+
+
+class MemberList(OwnersWrite):
+    @extend_schema(responses={200: MemberSerializer(many=True), **ERRORS}, tags=["namespaces"])
+    def get(self, request: Request, namespace: str) -> Response:
+        members = self.namespace.memberships.select_related("user").order_by("user__username")
+        return Response(MemberSerializer(members, many=True).data)
+
+    @extend_schema(
+        request=MemberAddSerializer, responses={201: MemberSerializer, **ERRORS}, tags=["namespaces"]
+    )
+    def post(self, request: Request, namespace: str) -> Response:
+        """Add an existing account by its username (owners), as on the members page."""
+        membership = member_add_form(self.namespace, valid(MemberAddSerializer, request)).save()
+        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetail(OwnersWrite):
+    def membership(self, member: str) -> Membership:
+        return get_in_namespace(MEMBERS, self.namespace, user__username=member)
+
+    @extend_schema(responses={200: MemberSerializer, **ERRORS}, tags=["namespaces"])
+    def get(self, request: Request, namespace: str, member: str) -> Response:
+        return Response(MemberSerializer(self.membership(member)).data)
+
+    @extend_schema(
+        request=MemberRoleSerializer,
+        responses={200: MemberSerializer, **ERRORS},
+        tags=["namespaces"],
+        description="Change the role; the last owner stays owner.",
+    )
+    def patch(self, request: Request, namespace: str, member: str) -> Response:
+        membership = self.membership(member)
+        role = valid(MemberRoleSerializer, request).get("role")
+        if role is None:
+            raise exceptions.ValidationError({"role": ["Give the new role."]})
+        membership.role = member_role(membership, role)
+        membership.save(update_fields=["role"])
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None, **ERRORS}, tags=["namespaces"])
+    def delete(self, request: Request, namespace: str, member: str) -> Response:
+        membership = self.membership(member)
+        if membership.is_last_owner():
+            raise exceptions.ValidationError({"": [LAST_OWNER]})
+        membership.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChannelList(OwnersWrite):
+    @extend_schema(responses={200: ChannelSerializer(many=True), **ERRORS}, tags=["channels"])
+    def get(self, request: Request, namespace: str) -> Response:
+        channels = Channel.objects.filter(namespace=self.namespace).order_by("slug")
+        return Response(ChannelSerializer(channels, many=True).data)
+
+    @extend_schema(
+        request=ChannelWriteSerializer,
+        responses={201: ChannelSerializer, **ERRORS},
+        tags=["channels"],
+        description="Owners, validated as the channel page validates; the URL and secret are never returned.",
+    )
+    def post(self, request: Request, namespace: str) -> Response:
+        saved = channel_form(self.namespace, None, valid(ChannelWriteSerializer, request)).save_changes()
+        return Response(ChannelSerializer(saved).data, status=status.HTTP_201_CREATED)
+
+
+class ChannelDetail(OwnersWrite):
+    @extend_schema(responses={200: ChannelSerializer, **ERRORS}, tags=["channels"])
+    def get(self, request: Request, namespace: str, channel: str) -> Response:
+        return Response(ChannelSerializer(get_in_namespace(CHANNELS, self.namespace, slug=channel)).data)
+
+    @extend_schema(
+        request=ChannelWriteSerializer,
+        responses={200: ChannelSerializer, **ERRORS},
+        tags=["channels"],
+        description="Change the keys given; a URL or secret left out stays, `null` clears it. "
+        "Switching `enabled` is audited, and enabling releases held notifications, as on the page.",
+    )
+    def patch(self, request: Request, namespace: str, channel: str) -> Response:
+        found = get_in_namespace(CHANNELS, self.namespace, slug=channel)
+        form = channel_form(self.namespace, found, valid(ChannelWriteSerializer, request))
+        toggled = "enabled" in form.changed_data
+        wanted = form.cleaned_data["enabled"]
+        if toggled:
+            form.instance.enabled = not wanted
+        with transaction.atomic():
+            saved = form.save_changes()
+            if toggled and wanted:
+                saved.enable(request.user, "enabled through the API")
+            elif toggled:
+                saved.disable(f"disabled by {request.user.get_username()} through the API", by=request.user)
+        return Response(ChannelSerializer(CHANNELS.get(pk=saved.pk)).data)
+
+    @extend_schema(responses={204: None, **ERRORS}, tags=["channels"])
+    def delete(self, request: Request, namespace: str, channel: str) -> Response:
+        get_in_namespace(CHANNELS, self.namespace, slug=channel).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChannelTest(OwnersWrite):
+    @extend_schema(request=None, responses={200: TestAlarmSerializer, **ERRORS}, tags=["channels"])
+    def post(self, request: Request, namespace: str, channel: str) -> Response:
+        """Send a test alarm through the outbox, delivered now, as the channel page's button."""
+        found = get_in_namespace(CHANNELS, self.namespace, slug=channel)
+        notification = found.send_test(request.user)
+        delivered = notification.status == Notification.Status.DELIVERED
+        return Response(
+            {"delivered": delivered, "status": notification.status, "error": notification.last_error}
+        )
+
+
+class WindowList(OwnersWrite):
+    @extend_schema(responses={200: WindowSerializer(many=True), **ERRORS}, tags=["maintenance"])
+    def get(self, request: Request, namespace: str) -> Response:
+        return Response(WindowSerializer(WINDOWS.filter(namespace=self.namespace), many=True).data)
+
+    @extend_schema(
+        request=WindowWriteSerializer,
+        responses={201: WindowSerializer, **ERRORS},
+        tags=["maintenance"],
+        description="Once (`starts`, `ends`) or recurring (`cron`, `duration_minutes`); audited.",
+    )
+    def post(self, request: Request, namespace: str) -> Response:
+        form = window_form(self.namespace, None, valid(WindowWriteSerializer, request))
+        form.instance.created_by = request.user
+        with transaction.atomic():
+            window = form.save_changes()
+            window_saved(window, request.user, added=True)
+        return Response(WindowSerializer(window).data, status=status.HTTP_201_CREATED)
+
+
+class WindowDetail(OwnersWrite):
+    @extend_schema(responses={200: WindowSerializer, **ERRORS}, tags=["maintenance"])
+    def get(self, request: Request, namespace: str, window: str) -> Response:
+        return Response(WindowSerializer(get_in_namespace(WINDOWS, self.namespace, uuid=window)).data)
+
+    @extend_schema(
+        request=WindowWriteSerializer, responses={200: WindowSerializer, **ERRORS}, tags=["maintenance"]
+    )
+    def patch(self, request: Request, namespace: str, window: str) -> Response:
+        found = get_in_namespace(WINDOWS, self.namespace, uuid=window)
+        form = window_form(self.namespace, found, valid(WindowWriteSerializer, request))
+        with transaction.atomic():
+            saved = form.save_changes()
+            if form.has_changed():
+                window_saved(saved, request.user, added=False)
+        return Response(WindowSerializer(saved).data)
+
+    @extend_schema(responses={204: None, **ERRORS}, tags=["maintenance"])
+    def delete(self, request: Request, namespace: str, window: str) -> Response:
+        with transaction.atomic():
+            remove_window(get_in_namespace(WINDOWS, self.namespace, uuid=window), request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,108 @@
+"""Rule checkers through the API: a ``rules`` list, validated by the editor's own rule rows."""
+
+from __future__ import annotations
+
+from checkers.models import Checker, CheckerRule
+
+NS = "/api/v1/namespaces/alpha"
+RULE = {"dataset": "users_with_email_null", "metric": "row_count", "op": "<", "value": 10}
+
+
+def new_rule_checker(**extra) -> dict:
+    return {"slug": "few-nulls", "name": "Few nulls", "kind": "rule", "schedule_every": 300, **extra}
+
+
+def test_an_editor_creates_a_rule_checker_and_gets_its_rules_back(seed, personas, bearer):
+    body = new_rule_checker(
+        rules=[RULE, {**RULE, "op": "between", "value": 0, "high": 5, "message": "a few"}]
+    )
+    response = bearer(personas.editor).post(f"{NS}/checkers/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["rules"] == [
+        {
+            "dataset": "users_with_email_null",
+            "metric": "row_count",
+            "column": "",
+            "op": "<",
+            "value": 10.0,
+            "high": None,
+            "message": "",
+        },
+        {
+            "dataset": "users_with_email_null",
+            "metric": "row_count",
+            "column": "",
+            "op": "between",
+            "value": 0.0,
+            "high": 5.0,
+            "message": "a few",
+        },
+    ]
+    stored = Checker.objects.get(slug="few-nulls")
+    assert list(stored.rules.values_list("position", "op")) == [(0, "<"), (1, "between")]
+
+
+def test_a_rule_checker_needs_a_rule(seed, personas, bearer):
+    response = bearer(personas.editor).post(f"{NS}/checkers/", new_rule_checker(), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "rules": ["A rule checker needs at least one rule: add one."]
+    }
+    assert not Checker.objects.filter(slug="few-nulls").exists()
+
+
+def test_a_bad_rule_is_named_by_its_row_and_nothing_is_saved(seed, personas, bearer):
+    rules = [RULE, {"dataset": "users_with_email_null", "op": "between", "value": 5}]
+    response = bearer(personas.editor).post(f"{NS}/checkers/", new_rule_checker(rules=rules), format="json")
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert list(fields) == ["rules.1.high"], fields
+    assert not Checker.objects.filter(slug="few-nulls").exists()
+
+
+def test_a_rule_on_an_unknown_dataset_is_400(seed, personas, bearer):
+    rules = [{**RULE, "dataset": "nope"}]
+    response = bearer(personas.editor).post(f"{NS}/checkers/", new_rule_checker(rules=rules), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"rules.0.dataset": ["No dataset nope here."]}
+
+
+def test_patching_rules_replaces_them_and_leaving_them_out_keeps_them(seed, personas, bearer):
+    client = bearer(personas.editor)
+    path = f"{NS}/checkers/few-null-emails/"
+    kept = client.patch(path, {"name": "Fewer null e-mails"}, format="json")
+    assert kept.status_code == 200, kept.json()
+    assert [rule["value"] for rule in kept.json()["rules"]] == [42.0]
+    replaced = client.patch(
+        path, {"rules": [{**RULE, "value": 3}, {**RULE, "op": ">=", "value": 0}]}, format="json"
+    )
+    assert replaced.status_code == 200, replaced.json()
+    assert [(r["op"], r["value"]) for r in replaced.json()["rules"]] == [("<", 3.0), (">=", 0.0)]
+    assert CheckerRule.objects.filter(checker__slug="few-null-emails").count() == 2
+
+
+def test_a_checker_that_stops_being_a_rule_checker_loses_its_rules(seed, personas, bearer):
+    body = {"kind": "python", "source": "ok('fine')"}
+    response = bearer(personas.editor).patch(f"{NS}/checkers/few-null-emails/", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["rules"] == []
+    assert not CheckerRule.objects.filter(checker__slug="few-null-emails").exists()
+
+
+def test_a_draft_of_rules_is_tried_without_saving(seed, shop, personas, bearer):
+    shop.set_null_emails(3)
+    client = bearer(personas.editor)
+    draft = {"rules": [{**RULE, "value": 2, "message": "at most one"}]}
+    response = client.post(f"{NS}/checkers/few-null-emails/test", draft, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "red"
+    saved = client.post(f"{NS}/checkers/few-null-emails/test", {}, format="json")
+    assert saved.json()["status"] == "green"
+    assert list(
+        CheckerRule.objects.filter(checker__slug="few-null-emails").values_list("value", flat=True)
+    ) == [42]
+
+
+def test_a_viewer_cannot_create_a_rule_checker(seed, personas, bearer):
+    response = bearer(personas.viewer).post(f"{NS}/checkers/", new_rule_checker(rules=[RULE]), format="json")
+    assert response.status_code == 403
