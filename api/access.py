@@ -6,6 +6,7 @@ method; then a read-only token's write gets 403; then a role too low for the act
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
@@ -34,7 +35,7 @@ def refuse_read_only(request: Request) -> None:
         raise PermissionDenied("This token is read-only.")
 
 
-def visible_namespaces(request: Request):
+def visible_namespaces(request: Request) -> QuerySet[Namespace]:
     """The namespaces a request may read: the user's, narrowed to the token's one."""
     namespaces = Namespace.objects.for_user(request.user)
     token = token_of(request)

@@ -6,8 +6,11 @@ so deactivating a user or removing a membership takes effect on the next request
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
 from api.models import ApiToken
 
@@ -15,7 +18,7 @@ from api.models import ApiToken
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request: HttpRequest):
+    def authenticate(self, request: HttpRequest) -> tuple[Any, ApiToken] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
         keyword, _, text = header.partition(" ")
         if keyword.lower() != self.keyword.lower():
@@ -32,6 +35,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-def token_of(request) -> ApiToken | None:
+def token_of(request: Request) -> ApiToken | None:
     """The token a request came with; None when it came with a session."""
     return request.auth if isinstance(request.auth, ApiToken) else None

@@ -10,8 +10,10 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
@@ -36,6 +38,7 @@ from api.validation import checker_form, rule_formset
 from checkers import dispatch, runs, tasks
 from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, Trigger
 from namespaces.access import get_in_namespace
+from namespaces.models import Namespace
 
 CHECKERS = Checker.objects.select_related("namespace", "runbook").prefetch_related(
     "datasets", "rules__dataset"
@@ -77,7 +80,7 @@ class CheckerList(ApiView):
         return Response(CheckerSerializer(CHECKERS.get(pk=checker.pk)).data, status=status.HTTP_201_CREATED)
 
 
-def save_checker(namespace, found: Checker | None, payload: dict) -> Checker:
+def save_checker(namespace: Namespace, found: Checker | None, payload: dict) -> Checker:
     """The editor's save: the checker's form, and a rule checker's rows, all or nothing.
 
     A rule checker's stored rules stay unless ``rules`` is given; a checker that is no longer a
@@ -146,7 +149,7 @@ class RunList(ApiView, generics.ListAPIView):
     serializer_class = RunSerializer
     pagination_class = RunCursor
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[CheckRun]:
         if getattr(self, "swagger_fake_view", False):
             return CheckRun.objects.none()
         runs_ = CheckRun.objects.filter(checker__namespace=self.namespace).select_related("checker")
@@ -172,7 +175,7 @@ class RunList(ApiView, generics.ListAPIView):
         responses={200: RunSerializer(many=True), **ERRORS},
         tags=["runs"],
     )
-    def get(self, request: Request, *args, **kwargs) -> Response:
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
 

@@ -6,7 +6,7 @@ A datasource's URL and password are write-only: accepted here, never serialized 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,7 +32,7 @@ DATASOURCES = Datasource.objects.select_related("namespace")
 RUNBOOKS = Runbook.objects.select_related("owner")
 
 
-def valid(serializer_class, request: Request) -> dict:
+def valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
     """The keys the body gave, in their shapes; the page's form checks their meaning."""
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 from drf_spectacular.types import OpenApiTypes
@@ -70,7 +71,7 @@ class NamespaceDetail(ApiView):
 class YamlParser(BaseParser):
     media_type = "application/yaml"
 
-    def parse(self, stream, media_type=None, parser_context=None) -> dict:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> dict:
         try:
             return {"yaml": stream.read().decode("utf-8")}
         except UnicodeDecodeError as exc:
@@ -82,7 +83,9 @@ class YamlRenderer(BaseRenderer):
     format = "yaml"
     charset = "utf-8"
 
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
         return data.encode() if isinstance(data, str) else yaml.safe_dump(data).encode()
 
 
@@ -94,11 +97,11 @@ class NamespaceConfig(ApiView):
     parser_classes = [JSONParser, YamlParser]
     renderer_classes = [JSONRenderer]
 
-    def get_renderers(self):
+    def get_renderers(self) -> list[BaseRenderer]:
         """YAML for the export; JSON for the plan and every error."""
         return [YamlRenderer()] if self.request.method == "GET" else [JSONRenderer()]
 
-    def finalize_response(self, request, response, *args, **kwargs):
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         if response.status_code >= 400:
             request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
         return super().finalize_response(request, response, *args, **kwargs)

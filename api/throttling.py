@@ -5,10 +5,16 @@ The counts live in Django's cache: per process unless the operator configures a 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.authentication import token_of
+
+if TYPE_CHECKING:  # DRF's settings import this module while rest_framework.views loads
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class TokenRateThrottle(SimpleRateThrottle):
@@ -17,13 +23,13 @@ class TokenRateThrottle(SimpleRateThrottle):
     def __init__(self) -> None:
         """The rate depends on the view, so it is read in ``allow_request``."""
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         self.scope = getattr(view, "throttle_scope", "api")
         self.rate = api_settings.DEFAULT_THROTTLE_RATES[self.scope]
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 
-    def get_cache_key(self, request, view) -> str:
+    def get_cache_key(self, request: Request, view: APIView) -> str:
         token = token_of(request)
         if token is not None:
             ident = f"token-{token.pk}"

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.db.models import QuerySet
 from django.forms import model_to_dict
 from django.utils.datastructures import MultiValueDict
 from rest_framework import exceptions
@@ -74,7 +77,7 @@ def _form_data(namespace: Namespace, instance: Checker | None, payload: dict[str
     return data
 
 
-def _pk_of(queryset, slug: str, field: str) -> int:
+def _pk_of(queryset: QuerySet[Any], slug: str, field: str) -> int:
     pk = queryset.filter(slug=slug).values_list("pk", flat=True).first()
     if pk is None:
         noun = queryset.model._meta.verbose_name
@@ -128,21 +131,21 @@ def runbook_form(namespace: Namespace, instance: Runbook | None, payload: dict[s
     return form
 
 
-def _invalid(form) -> exceptions.ValidationError:
+def _invalid(form: forms.BaseForm) -> exceptions.ValidationError:
     return exceptions.ValidationError(
         {("" if k == "__all__" else k): list(v) for k, v in form.errors.items()}
     )
 
 
 def page_form(
-    form_class,
+    form_class: Callable[..., forms.BaseForm],
     namespace: Namespace,
     instance: Any,
     payload: dict[str, Any],
     *,
     secrets: tuple[str, ...] = (),
     slugs: dict[str, Any] | None = None,
-):
+) -> Any:
     """A page's model form over the instance's values (a new one's defaults), the payload's on
     top, valid or a 400.
 

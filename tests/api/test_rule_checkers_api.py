@@ -18,6 +18,9 @@ def test_an_editor_creates_a_rule_checker_and_gets_its_rules_back(seed, personas
     )
     response = bearer(personas.editor).post(f"{NS}/checkers/", body, format="json")
     assert response.status_code == 201, response.json()
+    # Every key of a rule comes back, those of rules on history and business days at their defaults.
+    on_history = dict.fromkeys(["k", "history_runs", "history_days", "min_history", "off_value", "off_high"])
+    on_history |= dict.fromkeys(["compare", "band", "seasonal", "days"], "")
     assert response.json()["rules"] == [
         {
             "dataset": "users_with_email_null",
@@ -27,6 +30,7 @@ def test_an_editor_creates_a_rule_checker_and_gets_its_rules_back(seed, personas
             "value": 10.0,
             "high": None,
             "message": "",
+            **on_history,
         },
         {
             "dataset": "users_with_email_null",
@@ -36,6 +40,7 @@ def test_an_editor_creates_a_rule_checker_and_gets_its_rules_back(seed, personas
             "value": 0.0,
             "high": 5.0,
             "message": "a few",
+            **on_history,
         },
     ]
     stored = Checker.objects.get(slug="few-nulls")
