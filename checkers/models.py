@@ -414,6 +414,25 @@ class CheckerQuerySet(models.QuerySet):
 class Checker(NamespaceOwned):
     """What must hold true of a team's data, how to check it, and when."""
 
+    # What a person sets, beside the slug and name: the editor's form and the API's checker.
+    FIELDS = (
+        "description",
+        "kind",
+        "severity",
+        "tags",
+        "runbook",
+        "enabled",
+        "datasets",
+        "source",
+        "params",
+        "schedule_cron",
+        "schedule_every",
+        "timezone",
+        "timeout_s",
+        "memory_mb",
+        "fuel",
+    )
+
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="checkers")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)

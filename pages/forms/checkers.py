@@ -240,25 +240,7 @@ class CheckerForm(NamespaceForm):
 
     class Meta:
         model = Checker
-        fields = [
-            "name",
-            "slug",
-            "description",
-            "kind",
-            "severity",
-            "tags",
-            "runbook",
-            "enabled",
-            "datasets",
-            "source",
-            "params",
-            "schedule_cron",
-            "schedule_every",
-            "timezone",
-            "timeout_s",
-            "memory_mb",
-            "fuel",
-        ]
+        fields = ["name", "slug", *Checker.FIELDS]
         labels = {
             "kind": "How it checks",
             "datasets": "Datasets the code reads",
