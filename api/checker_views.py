@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from alarms.models import AlarmState, ToggleRefused, Transition
 from api.base import ApiView
-from api.schema import ERRORS
+from api.schema import ERRORS, answers
 from api.serializers import (
     CheckerSerializer,
     CheckerWriteSerializer,
@@ -45,7 +45,9 @@ CHECKERS = Checker.objects.select_related("namespace", "runbook").prefetch_relat
 )
 MAX_WAIT_S = 60
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")
-TAGS = ["checkers"]
+TAG = "checkers"
+# A checker comes as JSON, or as a form with its module uploaded.
+CHECKER_BODY = {"application/json": CheckerWriteSerializer, "multipart/form-data": CheckerWriteSerializer}
 
 
 def checker_in(view: ApiView, slug: str) -> Checker:
@@ -63,15 +65,16 @@ def state_of(checker: Checker) -> AlarmState:
 class CheckerList(ApiView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(responses={200: CheckerSerializer(many=True), **ERRORS}, tags=TAGS)
+    @answers(CheckerSerializer(many=True), tag=TAG)
     def get(self, request: Request, namespace: str) -> Response:
         checkers = CHECKERS.filter(namespace=self.namespace).order_by("slug")
         return Response(CheckerSerializer(checkers, many=True).data)
 
-    @extend_schema(
-        request={"application/json": CheckerWriteSerializer, "multipart/form-data": CheckerWriteSerializer},
-        responses={201: CheckerSerializer, **ERRORS},
-        tags=TAGS,
+    @answers(
+        CheckerSerializer,
+        201,
+        tag=TAG,
+        request=CHECKER_BODY,
         description="Rules (a `rules` list), Python, WAT or a compiled module (wasm_base64, or a "
         "multipart `wasm` file), validated as the editor validates.",
     )
@@ -110,21 +113,21 @@ def _payload(request: Request) -> dict:
 class CheckerDetail(ApiView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(responses={200: CheckerSerializer, **ERRORS}, tags=TAGS)
+    @answers(CheckerSerializer, tag=TAG)
     def get(self, request: Request, namespace: str, checker: str) -> Response:
         return Response(CheckerSerializer(checker_in(self, checker)).data)
 
-    @extend_schema(
-        request={"application/json": CheckerWriteSerializer, "multipart/form-data": CheckerWriteSerializer},
-        responses={200: CheckerSerializer, **ERRORS},
-        tags=TAGS,
+    @answers(
+        CheckerSerializer,
+        tag=TAG,
+        request=CHECKER_BODY,
         description="Change the keys given; the others keep their values.",
     )
     def patch(self, request: Request, namespace: str, checker: str) -> Response:
         saved = save_checker(self.namespace, checker_in(self, checker), _payload(request))
         return Response(CheckerSerializer(CHECKERS.get(pk=saved.pk)).data)
 
-    @extend_schema(responses={204: None, **ERRORS}, tags=TAGS)
+    @answers(None, 204, tag=TAG)
     def delete(self, request: Request, namespace: str, checker: str) -> Response:
         checker_in(self, checker).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -166,30 +169,30 @@ class RunList(ApiView, generics.ListAPIView):
             runs_ = runs_.filter(**{key: query[key]})
         return runs_
 
-    @extend_schema(
+    @answers(
+        RunSerializer(many=True),
+        tag="runs",
         parameters=[
             OpenApiParameter("checker", str, description="Only this checker's runs (slug)."),
             OpenApiParameter("status", str, enum=[s.value for s in RunStatus]),
             OpenApiParameter("trigger", str, enum=[t.value for t in Trigger]),
         ],
-        responses={200: RunSerializer(many=True), **ERRORS},
-        tags=["runs"],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
 
 class RunDetail(ApiView):
-    @extend_schema(responses={200: RunSerializer, **ERRORS}, tags=["runs"])
+    @answers(RunSerializer, tag="runs")
     def get(self, request: Request, namespace: str, run: str) -> Response:
         found = get_in_namespace(CheckRun.objects.select_related("checker"), self.namespace, uuid=run)
         return Response(RunSerializer(found).data)
 
 
 class CheckerState(ApiView):
-    @extend_schema(
-        responses={200: StateSerializer, **ERRORS},
-        tags=TAGS,
+    @answers(
+        StateSerializer,
+        tag=TAG,
         description="The alarm state a deploy can gate on: green, red, error or unknown.",
     )
     def get(self, request: Request, namespace: str, checker: str) -> Response:
@@ -197,7 +200,7 @@ class CheckerState(ApiView):
 
 
 class AlarmHistory(ApiView):
-    @extend_schema(responses={200: TransitionSerializer(many=True), **ERRORS}, tags=TAGS)
+    @answers(TransitionSerializer(many=True), tag=TAG)
     def get(self, request: Request, namespace: str, checker: str) -> Response:
         found = checker_in(self, checker)
         transitions = Transition.objects.filter(checker=found).select_related("checker", "run")[:200]
@@ -205,7 +208,7 @@ class AlarmHistory(ApiView):
 
 
 class Toggle(ApiView):
-    @extend_schema(request=ToggleSerializer, responses={200: StateSerializer, **ERRORS}, tags=TAGS)
+    @answers(StateSerializer, tag=TAG, request=ToggleSerializer)
     def post(self, request: Request, namespace: str, checker: str) -> Response:
         """Acknowledge, mute, disable alarming, or undo one: audited as on the pages."""
         serializer = ToggleSerializer(data=request.data)
@@ -239,7 +242,7 @@ class RunNow(ApiView):
             202: OpenApiResponse(RunSerializer, "The run is queued or running: poll it."),
             **ERRORS,
         },
-        tags=TAGS,
+        tags=[TAG],
     )
     def post(self, request: Request, namespace: str, checker: str) -> Response:
         """Queue a run for a worker, as the schedule would; trigger `api`."""
@@ -272,10 +275,10 @@ def _wait(request: Request) -> float:
 class TestRun(ApiView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(
-        request={"application/json": CheckerWriteSerializer, "multipart/form-data": CheckerWriteSerializer},
-        responses={200: OutcomeSerializer, **ERRORS},
-        tags=TAGS,
+    @answers(
+        OutcomeSerializer,
+        tag=TAG,
+        request=CHECKER_BODY,
         description="The checker against live datasets, as saved or with the changes in the body "
         "(a draft, validated as the editor validates): records nothing, saves nothing, alarms nobody.",
     )

@@ -5,13 +5,12 @@ A datasource's URL and password are write-only: accepted here, never serialized 
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.base import ApiView, delete_unless_used
-from api.schema import DELETE_ERRORS, ERRORS
+from api.schema import DELETE_ERRORS, answers
 from api.serializers import (
     DatasetSerializer,
     DatasetWriteSerializer,
@@ -42,15 +41,16 @@ def valid(serializer_class: type[serializers.Serializer], request: Request) -> d
 class DatasourceList(ApiView):
     write_role = Role.OWNER
 
-    @extend_schema(responses={200: DatasourceSerializer(many=True), **ERRORS}, tags=["data"])
+    @answers(DatasourceSerializer(many=True), tag="data")
     def get(self, request: Request, namespace: str) -> Response:
         sources = Datasource.objects.filter(namespace=self.namespace).order_by("slug")
         return Response(DatasourceSerializer(sources, many=True).data)
 
-    @extend_schema(
+    @answers(
+        DatasourceSerializer,
+        201,
+        tag="data",
         request=DatasourceWriteSerializer,
-        responses={201: DatasourceSerializer, **ERRORS},
-        tags=["data"],
         description="Owners, validated as the datasource page validates: the operator's outbound "
         "policy, and a role that may only read. The URL and password are never returned.",
     )
@@ -64,16 +64,16 @@ class DatasourceList(ApiView):
 class DatasourceDetail(ApiView):
     write_role = Role.OWNER
 
-    @extend_schema(responses={200: DatasourceSerializer, **ERRORS}, tags=["data"])
+    @answers(DatasourceSerializer, tag="data")
     def get(self, request: Request, namespace: str, datasource: str) -> Response:
         return Response(
             DatasourceSerializer(get_in_namespace(DATASOURCES, self.namespace, slug=datasource)).data
         )
 
-    @extend_schema(
+    @answers(
+        DatasourceSerializer,
+        tag="data",
         request=DatasourceWriteSerializer,
-        responses={200: DatasourceSerializer, **ERRORS},
-        tags=["data"],
         description="Change the keys given; a URL or password left out keeps the stored one.",
     )
     def patch(self, request: Request, namespace: str, datasource: str) -> Response:
@@ -83,50 +83,46 @@ class DatasourceDetail(ApiView):
         ).save_changes()
         return Response(DatasourceSerializer(saved).data)
 
-    @extend_schema(responses={204: None, **DELETE_ERRORS}, tags=["data"])
+    @answers(None, 204, tag="data", errors=DELETE_ERRORS)
     def delete(self, request: Request, namespace: str, datasource: str) -> Response:
         delete_unless_used(get_in_namespace(DATASOURCES, self.namespace, slug=datasource), "datasets")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DatasetList(ApiView):
-    @extend_schema(responses={200: DatasetSerializer(many=True), **ERRORS}, tags=["data"])
+    @answers(DatasetSerializer(many=True), tag="data")
     def get(self, request: Request, namespace: str) -> Response:
         datasets = DATASETS.filter(namespace=self.namespace).order_by("slug")
         return Response(DatasetSerializer(datasets, many=True).data)
 
-    @extend_schema(
-        request=DatasetWriteSerializer, responses={201: DatasetSerializer, **ERRORS}, tags=["data"]
-    )
+    @answers(DatasetSerializer, 201, tag="data", request=DatasetWriteSerializer)
     def post(self, request: Request, namespace: str) -> Response:
         saved = dataset_form(self.namespace, None, valid(DatasetWriteSerializer, request)).save_changes()
         return Response(DatasetSerializer(saved).data, status=status.HTTP_201_CREATED)
 
 
 class DatasetDetail(ApiView):
-    @extend_schema(responses={200: DatasetSerializer, **ERRORS}, tags=["data"])
+    @answers(DatasetSerializer, tag="data")
     def get(self, request: Request, namespace: str, dataset: str) -> Response:
         return Response(DatasetSerializer(get_in_namespace(DATASETS, self.namespace, slug=dataset)).data)
 
-    @extend_schema(
-        request=DatasetWriteSerializer, responses={200: DatasetSerializer, **ERRORS}, tags=["data"]
-    )
+    @answers(DatasetSerializer, tag="data", request=DatasetWriteSerializer)
     def patch(self, request: Request, namespace: str, dataset: str) -> Response:
         found = get_in_namespace(DATASETS, self.namespace, slug=dataset)
         saved = dataset_form(self.namespace, found, valid(DatasetWriteSerializer, request)).save_changes()
         return Response(DatasetSerializer(saved).data)
 
-    @extend_schema(responses={204: None, **DELETE_ERRORS}, tags=["data"])
+    @answers(None, 204, tag="data", errors=DELETE_ERRORS)
     def delete(self, request: Request, namespace: str, dataset: str) -> Response:
         delete_unless_used(get_in_namespace(DATASETS, self.namespace, slug=dataset), "rule checkers")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DatasetPreview(ApiView):
-    @extend_schema(
+    @answers(
+        PreviewSerializer,
+        tag="data",
         request=None,
-        responses={200: PreviewSerializer, **ERRORS},
-        tags=["data"],
         description="The first rows as a checker gets them, long cells cut (as on the dataset page).",
     )
     def post(self, request: Request, namespace: str, dataset: str) -> Response:
@@ -137,14 +133,12 @@ class DatasetPreview(ApiView):
 
 
 class RunbookList(ApiView):
-    @extend_schema(responses={200: RunbookSerializer(many=True), **ERRORS}, tags=["runbooks"])
+    @answers(RunbookSerializer(many=True), tag="runbooks")
     def get(self, request: Request, namespace: str) -> Response:
         runbooks = RUNBOOKS.filter(namespace=self.namespace).order_by("slug")
         return Response(RunbookSerializer(runbooks, many=True).data)
 
-    @extend_schema(
-        request=RunbookWriteSerializer, responses={201: RunbookSerializer, **ERRORS}, tags=["runbooks"]
-    )
+    @answers(RunbookSerializer, 201, tag="runbooks", request=RunbookWriteSerializer)
     def post(self, request: Request, namespace: str) -> Response:
         payload = _runbook_payload(request)
         saved = runbook_form(self.namespace, None, payload).save_changes()
@@ -156,13 +150,11 @@ def _runbook_payload(request: Request) -> dict:
 
 
 class RunbookDetail(ApiView):
-    @extend_schema(responses={200: RunbookSerializer, **ERRORS}, tags=["runbooks"])
+    @answers(RunbookSerializer, tag="runbooks")
     def get(self, request: Request, namespace: str, runbook: str) -> Response:
         return Response(RunbookSerializer(get_in_namespace(RUNBOOKS, self.namespace, slug=runbook)).data)
 
-    @extend_schema(
-        request=RunbookWriteSerializer, responses={200: RunbookSerializer, **ERRORS}, tags=["runbooks"]
-    )
+    @answers(RunbookSerializer, tag="runbooks", request=RunbookWriteSerializer)
     def patch(self, request: Request, namespace: str, runbook: str) -> Response:
         found = get_in_namespace(RUNBOOKS, self.namespace, slug=runbook)
         saved = runbook_form(self.namespace, found, _runbook_payload(request)).save_changes()

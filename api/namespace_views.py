@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from api.access import visible_namespaces
 from api.base import ApiView
-from api.schema import ERRORS
+from api.schema import ERRORS, answers
 from api.serializers import NamespaceSerializer
 from checks_as_code import config
 from namespaces.models import Role
@@ -56,14 +56,14 @@ ConfigBody = inline_serializer(
 
 
 class NamespaceList(ApiView):
-    @extend_schema(responses={200: NamespaceSerializer(many=True), **ERRORS}, tags=["namespaces"])
+    @answers(NamespaceSerializer(many=True), tag="namespaces")
     def get(self, request: Request) -> Response:
         namespaces = visible_namespaces(request).order_by("slug")
         return Response(NamespaceSerializer(namespaces, many=True, context={"request": request}).data)
 
 
 class NamespaceDetail(ApiView):
-    @extend_schema(responses={200: NamespaceSerializer, **ERRORS}, tags=["namespaces"])
+    @answers(NamespaceSerializer, tag="namespaces")
     def get(self, request: Request, namespace: str) -> Response:
         return Response(NamespaceSerializer(self.namespace, context={"request": request}).data)
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.access import visible_namespaces
 from api.base import ApiView
-from api.schema import ERRORS
+from api.schema import answers
 from api.serializers import OutcomeSerializer, SandboxRunSerializer
 from checkers import trial
 from checkers.sandbox import Program
@@ -45,12 +45,12 @@ def datasets_of(data: dict) -> dict[str, dict]:
 class SandboxRunView(ApiView):
     throttle_scope = "sandbox"
 
-    @extend_schema(
+    @answers(
+        OpenApiResponse(OutcomeSerializer, "The outcome: green, red or error."),
+        tag="sandbox",
         operation_id="sandbox_run",
         request=SandboxRunSerializer,
-        responses={200: OpenApiResponse(OutcomeSerializer, "The outcome: green, red or error."), **ERRORS},
         summary="Run a program on datasets in the sandbox",
-        tags=["sandbox"],
     )
     def post(self, request: Request) -> Response:
         if not visible_namespaces(request).exists():

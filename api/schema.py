@@ -1,12 +1,16 @@
-"""The OpenAPI pieces every view shares: the error body and the bearer scheme."""
+"""The OpenAPI pieces every view shares: the error body, the bearer scheme, a handler's answers."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.fields import empty
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 ERROR = inline_serializer(
     "Error",
@@ -46,3 +50,19 @@ DELETE_ERRORS = {
     **ERRORS,
     409: OpenApiResponse(ERROR, "Other objects still use it (a dataset its datasource, a rule its dataset)."),
 }
+
+
+def answers(
+    answer: Any,
+    status: int = 200,
+    *,
+    tag: str,
+    request: Any = empty,
+    errors: dict[int, OpenApiResponse] = ERRORS,
+    **more: Any,
+) -> Callable[[F], F]:
+    """A handler's schema: what it answers, with which status, beside the errors every handler may give.
+
+    ``request`` left out is read from the handler as drf-spectacular reads it; ``None`` is no body.
+    """
+    return extend_schema(request=request, responses={status: answer, **errors}, tags=[tag], **more)

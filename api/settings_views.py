@@ -7,7 +7,6 @@ secret are write-only; a window added, changed or removed is audited like a togg
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +15,7 @@ from alarms.models import Channel, MaintenanceWindow, Notification
 from alarms.toggles import remove_window, window_saved
 from api.base import ApiView
 from api.data_views import valid
-from api.schema import ERRORS
+from api.schema import answers
 from api.serializers import (
     ChannelSerializer,
     ChannelWriteSerializer,
@@ -41,14 +40,12 @@ class OwnersWrite(ApiView):
 
 
 class MemberList(OwnersWrite):
-    @extend_schema(responses={200: MemberSerializer(many=True), **ERRORS}, tags=["namespaces"])
+    @answers(MemberSerializer(many=True), tag="namespaces")
     def get(self, request: Request, namespace: str) -> Response:
         members = self.namespace.memberships.select_related("user").order_by("user__username")
         return Response(MemberSerializer(members, many=True).data)
 
-    @extend_schema(
-        request=MemberAddSerializer, responses={201: MemberSerializer, **ERRORS}, tags=["namespaces"]
-    )
+    @answers(MemberSerializer, 201, tag="namespaces", request=MemberAddSerializer)
     def post(self, request: Request, namespace: str) -> Response:
         """Add an existing account by its username (owners), as on the members page."""
         membership = member_add_form(self.namespace, valid(MemberAddSerializer, request)).save()
@@ -59,14 +56,14 @@ class MemberDetail(OwnersWrite):
     def membership(self, member: str) -> Membership:
         return get_in_namespace(MEMBERS, self.namespace, user__username=member)
 
-    @extend_schema(responses={200: MemberSerializer, **ERRORS}, tags=["namespaces"])
+    @answers(MemberSerializer, tag="namespaces")
     def get(self, request: Request, namespace: str, member: str) -> Response:
         return Response(MemberSerializer(self.membership(member)).data)
 
-    @extend_schema(
+    @answers(
+        MemberSerializer,
+        tag="namespaces",
         request=MemberRoleSerializer,
-        responses={200: MemberSerializer, **ERRORS},
-        tags=["namespaces"],
         description="Change the role; the last owner stays owner.",
     )
     def patch(self, request: Request, namespace: str, member: str) -> Response:
@@ -78,7 +75,7 @@ class MemberDetail(OwnersWrite):
         membership.save(update_fields=["role"])
         return Response(MemberSerializer(membership).data)
 
-    @extend_schema(responses={204: None, **ERRORS}, tags=["namespaces"])
+    @answers(None, 204, tag="namespaces")
     def delete(self, request: Request, namespace: str, member: str) -> Response:
         membership = self.membership(member)
         if membership.is_last_owner():
@@ -88,15 +85,16 @@ class MemberDetail(OwnersWrite):
 
 
 class ChannelList(OwnersWrite):
-    @extend_schema(responses={200: ChannelSerializer(many=True), **ERRORS}, tags=["channels"])
+    @answers(ChannelSerializer(many=True), tag="channels")
     def get(self, request: Request, namespace: str) -> Response:
         channels = Channel.objects.filter(namespace=self.namespace).order_by("slug")
         return Response(ChannelSerializer(channels, many=True).data)
 
-    @extend_schema(
+    @answers(
+        ChannelSerializer,
+        201,
+        tag="channels",
         request=ChannelWriteSerializer,
-        responses={201: ChannelSerializer, **ERRORS},
-        tags=["channels"],
         description="Owners, validated as the channel page validates; the URL and secret are never returned.",
     )
     def post(self, request: Request, namespace: str) -> Response:
@@ -105,14 +103,14 @@ class ChannelList(OwnersWrite):
 
 
 class ChannelDetail(OwnersWrite):
-    @extend_schema(responses={200: ChannelSerializer, **ERRORS}, tags=["channels"])
+    @answers(ChannelSerializer, tag="channels")
     def get(self, request: Request, namespace: str, channel: str) -> Response:
         return Response(ChannelSerializer(get_in_namespace(CHANNELS, self.namespace, slug=channel)).data)
 
-    @extend_schema(
+    @answers(
+        ChannelSerializer,
+        tag="channels",
         request=ChannelWriteSerializer,
-        responses={200: ChannelSerializer, **ERRORS},
-        tags=["channels"],
         description="Change the keys given; a URL or secret left out stays, `null` clears it. "
         "Switching `enabled` is audited, and enabling releases held notifications, as on the page.",
     )
@@ -131,14 +129,14 @@ class ChannelDetail(OwnersWrite):
                 saved.disable(f"disabled by {request.user.get_username()} through the API", by=request.user)
         return Response(ChannelSerializer(CHANNELS.get(pk=saved.pk)).data)
 
-    @extend_schema(responses={204: None, **ERRORS}, tags=["channels"])
+    @answers(None, 204, tag="channels")
     def delete(self, request: Request, namespace: str, channel: str) -> Response:
         get_in_namespace(CHANNELS, self.namespace, slug=channel).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ChannelTest(OwnersWrite):
-    @extend_schema(request=None, responses={200: TestAlarmSerializer, **ERRORS}, tags=["channels"])
+    @answers(TestAlarmSerializer, tag="channels", request=None)
     def post(self, request: Request, namespace: str, channel: str) -> Response:
         """Send a test alarm through the outbox, delivered now, as the channel page's button."""
         found = get_in_namespace(CHANNELS, self.namespace, slug=channel)
@@ -150,14 +148,15 @@ class ChannelTest(OwnersWrite):
 
 
 class WindowList(OwnersWrite):
-    @extend_schema(responses={200: WindowSerializer(many=True), **ERRORS}, tags=["maintenance"])
+    @answers(WindowSerializer(many=True), tag="maintenance")
     def get(self, request: Request, namespace: str) -> Response:
         return Response(WindowSerializer(WINDOWS.filter(namespace=self.namespace), many=True).data)
 
-    @extend_schema(
+    @answers(
+        WindowSerializer,
+        201,
+        tag="maintenance",
         request=WindowWriteSerializer,
-        responses={201: WindowSerializer, **ERRORS},
-        tags=["maintenance"],
         description="Once (`starts`, `ends`) or recurring (`cron`, `duration_minutes`); audited.",
     )
     def post(self, request: Request, namespace: str) -> Response:
@@ -170,13 +169,11 @@ class WindowList(OwnersWrite):
 
 
 class WindowDetail(OwnersWrite):
-    @extend_schema(responses={200: WindowSerializer, **ERRORS}, tags=["maintenance"])
+    @answers(WindowSerializer, tag="maintenance")
     def get(self, request: Request, namespace: str, window: str) -> Response:
         return Response(WindowSerializer(get_in_namespace(WINDOWS, self.namespace, uuid=window)).data)
 
-    @extend_schema(
-        request=WindowWriteSerializer, responses={200: WindowSerializer, **ERRORS}, tags=["maintenance"]
-    )
+    @answers(WindowSerializer, tag="maintenance", request=WindowWriteSerializer)
     def patch(self, request: Request, namespace: str, window: str) -> Response:
         found = get_in_namespace(WINDOWS, self.namespace, uuid=window)
         form = window_form(self.namespace, found, valid(WindowWriteSerializer, request))
@@ -186,7 +183,7 @@ class WindowDetail(OwnersWrite):
                 window_saved(saved, request.user, added=False)
         return Response(WindowSerializer(saved).data)
 
-    @extend_schema(responses={204: None, **ERRORS}, tags=["maintenance"])
+    @answers(None, 204, tag="maintenance")
     def delete(self, request: Request, namespace: str, window: str) -> Response:
         with transaction.atomic():
             remove_window(get_in_namespace(WINDOWS, self.namespace, uuid=window), request.user)
