@@ -9,14 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, QuerySet
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from api.access import namespace_for
+from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 
 
@@ -65,3 +68,12 @@ class ApiView(APIView):
         if "namespace" in kwargs and not getattr(self, "swagger_fake_view", False):
             role = self.read_role if request.method in SAFE_METHODS else self.write_role
             self.namespace = namespace_for(request, kwargs["namespace"], role)
+
+    def listing(self, objects: QuerySet[Any], serializer: type[BaseSerializer], *order: str) -> Response:
+        """The namespace's objects of one kind, by slug unless ``order`` says otherwise."""
+        listed = objects.filter(namespace=self.namespace).order_by(*(order or ("slug",)))
+        return Response(serializer(listed, many=True).data)
+
+    def showing(self, objects: QuerySet[Any], serializer: type[BaseSerializer], **lookup: str) -> Response:
+        """One of the namespace's objects, or 404 (an outsider learns nothing of other namespaces)."""
+        return Response(serializer(get_in_namespace(objects, self.namespace, **lookup)).data)

@@ -67,8 +67,7 @@ class CheckerList(ApiView):
 
     @answers(CheckerSerializer(many=True), tag=TAG)
     def get(self, request: Request, namespace: str) -> Response:
-        checkers = CHECKERS.filter(namespace=self.namespace).order_by("slug")
-        return Response(CheckerSerializer(checkers, many=True).data)
+        return self.listing(CHECKERS, CheckerSerializer)
 
     @answers(
         CheckerSerializer,

@@ -43,8 +43,7 @@ class DatasourceList(ApiView):
 
     @answers(DatasourceSerializer(many=True), tag="data")
     def get(self, request: Request, namespace: str) -> Response:
-        sources = Datasource.objects.filter(namespace=self.namespace).order_by("slug")
-        return Response(DatasourceSerializer(sources, many=True).data)
+        return self.listing(DATASOURCES, DatasourceSerializer)
 
     @answers(
         DatasourceSerializer,
@@ -66,9 +65,7 @@ class DatasourceDetail(ApiView):
 
     @answers(DatasourceSerializer, tag="data")
     def get(self, request: Request, namespace: str, datasource: str) -> Response:
-        return Response(
-            DatasourceSerializer(get_in_namespace(DATASOURCES, self.namespace, slug=datasource)).data
-        )
+        return self.showing(DATASOURCES, DatasourceSerializer, slug=datasource)
 
     @answers(
         DatasourceSerializer,
@@ -92,8 +89,7 @@ class DatasourceDetail(ApiView):
 class DatasetList(ApiView):
     @answers(DatasetSerializer(many=True), tag="data")
     def get(self, request: Request, namespace: str) -> Response:
-        datasets = DATASETS.filter(namespace=self.namespace).order_by("slug")
-        return Response(DatasetSerializer(datasets, many=True).data)
+        return self.listing(DATASETS, DatasetSerializer)
 
     @answers(DatasetSerializer, 201, tag="data", request=DatasetWriteSerializer)
     def post(self, request: Request, namespace: str) -> Response:
@@ -104,7 +100,7 @@ class DatasetList(ApiView):
 class DatasetDetail(ApiView):
     @answers(DatasetSerializer, tag="data")
     def get(self, request: Request, namespace: str, dataset: str) -> Response:
-        return Response(DatasetSerializer(get_in_namespace(DATASETS, self.namespace, slug=dataset)).data)
+        return self.showing(DATASETS, DatasetSerializer, slug=dataset)
 
     @answers(DatasetSerializer, tag="data", request=DatasetWriteSerializer)
     def patch(self, request: Request, namespace: str, dataset: str) -> Response:
@@ -135,27 +131,21 @@ class DatasetPreview(ApiView):
 class RunbookList(ApiView):
     @answers(RunbookSerializer(many=True), tag="runbooks")
     def get(self, request: Request, namespace: str) -> Response:
-        runbooks = RUNBOOKS.filter(namespace=self.namespace).order_by("slug")
-        return Response(RunbookSerializer(runbooks, many=True).data)
+        return self.listing(RUNBOOKS, RunbookSerializer)
 
     @answers(RunbookSerializer, 201, tag="runbooks", request=RunbookWriteSerializer)
     def post(self, request: Request, namespace: str) -> Response:
-        payload = _runbook_payload(request)
-        saved = runbook_form(self.namespace, None, payload).save_changes()
+        saved = runbook_form(self.namespace, None, valid(RunbookWriteSerializer, request)).save_changes()
         return Response(RunbookSerializer(saved).data, status=status.HTTP_201_CREATED)
-
-
-def _runbook_payload(request: Request) -> dict:
-    return valid(RunbookWriteSerializer, request)
 
 
 class RunbookDetail(ApiView):
     @answers(RunbookSerializer, tag="runbooks")
     def get(self, request: Request, namespace: str, runbook: str) -> Response:
-        return Response(RunbookSerializer(get_in_namespace(RUNBOOKS, self.namespace, slug=runbook)).data)
+        return self.showing(RUNBOOKS, RunbookSerializer, slug=runbook)
 
     @answers(RunbookSerializer, tag="runbooks", request=RunbookWriteSerializer)
     def patch(self, request: Request, namespace: str, runbook: str) -> Response:
         found = get_in_namespace(RUNBOOKS, self.namespace, slug=runbook)
-        saved = runbook_form(self.namespace, found, _runbook_payload(request)).save_changes()
+        saved = runbook_form(self.namespace, found, valid(RunbookWriteSerializer, request)).save_changes()
         return Response(RunbookSerializer(saved).data)

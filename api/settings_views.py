@@ -42,8 +42,7 @@ class OwnersWrite(ApiView):
 class MemberList(OwnersWrite):
     @answers(MemberSerializer(many=True), tag="namespaces")
     def get(self, request: Request, namespace: str) -> Response:
-        members = self.namespace.memberships.select_related("user").order_by("user__username")
-        return Response(MemberSerializer(members, many=True).data)
+        return self.listing(MEMBERS, MemberSerializer, "user__username")
 
     @answers(MemberSerializer, 201, tag="namespaces", request=MemberAddSerializer)
     def post(self, request: Request, namespace: str) -> Response:
@@ -87,8 +86,7 @@ class MemberDetail(OwnersWrite):
 class ChannelList(OwnersWrite):
     @answers(ChannelSerializer(many=True), tag="channels")
     def get(self, request: Request, namespace: str) -> Response:
-        channels = Channel.objects.filter(namespace=self.namespace).order_by("slug")
-        return Response(ChannelSerializer(channels, many=True).data)
+        return self.listing(CHANNELS, ChannelSerializer)
 
     @answers(
         ChannelSerializer,
@@ -105,7 +103,7 @@ class ChannelList(OwnersWrite):
 class ChannelDetail(OwnersWrite):
     @answers(ChannelSerializer, tag="channels")
     def get(self, request: Request, namespace: str, channel: str) -> Response:
-        return Response(ChannelSerializer(get_in_namespace(CHANNELS, self.namespace, slug=channel)).data)
+        return self.showing(CHANNELS, ChannelSerializer, slug=channel)
 
     @answers(
         ChannelSerializer,
@@ -150,7 +148,7 @@ class ChannelTest(OwnersWrite):
 class WindowList(OwnersWrite):
     @answers(WindowSerializer(many=True), tag="maintenance")
     def get(self, request: Request, namespace: str) -> Response:
-        return Response(WindowSerializer(WINDOWS.filter(namespace=self.namespace), many=True).data)
+        return self.listing(WINDOWS, WindowSerializer, "name")
 
     @answers(
         WindowSerializer,
@@ -171,7 +169,7 @@ class WindowList(OwnersWrite):
 class WindowDetail(OwnersWrite):
     @answers(WindowSerializer, tag="maintenance")
     def get(self, request: Request, namespace: str, window: str) -> Response:
-        return Response(WindowSerializer(get_in_namespace(WINDOWS, self.namespace, uuid=window)).data)
+        return self.showing(WINDOWS, WindowSerializer, uuid=window)
 
     @answers(WindowSerializer, tag="maintenance", request=WindowWriteSerializer)
     def patch(self, request: Request, namespace: str, window: str) -> Response:
