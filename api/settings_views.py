@@ -115,16 +115,7 @@ class ChannelDetail(OwnersWrite):
     def patch(self, request: Request, namespace: str, channel: str) -> Response:
         found = get_in_namespace(CHANNELS, self.namespace, slug=channel)
         form = channel_form(self.namespace, found, valid(ChannelWriteSerializer, request))
-        toggled = "enabled" in form.changed_data
-        wanted = form.cleaned_data["enabled"]
-        if toggled:
-            form.instance.enabled = not wanted
-        with transaction.atomic():
-            saved = form.save_changes()
-            if toggled and wanted:
-                saved.enable(request.user, "enabled through the API")
-            elif toggled:
-                saved.disable(f"disabled by {request.user.get_username()} through the API", by=request.user)
+        saved, _ = form.save_toggling(request.user, "through the API")
         return Response(ChannelSerializer(CHANNELS.get(pk=saved.pk)).data)
 
     @answers(None, 204, tag="channels")

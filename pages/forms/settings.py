@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from alarms.models import AlarmDefaults, Channel, MaintenanceWindow
 from malleable.encryption import SecretInput
-from namespaces.models import Membership, Namespace, Role
+from namespaces.models import AnyUser, Membership, Namespace, Role
 from pages.forms.checkers import NamespaceForm, WriteOnlyTextInput, name_and_slug, timezone_choices
 
 LAST_OWNER = "A namespace keeps at least one owner: make someone else owner first."
@@ -91,6 +92,24 @@ class ChannelForm(NamespaceForm):
                 Column("is_default", "enabled", css_class="col-md-6"),
             ),
         )
+
+    def save_toggling(self, by: AnyUser, where: str) -> tuple[Channel, int | None]:
+        """Save; switching ``enabled`` goes through the model, so it is audited and held alarms resume.
+
+        Returns the channel and, when this save enabled it, how many waiting notifications resume.
+        """
+        toggled = self.instance.pk is not None and "enabled" in self.changed_data
+        wanted = self.cleaned_data["enabled"]
+        if toggled:
+            self.instance.enabled = not wanted
+        released = None
+        with transaction.atomic():
+            channel = cast(Channel, self.save_changes())
+            if toggled and wanted:
+                released = channel.enable(by, f"enabled {where}")
+            elif toggled:
+                channel.disable(f"disabled by {by.get_username()} {where}", by=by)
+        return channel, released
 
 
 class MaintenanceWindowForm(NamespaceForm):

@@ -96,7 +96,9 @@ def channel_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
 def _channel_form(request: HttpRequest, namespace: Namespace, channel: Channel | None) -> HttpResponse:
     form = ChannelForm(request.POST or None, instance=channel, namespace=namespace)
     if request.method == "POST" and form.is_valid():
-        stored = _save_channel(request, form)
+        stored, released = form.save_toggling(request.user, "on the settings page")
+        if released is not None:
+            messages.info(request, f"{stored.slug}: {released} waiting notification(s) resume.")
         return saved(request, f"Saved channel {stored.slug}.", "namespaces:channels", namespace)
     broker = describe_broker(default_broker())
     return form_page(
@@ -109,24 +111,6 @@ def _channel_form(request: HttpRequest, namespace: Namespace, channel: Channel |
         tab="channels",
         installation_broker=broker,
     )
-
-
-def _save_channel(request: HttpRequest, form: ChannelForm) -> Channel:
-    """Switching ``enabled`` goes through the model, so it is audited and held alarms resume."""
-    toggled = form.instance.pk is not None and "enabled" in form.changed_data
-    wanted = form.cleaned_data["enabled"]
-    if toggled:
-        form.instance.enabled = not wanted
-    with transaction.atomic():
-        channel = form.save_changes()
-        if toggled and wanted:
-            released = channel.enable(request.user, "enabled on the settings page")
-            messages.info(request, f"{channel.slug}: {released} waiting notification(s) resume.")
-        elif toggled:
-            channel.disable(
-                f"disabled by {request.user.get_username()} on the settings page", by=request.user
-            )
-    return channel
 
 
 @namespace_page(post=Role.OWNER, get=False)
