@@ -36,7 +36,7 @@ from alarms.models import (
 from alarms.toggles import TOGGLES, remove_window, toggle, window_saved
 from namespaces.access import namespace_of
 from namespaces.models import Role
-from namespaces.tenant_admin import SecretHidingMixin, TenantAdminMixin
+from namespaces.tenant_admin import HistoryAdmin, SecretHidingMixin, TenantAdminMixin
 
 STATE_BADGES = {State.GREEN: "success", State.RED: "danger", State.ERROR: "warning", "enabled": "success"}
 
@@ -199,8 +199,7 @@ def _toggle_action(name: str) -> Callable[..., TemplateResponse | None]:
 
 
 @admin.register(AlarmState)
-class AlarmStateAdmin(TenantAdminMixin, admin.ModelAdmin):
-    read_only = True
+class AlarmStateAdmin(HistoryAdmin):
     list_display = [
         "checker",
         "namespace",
@@ -316,8 +315,7 @@ def _table(headers: list[str], rows: Iterable[Iterable[object]]) -> str:
 
 
 @admin.register(Transition)
-class TransitionAdmin(TenantAdminMixin, admin.ModelAdmin):
-    read_only = True
+class TransitionAdmin(HistoryAdmin):
     list_display = ["checker", "old", "new", "created", "processed", "run"]
     list_filter = ["new", "checker"]
     search_fields = ["checker__slug"]
@@ -330,8 +328,7 @@ class NotificationInline(HistoryInline):
 
 
 @admin.register(AlarmEvent)
-class AlarmEventAdmin(TenantAdminMixin, admin.ModelAdmin):
-    read_only = True
+class AlarmEventAdmin(HistoryAdmin):
     list_display = ["created", "kind", "routing_key", "dedup_key", "suppressed"]
     list_filter = ["kind", "checker"]
     search_fields = ["routing_key", "dedup_key"]
@@ -345,8 +342,7 @@ class DeliveryAttemptInline(HistoryInline):
 
 
 @admin.register(Notification)
-class NotificationAdmin(TenantAdminMixin, admin.ModelAdmin):
-    read_only = True
+class NotificationAdmin(HistoryAdmin):
     list_display = ["event", "channel", "status", "attempts", "due", "delivered", "last_error"]
     list_filter = ["status", "channel"]
     search_fields = ["event__dedup_key", "last_error"]
@@ -355,8 +351,7 @@ class NotificationAdmin(TenantAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ToggleLog)
-class ToggleLogAdmin(TenantAdminMixin, admin.ModelAdmin):
-    read_only = True
+class ToggleLogAdmin(HistoryAdmin):
     list_display = ["created", "action", "subject", "by_name", "reason", "until"]
     list_filter = ["action"]
     search_fields = ["subject", "by_name", "reason"]

@@ -27,7 +27,7 @@ from checkers.models import (
 from checkers.sandbox.program import MAX_MODULE_BYTES
 from namespaces.access import namespace_of
 from namespaces.models import Role
-from namespaces.tenant_admin import SameNamespaceForm, SecretHidingMixin, TenantAdminMixin
+from namespaces.tenant_admin import HistoryAdmin, SameNamespaceForm, SecretHidingMixin, TenantAdminMixin
 
 
 class DatasourceForm(SameNamespaceForm):
@@ -238,10 +238,9 @@ def _first_message(messages_: list[dict]) -> str:
 
 
 @admin.register(CheckRun)
-class CheckRunAdmin(TenantAdminMixin, admin.ModelAdmin):
+class CheckRunAdmin(HistoryAdmin):
     """Runs are history: readable by every member, written only by the pipeline."""
 
-    read_only = True
     list_display = ["checker", "status", "trigger", "finished", "duration_ms", "error_kind"]
     list_filter = ["status", "trigger", "checker"]
     search_fields = ["checker__slug", "error_detail"]

@@ -176,6 +176,12 @@ class TenantAdminMixin(_ModelAdmin):
             kwargs["queryset"] = fellow_members(request.user)
 
 
+class HistoryAdmin(TenantAdminMixin, admin.ModelAdmin[Any]):
+    """Rows only the application writes (states, runs, transitions, events): members read them."""
+
+    read_only = True
+
+
 class SuperuserOnlyMixin(_ModelAdmin):
     """For admins of models that belong to no namespace: global, so superusers only."""
 
