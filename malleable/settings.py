@@ -518,6 +518,7 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "checkers.models.RunStatus",
         "CheckerKindEnum": "checkers.models.CheckerKind",
         "SeverityEnum": "checkers.models.Severity",
+        "RoleEnum": "namespaces.models.Role",
     },
 }
 # --- end of the HTTP API --------------------------------------------------------------------
