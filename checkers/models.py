@@ -1009,18 +1009,24 @@ class FailingRows(models.Model):
     count = models.PositiveBigIntegerField(default=0, help_text="All the failing rows, not only the sample.")
     keys = models.JSONField(default=list, blank=True, help_text="The first 1,000 keys, as text.")
     new = models.JSONField(default=list, blank=True, help_text="Keys not in the previous run's sample.")
-    gone = models.JSONField(default=list, blank=True, help_text="Keys of the previous run's sample that no longer fail.")
+    gone = models.JSONField(
+        default=list, blank=True, help_text="Keys of the previous run's sample that no longer fail."
+    )
 
     class Meta:
         ordering = ["run_id", "dataset"]
-        constraints = [models.UniqueConstraint(fields=["run", "dataset"], name="failing_rows_once_per_dataset")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "dataset"], name="failing_rows_once_per_dataset")
+        ]
         verbose_name_plural = "failing rows"
 
     def __str__(self) -> str:
         return f"{self.count} failing rows in {self.dataset}"
 
     @classmethod
-    def record(cls, run: CheckRun, found: Mapping[str, FailingSample], key_columns: Mapping[str, str]) -> None:
+    def record(
+        cls, run: CheckRun, found: Mapping[str, FailingSample], key_columns: Mapping[str, str]
+    ) -> None:
         """Keep a run's failing keys beside those of the checker's previous evaluated run
         (green or red: an error run found nothing), each dataset's new and gone keys worked out."""
         if run.status not in (RunStatus.GREEN, RunStatus.RED):
@@ -1070,6 +1076,7 @@ class FailingRows(models.Model):
             "gone": sum(len(rows.gone) for rows in kept),
             "sample": sample,
             "datasets": {
-                rows.dataset: {"count": rows.count, "new": len(rows.new), "gone": len(rows.gone)} for rows in kept
+                rows.dataset: {"count": rows.count, "new": len(rows.new), "gone": len(rows.gone)}
+                for rows in kept
             },
         }

@@ -153,14 +153,18 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape of ``sandbox_run`` (docs/contracts.md, "sandbox_run")."""
-        return {
-            "status": str(self.status),
-            "messages": [m.to_dict() for m in self.messages],
-            "error": self.error.to_dict() if self.error else None,
-            "logs": self.logs,
-            "duration_ms": round(self.duration_ms, 3),
-            "fuel_used": self.fuel_used,
-        } | ({"metrics": dict(self.metrics)} if self.metrics else {}) | self._failing_rows_dict()
+        return (
+            {
+                "status": str(self.status),
+                "messages": [m.to_dict() for m in self.messages],
+                "error": self.error.to_dict() if self.error else None,
+                "logs": self.logs,
+                "duration_ms": round(self.duration_ms, 3),
+                "fuel_used": self.fuel_used,
+            }
+            | ({"metrics": dict(self.metrics)} if self.metrics else {})
+            | self._failing_rows_dict()
+        )
 
     def _failing_rows_dict(self) -> dict[str, Any]:
         if not self.failing_rows:
