@@ -1045,7 +1045,7 @@ class FailingRows(models.Model):
             was = set(previous.get(dataset, []))
             now = set(sample.keys)
             rows.append(
-                cls(
+                FailingRows(
                     run=run,
                     dataset=dataset,
                     key_column=key_columns.get(dataset, ""),
@@ -1055,7 +1055,7 @@ class FailingRows(models.Model):
                     gone=[key for key in previous.get(dataset, []) if key not in now],
                 )
             )
-        cls.objects.bulk_create(rows)
+        FailingRows.objects.bulk_create(rows)
 
     def listed(self) -> list[tuple[str, bool]]:
         """The sample for the run page: each key, and whether it is new since the previous run."""

@@ -294,7 +294,8 @@ def measure(
 
     Measures become one aggregate query around the dataset's statement; ``None`` asks for the
     first row, which the server stops after. One row comes back whatever the dataset's size,
-    so the row cap never cuts a measure. A ``KeySample`` reads one column, at most its limit of rows. A failure names its question in ``.statement``.
+    so the row cap never cuts a measure. A ``KeySample`` reads one column, at most its limit
+    of rows. A failure names its question in ``.statement``.
     """
     engine_class = _engine(spec.engine)
     statements = []

@@ -21,8 +21,8 @@ its ``InstancePre``), so every WASI function it imports links, known or not.
 from __future__ import annotations
 
 import ctypes
-import json
 import functools
+import json
 import threading
 import time
 from collections import OrderedDict
