@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -19,6 +20,8 @@ from alarms.models import AlarmEvent
 from checkers import retention, runs
 from checkers.models import Checker, CheckerKind, CheckerRule, CheckRun, Dataset, Datasource, FailingRows
 from checkers.sandbox import Limits, Program, get_sandbox
+from checks_as_code import config
+from tests.checkers.config_support import write
 
 pytestmark = pytest.mark.django_db
 
@@ -269,6 +272,45 @@ def test_samples_are_pruned_with_their_runs(rule, orders):
     retention.prune()
 
     assert not FailingRows.objects.filter(run_id=old.pk).exists()
+
+
+KEYED_YAML = """\
+namespaces:
+  - slug: growth
+    datasources: [{slug: shop, engine: sqlite, url: "sqlite:///{dir}/growth/shop.sqlite3"}]
+    datasets: [{slug: orders, datasource: shop, sql: "SELECT id FROM orders"}]
+    checkers:
+      - slug: keyed
+        schedule: "0 * * * *"
+        rule: {dataset: orders, op: "==", value: 0, key_column: id}
+"""
+
+
+def test_checks_as_code_reads_and_exports_the_key_column(tmp_path, people, sqlite_dir):
+    config.import_file(write(tmp_path, KEYED_YAML.replace("{dir}", str(sqlite_dir))))
+
+    exported = yaml.safe_load(config.export_yaml())
+
+    assert CheckerRule.objects.get(checker__slug="keyed").key_column == "id"
+    (checker,) = exported["namespaces"][0]["checkers"]
+    assert checker["rule"] == {
+        "dataset": "orders",
+        "metric": "row_count",
+        "op": "==",
+        "value": 0,
+        "key_column": "id",
+    }
+
+
+def test_checks_as_code_refuses_a_key_column_on_another_rule(tmp_path, people, sqlite_dir):
+    with pytest.raises(config.ConfigInvalid) as raised:
+        config.import_file(
+            write(tmp_path, KEYED_YAML.replace("{dir}", str(sqlite_dir)).replace('op: "=="', 'op: "<"'))
+        )
+
+    assert [error.message for error in raised.value.errors] == [
+        "A key column is for a rule that no rows may match: row count == 0."
+    ]
 
 
 WAT_FAIL_ROWS = """
