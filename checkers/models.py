@@ -1036,9 +1036,12 @@ class FailingRows(models.Model):
             .exclude(pk=run.pk)
             .filter(finished__lte=run.finished)
             .order_by("-finished", "-pk")
-            .first()
+            .values("pk")[:1]
         )
-        previous = {rows.dataset: rows.keys for rows in before.failing_rows.all()} if before else {}
+        # One query, also for the many checkers that keep no failing rows.
+        previous = dict(
+            FailingRows.objects.filter(run_id=models.Subquery(before)).values_list("dataset", "keys")
+        )
         rows = []
         for dataset in sorted(set(found) | set(previous)):
             sample = found.get(dataset) or FailingSample()
