@@ -2,7 +2,8 @@
 
 Keys, in the contract's words: ``event`` (fired | repeat | resolved | error | late, and ``test`` for a
 channel test), ``namespace``, ``checker``, ``state``, ``previous_state``, ``severity``,
-``messages``, ``run_id``, ``at`` (ISO 8601), ``runbook_url``, ``checker_url``, ``dedup_key``.
+``messages``, ``run_id``, ``at`` (ISO 8601), ``runbook_url``, ``checker_url``, ``dedup_key``;
+and ``failing_rows`` when the run keeps failing rows' keys.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+from checkers.models import FailingRows
 
 if TYPE_CHECKING:
     from checkers.models import Checker, CheckRun
@@ -63,6 +66,16 @@ def run_messages(run: CheckRun | None) -> list[dict[str, str]]:
     return messages
 
 
+def failing_rows(run: CheckRun | None) -> dict[str, Any] | None:
+    return FailingRows.summary(run) if run is not None else None
+
+
+def failing_rows_text(rows: dict[str, Any]) -> str:
+    """ "3 new failing rows (12 in all)", and how many no longer fail when some do not."""
+    text = f"{rows['new']:,} new failing row{'' if rows['new'] == 1 else 's'} ({rows['count']:,} in all)"
+    return f"{text}; {rows['gone']:,} no longer failing" if rows["gone"] else text
+
+
 def build(
     *,
     event: str,
@@ -77,7 +90,10 @@ def build(
     messages = run_messages(run)
     if runbook is None:
         messages.append({"level": "note", "text": NO_RUNBOOK})
-    return {
+    rows = failing_rows(run)
+    if rows:
+        messages.insert(0, {"level": "note", "text": failing_rows_text(rows)})
+    return ({"failing_rows": rows} if rows else {}) | {
         "event": event,
         "namespace": checker.namespace.slug,
         "checker": checker.slug,

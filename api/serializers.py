@@ -104,6 +104,7 @@ class RuleWriteSerializer(serializers.Serializer):
     op = Text(required=False)
     value = serializers.FloatField(required=False, allow_null=True)
     high = serializers.FloatField(required=False, allow_null=True)
+    key_column = Text(required=False, allow_blank=True)
     message = Text(required=False, allow_blank=True)
 
 

@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 import zoneinfo
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,8 +24,8 @@ from django.utils import timezone
 from checkers import compilation, datasources, quotas, schedules
 from checkers.calendars import Calendar, parse_days
 from checkers.params import ParamsField
-from checkers.rules import Band, Compare, Days, Metric, Operator, Rule, Season
-from checkers.sandbox import Limits, Program, Status
+from checkers.rules import NO_ROWS_ONLY, Band, Compare, Days, Metric, Operator, Rule, Season
+from checkers.sandbox import FailingSample, Limits, Program, Status
 from malleable import outbound
 from malleable.encryption import EncryptedTextField
 from malleable.fields import optional_link
@@ -665,6 +665,7 @@ class CheckerRule(models.Model):
         "days",
         "off_value",
         "off_high",
+        "key_column",
         "message",
     )
 
@@ -732,6 +733,13 @@ class CheckerRule(models.Model):
     off_high = models.FloatField(
         "upper bound outside business days", null=True, blank=True, help_text="For between."
     )
+    key_column = models.CharField(
+        "key column",
+        max_length=200,
+        blank=True,
+        help_text="For a rule that no rows may match (row count == 0): the column naming a row, "
+        "so a run keeps the keys of the failing rows and says which are new.",
+    )
     message = models.CharField(
         max_length=500,
         blank=True,
@@ -765,6 +773,7 @@ class CheckerRule(models.Model):
             days=Days(self.days or Days.EVERY),
             off_value=self.off_value,
             off_high=self.off_high if self.op == Operator.BETWEEN else None,
+            key_column=self.key_column.strip(),
         )
 
     def clean(self) -> None:
@@ -793,8 +802,17 @@ class CheckerRule(models.Model):
                 errors["off_high"] = (
                     "Between needs an upper bound outside business days too, at least the value."
                 )
+        if self.key_column.strip() and "value" not in errors and not self._no_rows():
+            errors["key_column"] = NO_ROWS_ONLY
         if errors:
             raise ValidationError(errors)
+
+    def _no_rows(self) -> bool:
+        """Whether the rule is one that no rows may match; a choice that is not one is said elsewhere."""
+        try:
+            return self.spec().no_rows
+        except ValueError:
+            return True
 
 
 class Trigger(models.TextChoices):
@@ -990,3 +1008,97 @@ class Retention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace} keeps runs {self.days} days"
+
+
+class FailingRows(models.Model):
+    """The failing rows of one dataset in one run, by their keys: a capped sample (never whole
+    rows), the count of all, and what changed since the checker's previous evaluated run.
+
+    Written with the run and deleted with it (``checkers.retention``), so it keeps the
+    namespace's retention.
+    """
+
+    NAMESPACE_PATH = "run__checker__namespace"
+    # How many keys an alarm message carries; the run page lists the whole sample.
+    PAYLOAD_SAMPLE = 100
+
+    run = models.ForeignKey(CheckRun, on_delete=models.CASCADE, related_name="failing_rows")
+    dataset = models.CharField(max_length=100)
+    key_column = models.CharField(max_length=200, blank=True)
+    count = models.PositiveBigIntegerField(default=0, help_text="All the failing rows, not only the sample.")
+    keys = models.JSONField(default=list, blank=True, help_text="The first 1,000 keys, as text.")
+    new = models.JSONField(default=list, blank=True, help_text="Keys not in the previous run's sample.")
+    gone = models.JSONField(
+        default=list, blank=True, help_text="Keys of the previous run's sample that no longer fail."
+    )
+
+    class Meta:
+        ordering = ["run_id", "dataset"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "dataset"], name="failing_rows_once_per_dataset")
+        ]
+        verbose_name_plural = "failing rows"
+
+    def __str__(self) -> str:
+        return f"{self.count} failing rows in {self.dataset}"
+
+    @classmethod
+    def record(
+        cls, run: CheckRun, found: Mapping[str, FailingSample], key_columns: Mapping[str, str]
+    ) -> None:
+        """Keep a run's failing keys beside those of the checker's previous evaluated run
+        (green or red: an error run found nothing), each dataset's new and gone keys worked out."""
+        if run.status not in (RunStatus.GREEN, RunStatus.RED):
+            return
+        before = (
+            CheckRun.objects.filter(checker_id=run.checker_id, status__in=[RunStatus.GREEN, RunStatus.RED])
+            .exclude(pk=run.pk)
+            .filter(finished__lte=run.finished)
+            .order_by("-finished", "-pk")
+            .values("pk")[:1]
+        )
+        # One query, also for the many checkers that keep no failing rows.
+        previous = dict(
+            FailingRows.objects.filter(run_id=models.Subquery(before)).values_list("dataset", "keys")
+        )
+        rows = []
+        for dataset in sorted(set(found) | set(previous)):
+            sample = found.get(dataset) or FailingSample()
+            was = set(previous.get(dataset, []))
+            now = set(sample.keys)
+            rows.append(
+                FailingRows(
+                    run=run,
+                    dataset=dataset,
+                    key_column=key_columns.get(dataset, ""),
+                    count=sample.count,
+                    keys=sample.keys,
+                    new=[key for key in sample.keys if key not in was],
+                    gone=[key for key in previous.get(dataset, []) if key not in now],
+                )
+            )
+        FailingRows.objects.bulk_create(rows)
+
+    def listed(self) -> list[tuple[str, bool]]:
+        """The sample for the run page: each key, and whether it is new since the previous run."""
+        new = set(self.new)
+        return [(key, key in new) for key in self.keys]
+
+    @classmethod
+    def summary(cls, run: CheckRun) -> dict[str, Any] | None:
+        """The alarm message's ``failing_rows``: counts over the run's datasets and a short sample;
+        None for a run that keeps no failing rows."""
+        kept = list(run.failing_rows.all())
+        if not kept:
+            return None
+        sample = [key for rows in kept for key in rows.keys][: cls.PAYLOAD_SAMPLE]
+        return {
+            "count": sum(rows.count for rows in kept),
+            "new": sum(len(rows.new) for rows in kept),
+            "gone": sum(len(rows.gone) for rows in kept),
+            "sample": sample,
+            "datasets": {
+                rows.dataset: {"count": rows.count, "new": len(rows.new), "gone": len(rows.gone)}
+                for rows in kept
+            },
+        }

@@ -168,6 +168,9 @@ def _comparable(bound: float | None, measured: Any) -> Any:
     return number(bound)
 
 
+NO_ROWS_ONLY = "A key column is for a rule that no rows may match: row count == 0."
+
+
 @dataclass(frozen=True)
 class Rule:
     dataset: str
@@ -189,11 +192,15 @@ class Rule:
     days: Days = Days.EVERY
     off_value: float | None = None
     off_high: float | None = None
+    # The column naming a row: a rule that no rows may match keeps the failing rows' keys.
+    key_column: str = ""
 
     def validate(self) -> None:
         """Raise ``ValueError`` saying what is missing, in the words of the form."""
         if not self.dataset:
             raise ValueError("A rule checks one dataset: pick it.")
+        if self.key_column and not self.no_rows:
+            raise ValueError(NO_ROWS_ONLY)
         if self.metric.needs_column and not self.column:
             raise ValueError(f"The {self.metric.label.lower()} needs a column name.")
         if self.compare == Compare.BAND:
@@ -217,6 +224,16 @@ class Rule:
         if self.days != Days.BOUND:
             return self
         return replace(self, value=self.off_value, high=self.off_high, days=Days.EVERY)
+
+    @property
+    def no_rows(self) -> bool:
+        """Whether the rule says that no rows may match: its row count == 0 (or <= 0, or < 1)."""
+        return (
+            self.metric == Metric.ROW_COUNT
+            and self.compare == Compare.VALUE
+            and self.days != Days.BOUND
+            and (self.op, self.value) in {(Operator.EQ, 0), (Operator.LE, 0), (Operator.LT, 1)}
+        )
 
     @property
     def on_history(self) -> bool:
@@ -349,6 +366,7 @@ class Rule:
             days=Days(spec.get("days") or Days.EVERY),
             off_value=spec.get("off_value"),
             off_high=spec.get("off_high"),
+            key_column=spec.get("key_column") or "",
         )
 
 

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkers import compilation, datasources, history
-from checkers.datasources import Measure
+from checkers.datasources import KeySample, Measure
 from checkers.models import (
     BusinessCalendar,
     Checker,
@@ -26,11 +26,22 @@ from checkers.models import (
     CheckerRule,
     CheckRun,
     Dataset,
+    FailingRows,
     RunStatus,
     Trigger,
 )
-from checkers.rules import judge_all, measures_by_dataset, numbers
-from checkers.sandbox import CheckerError, ErrorKind, Level, Outcome, SandboxError, Status
+from checkers.rules import Rule, judge_all, measures_by_dataset, numbers
+from checkers.sandbox import (
+    FAILING_KEYS_CAP,
+    CheckerError,
+    ErrorKind,
+    FailingSample,
+    Level,
+    Outcome,
+    SandboxError,
+    Status,
+    key_text,
+)
 from checkers.signals import run_recorded
 from malleable import texts
 
@@ -49,6 +60,9 @@ class Evaluation:
     dataset_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The numbers the run measured, by name ("null count of email in orders"), kept for history.
     figures: dict[str, float] = field(default_factory=dict)
+    # The key column of each dataset whose failing rows the run keeps (a rule's; a Python
+    # checker's ``fail_rows`` names none).
+    key_columns: dict[str, str] = field(default_factory=dict)
 
 
 def fetch_datasets(
@@ -102,13 +116,14 @@ def measure_rules(
     datasets = {rule.dataset.slug: rule.dataset for rule in rules}
     plan = measures_by_dataset(specs)
     first_rows = {spec.dataset for spec in specs if spec.measure is None}
+    samples = key_samples(specs)
     by_source: dict[int, list[Dataset]] = {}
     for slug in plan:
         by_source.setdefault(datasets[slug].datasource_id, []).append(datasets[slug])
     figures: Figures = {}
     try:
         for group in by_source.values():
-            _ask(group, plan, first_rows, figures, stats)
+            _ask(group, plan, first_rows, figures, stats, samples)
     except SandboxError as exc:
         return Outcome(Status.ERROR, error=CheckerError(exc.kind, exc.detail))
     judge = history.judge_for(checker or rules[0].checker, specs, at or timezone.now())
@@ -116,10 +131,25 @@ def measure_rules(
     named |= numbers({spec.describe(): figures[(spec.dataset, spec.measure)] for spec in specs})
     if error:
         return Outcome(Status.ERROR, messages, CheckerError(error.kind, error.detail))
-    return Outcome(Status.RED if any(m.level == Level.FAIL for m in messages) else Status.GREEN, messages)
+    status = Status.RED if any(m.level == Level.FAIL for m in messages) else Status.GREEN
+    found = {
+        slug: FailingSample(int(figures[(slug, Measure("row_count"))] or 0), figures[(slug, sample)])
+        for slug, sample in samples.items()
+    }
+    return Outcome(status, messages, failing_rows=found)
 
 
-Figures = dict[tuple[str, Measure | None], Any]
+def key_samples(specs: Sequence[Rule]) -> dict[str, KeySample]:
+    """The datasets whose failing keys a run reads: those of a rule that no rows may match
+    and has a key column (the first such rule's column, when two name one dataset)."""
+    samples: dict[str, KeySample] = {}
+    for spec in specs:
+        if spec.key_column and spec.no_rows:
+            samples.setdefault(spec.dataset, KeySample(spec.key_column, FAILING_KEYS_CAP))
+    return samples
+
+
+Figures = dict[tuple[str, Measure | KeySample | None], Any]
 
 
 def _ask(
@@ -128,15 +158,18 @@ def _ask(
     first_rows: set[str],
     figures: Figures,
     stats: dict[str, dict[str, Any]],
+    samples: dict[str, KeySample],
 ) -> None:
-    """One datasource's questions in one session; add the figures (``None``: the first cell).
+    """One datasource's questions in one session; add the figures (``None``: the first cell;
+    a ``KeySample``: the keys, as text).
 
     A failure is a ``dataset_error`` naming the dataset, or a ``rule_error`` naming a column
     the dataset does not have.
     """
-    asked: list[tuple[Dataset, list[Measure] | None]]
+    asked: list[tuple[Dataset, list[Measure] | KeySample | None]]
     asked = [(dataset, plan[dataset.slug]) for dataset in group if plan[dataset.slug]]
     asked += [(dataset, None) for dataset in group if dataset.slug in first_rows]
+    asked += [(dataset, samples[dataset.slug]) for dataset in group if dataset.slug in samples]
     try:
         results = group[0].datasource.measure([(dataset.sql, measures) for dataset, measures in asked])
     except datasources.DatasetTooLarge as exc:
@@ -144,13 +177,16 @@ def _ask(
         raise SandboxError(ErrorKind.DATASET_TRUNCATED, dataset.too_large_error(exc)) from None
     except datasources.DatasourceError as exc:
         dataset, measures = asked[exc.statement or 0]
-        raise _missing_column(dataset, measures or []) or SandboxError(
+        columns = [measures.column] if isinstance(measures, KeySample) else [m.column for m in measures or []]
+        raise _missing_column(dataset, columns) or SandboxError(
             ErrorKind.DATASET_ERROR, f"dataset {dataset.slug}: {exc}"
         ) from None
     for (dataset, measures), result in zip(asked, results, strict=True):
         row = result.values[0] if result.values else ()
         if measures is None:
             figures[(dataset.slug, None)] = row[0] if row else None
+        elif isinstance(measures, KeySample):
+            figures[(dataset.slug, measures)] = [key_text(values[0]) for values in result.values]
         else:
             figures |= {(dataset.slug, m): value for m, value in zip(measures, row, strict=True)}
         stat = stats.setdefault(
@@ -159,13 +195,13 @@ def _ask(
         stat["ms"] = stat["query_ms"] = round(stat["ms"] + result.duration_ms, 3)
 
 
-def _missing_column(dataset: Dataset, measures: Sequence[Measure]) -> SandboxError | None:
+def _missing_column(dataset: Dataset, columns: Sequence[str]) -> SandboxError | None:
     """A rule's column the dataset does not have, said as such rather than as the database's error."""
     try:
         (first,) = dataset.datasource.measure([(dataset.sql, None)])
     except datasources.DatasourceError:
         return None
-    missing = next((m.column for m in measures if m.column and m.column not in first.columns), None)
+    missing = next((column for column in columns if column and column not in first.columns), None)
     if missing is None:
         return None
     return SandboxError(
@@ -193,8 +229,15 @@ def evaluate(
         rules = checker.rule_list() if rules is None else rules
         outcome = measure_rules(rules, stats, figures, started, checker)
         elapsed = (time.perf_counter() - clock) * 1000
+        keys = {slug: sample.column for slug, sample in key_samples([rule.spec() for rule in rules]).items()}
         return Evaluation(
-            outcome, started, timezone.now(), fetch_ms=elapsed, dataset_stats=stats, figures=figures
+            outcome,
+            started,
+            timezone.now(),
+            fetch_ms=elapsed,
+            dataset_stats=stats,
+            figures=figures,
+            key_columns=keys,
         )
     try:
         datasets = fetch_datasets(checker, stats, declared)
@@ -241,6 +284,7 @@ def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun
     run.figures = evaluation.figures
     with transaction.atomic():
         run.save()
+        FailingRows.record(run, outcome.failing_rows, evaluation.key_columns)
         Checker.objects.filter(pk=checker.pk).update(last_run_at=run.finished)
         run_recorded.send(sender=Checker, checker=checker, run=run)
     return run

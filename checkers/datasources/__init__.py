@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from checkers.datasources.aggregates import Measure, aggregate_sql, first_row_sql
+from checkers.datasources.aggregates import KeySample, Measure, aggregate_sql, first_row_sql, key_sample_sql
 from checkers.datasources.base import DEFAULT_BYTE_CAP, Engine, FetchResult, Location, Target, parse_url
 from checkers.datasources.errors import (
     AuthenticationFailed,
@@ -72,6 +72,7 @@ __all__ = [
     "Engine",
     "FetchResult",
     "InvalidSpec",
+    "KeySample",
     "Measure",
     "PrivilegedRole",
     "QueryFailed",
@@ -281,8 +282,9 @@ def fetch(spec: ConnectionSpec, sql: str, *, policy: TargetPolicy) -> FetchResul
     return engine_for(spec, policy).fetch(statement)
 
 
-# A dataset's statement and what to ask of it: its measures, or None for its first row.
-Question = tuple[str, Sequence[Measure] | None]
+# A dataset's statement and what to ask of it: its measures, the keys of its rows, or None
+# for its first row.
+Question = tuple[str, Sequence[Measure] | KeySample | None]
 
 
 def measure(
@@ -292,7 +294,8 @@ def measure(
 
     Measures become one aggregate query around the dataset's statement; ``None`` asks for the
     first row, which the server stops after. One row comes back whatever the dataset's size,
-    so the row cap never cuts a measure. A failure names its question in ``.statement``.
+    so the row cap never cuts a measure. A ``KeySample`` reads one column, at most its limit
+    of rows. A failure names its question in ``.statement``.
     """
     engine_class = _engine(spec.engine)
     statements = []
@@ -302,12 +305,13 @@ def measure(
             raise SqlRejected(
                 "a rule cannot measure a SHOW statement: check it with a Python checker instead"
             )
-        asked = (
-            first_row_sql(statement)
-            if measures is None
-            else aggregate_sql(statement, measures, engine_class.dialect)
-        )
-        statements.append((validate_sql(asked, spec.engine), 1))
+        if isinstance(measures, KeySample):
+            asked, rows = key_sample_sql(statement, measures, engine_class.dialect), measures.limit
+        elif measures is None:
+            asked, rows = first_row_sql(statement), 1
+        else:
+            asked, rows = aggregate_sql(statement, measures, engine_class.dialect), 1
+        statements.append((validate_sql(asked, spec.engine), rows))
     return engine_for(spec, policy).fetch_all(statements)
 
 

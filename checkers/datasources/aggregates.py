@@ -81,6 +81,22 @@ def aggregate_sql(statement: str, measures: Sequence[Measure], dialect: str) -> 
     return f"SELECT {columns}\nFROM (\n{statement}\n) AS {ALIAS}"
 
 
+@dataclass(frozen=True)
+class KeySample:
+    """The keys of a dataset's rows: its ``column``, the first ``limit`` in order, nothing else."""
+
+    column: str
+    limit: int
+
+
+def key_sample_sql(statement: str, sample: KeySample, dialect: str) -> str:
+    """``SELECT key FROM (statement) ORDER BY key LIMIT n``: only the key column leaves the
+    database, and the order makes the sample the same from run to run when there are more."""
+    quoting = "mysql" if dialect == "sqlite" else dialect
+    column = exp.to_identifier(sample.column, quoted=True).sql(dialect=quoting)
+    return f"SELECT {column}\nFROM (\n{statement}\n) AS {ALIAS}\nORDER BY {column}\nLIMIT {int(sample.limit)}"
+
+
 def first_row_sql(statement: str) -> str:
     """``statement`` limited to its first row by the server (standard in all three engines)."""
     return f"SELECT *\nFROM (\n{statement}\n) AS {ALIAS}\nLIMIT 1"

@@ -16,16 +16,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .compiler import CompileLimits
-from .outcome import CheckerError, ErrorKind, Level, Limits, Message, Outcome, SandboxError, Status
+from .outcome import (
+    FAILING_KEYS_CAP,
+    CheckerError,
+    ErrorKind,
+    FailingSample,
+    Level,
+    Limits,
+    Message,
+    Outcome,
+    SandboxError,
+    Status,
+    key_text,
+)
 from .program import Program, ProgramKind
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 __all__ = [
+    "FAILING_KEYS_CAP",
     "CheckerError",
     "CompileLimits",
     "ErrorKind",
+    "FailingSample",
     "Level",
     "Limits",
     "Message",
@@ -36,6 +50,7 @@ __all__ = [
     "SandboxError",
     "Status",
     "get_sandbox",
+    "key_text",
 ]
 
 

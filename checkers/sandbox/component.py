@@ -44,6 +44,7 @@ IMPORTS = frozenset(
         "now-ms",
         "business-day",
         "metric",
+        "fail-rows",
     }
 )
 # The error kinds the guest may report itself; anything else it says is a python_exception.
@@ -255,6 +256,7 @@ _HOST_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "now-ms": _now_ms,
     "business-day": RunState.business_day,
     "metric": RunState.record_metric,
+    "fail-rows": RunState.record_failing_rows,
 }
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -69,6 +70,7 @@ ABI: dict[str, tuple[list[wasmtime.ValType], list[wasmtime.ValType]]] = {
     "log": ([_i32, _i32], []),
     "now_ms": ([], [_i64]),
     "metric": ([_i32, _i32, _f64], []),
+    "fail_rows": ([_i32, _i32, _i32, _i32, _i64, _i32, _i32], []),
 }
 
 
@@ -422,6 +424,34 @@ def _host_metric(caller: wasmtime.Caller, state: RunState, ptr: int, length: int
     state.record_metric(_read(caller, state, ptr, length).decode("utf-8", "replace"), value)
 
 
+def _host_fail_rows(
+    caller: wasmtime.Caller,
+    state: RunState,
+    name_ptr: int,
+    name_len: int,
+    keys_ptr: int,
+    keys_len: int,
+    count: int,
+    msg_ptr: int,
+    msg_len: int,
+) -> None:
+    """``fail_rows``: the keys are a JSON array (strings or numbers) of at most ``output_bytes``."""
+    name = _read_name(caller, state, name_ptr, name_len)
+    keys_ptr, keys_len = _span(caller, state, keys_ptr, keys_len, "fail_rows keys")
+    if keys_len > state.limits.output_bytes:
+        raise state.reject(ErrorKind.OUTPUT_LIMIT, f"fail_rows: {keys_len} bytes of keys is too many")
+    msg_ptr, msg_len = _span(caller, state, msg_ptr, msg_len, "fail_rows message")
+    state.check_message_size(msg_len)
+    try:
+        keys = json.loads(_read(caller, state, keys_ptr, keys_len))
+    except ValueError:
+        keys = None
+    if not isinstance(keys, list):
+        raise state.reject(ErrorKind.OUTPUT_LIMIT, "fail_rows: the keys must be a JSON array")
+    message = _read(caller, state, msg_ptr, msg_len).decode("utf-8", "replace")
+    state.record_failing_rows(name, keys, max(count, 0), message)
+
+
 def _host_now_ms(caller: wasmtime.Caller, state: RunState) -> int:
     return time.time_ns() // 1_000_000
 
@@ -436,4 +466,5 @@ _HOST_FUNCTIONS: dict[str, Callable[..., object]] = {
     "log": _host_message(Level.LOG),
     "now_ms": _host_now_ms,
     "metric": _host_metric,
+    "fail_rows": _host_fail_rows,
 }

@@ -25,7 +25,19 @@ from typing import Any
 import wasmtime
 
 from .engine import deadline_ticks
-from .outcome import CheckerError, ErrorKind, Level, Limits, Message, Outcome, SandboxError, Status
+from .outcome import (
+    FAILING_KEYS_CAP,
+    CheckerError,
+    ErrorKind,
+    FailingSample,
+    Level,
+    Limits,
+    Message,
+    Outcome,
+    SandboxError,
+    Status,
+    key_text,
+)
 
 LOG_TRUNCATED = "\n[log truncated: the checker wrote more than {limit} bytes]\n"
 
@@ -91,6 +103,7 @@ class RunState:
         self.calendar = calendar or weekday
         self.messages: list[Message] = []
         self.metrics: dict[str, float] = {}
+        self.failing_rows: dict[str, FailingSample] = {}
         self.host_error: SandboxError | None = None
         self.exited = False
         self.fuel_at_stop: int | None = None
@@ -192,6 +205,18 @@ class RunState:
             raise self.reject(ErrorKind.OUTPUT_LIMIT, detail)
         self.metrics[name] = float(value)
 
+    def record_failing_rows(self, name: str, keys: list[Any], count: int, message: str) -> None:
+        """``fail_rows``: the keys of a dataset's failing rows (the first ``FAILING_KEYS_CAP``
+        kept) and how many there are; a fail message saying so, or ok when there are none."""
+        self.dataset(name)
+        if len(keys) > FAILING_KEYS_CAP:
+            keys = keys[:FAILING_KEYS_CAP]
+        count = max(int(count), len(keys))
+        self.failing_rows.setdefault(name, FailingSample()).add([key_text(key) for key in keys], count)
+        text = f"{count:,} failing row{'s' if count != 1 else ''} in {name}"
+        text = f"{message} ({text})" if message else text
+        self.add_message(Level.FAIL if count else Level.OK, text)
+
     def ok(self, text: str) -> None:
         self.add_message(Level.OK, text)
 
@@ -262,6 +287,7 @@ class RunState:
             duration_ms=duration_ms,
             fuel_used=fuel_used,
             metrics=dict(self.metrics),
+            failing_rows=dict(self.failing_rows),
         )
 
 

@@ -107,6 +107,37 @@ class Limits:
     max_metrics: int = 100
 
 
+# A run keeps the keys of at most this many failing rows per dataset, and the count of all.
+FAILING_KEYS_CAP = 1000
+# A key longer than this is cut: keys name rows, they do not carry them.
+KEY_CHARS = 200
+
+
+@dataclass
+class FailingSample:
+    """The failing rows of one dataset in a run: how many, and the keys of the first ``FAILING_KEYS_CAP``."""
+
+    count: int = 0
+    keys: list[str] = field(default_factory=list)
+
+    def add(self, keys: list[str], count: int) -> None:
+        """Another batch of the same dataset: counted, its new keys kept up to the cap."""
+        seen = set(self.keys)
+        fresh = [key for key in dict.fromkeys(keys) if key not in seen]
+        self.keys += fresh[: max(0, FAILING_KEYS_CAP - len(self.keys))]
+        self.count += max(count, len(keys))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "keys": list(self.keys)}
+
+
+def key_text(value: Any) -> str:
+    """A key as it is stored and compared: text, cut at ``KEY_CHARS``; 5 and "5" are one key."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)[:KEY_CHARS]
+
+
 @dataclass
 class Outcome:
     status: Status
@@ -117,14 +148,25 @@ class Outcome:
     fuel_used: int = 0
     # Named numbers the checker recorded with ``metric(name, value)``, kept with the run.
     metrics: dict[str, float] = field(default_factory=dict)
+    # Failing rows by dataset, from ``fail_rows`` or a rule that no rows may match.
+    failing_rows: dict[str, FailingSample] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape of ``sandbox_run`` (docs/contracts.md, "sandbox_run")."""
-        return {
-            "status": str(self.status),
-            "messages": [m.to_dict() for m in self.messages],
-            "error": self.error.to_dict() if self.error else None,
-            "logs": self.logs,
-            "duration_ms": round(self.duration_ms, 3),
-            "fuel_used": self.fuel_used,
-        } | ({"metrics": dict(self.metrics)} if self.metrics else {})
+        return (
+            {
+                "status": str(self.status),
+                "messages": [m.to_dict() for m in self.messages],
+                "error": self.error.to_dict() if self.error else None,
+                "logs": self.logs,
+                "duration_ms": round(self.duration_ms, 3),
+                "fuel_used": self.fuel_used,
+            }
+            | ({"metrics": dict(self.metrics)} if self.metrics else {})
+            | self._failing_rows_dict()
+        )
+
+    def _failing_rows_dict(self) -> dict[str, Any]:
+        if not self.failing_rows:
+            return {}
+        return {"failing_rows": {name: rows.to_dict() for name, rows in self.failing_rows.items()}}

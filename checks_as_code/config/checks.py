@@ -81,6 +81,7 @@ RULE = Schema(
         "days": choice([NAMED_BLANKS["days"], *Days.values[1:]]),
         "off_value": NUMBER,
         "off_high": NUMBER,
+        "key_column": TEXT,
         "message": TEXT,
     },
     required=("dataset",),

@@ -218,6 +218,8 @@ def _rule(rule: CheckerRule) -> dict[str, Any]:
         data["off_value"] = number(rule.off_value)
         if rule.off_high is not None and rule.op == Operator.BETWEEN:
             data["off_high"] = number(rule.off_high)
+    if rule.key_column:
+        data["key_column"] = rule.key_column
     if rule.message:
         data["message"] = rule.message
     return data

@@ -50,6 +50,8 @@
     var otherBound = days && days.value === "bound";
     row.querySelectorAll(".rule-off").forEach(function (c) { c.hidden = !otherBound; });
     row.querySelectorAll(".rule-off-high").forEach(function (c) { c.hidden = !(otherBound && op && op.value === "between"); });
+    var counting = metric && metric.value === "row_count" && against === "";
+    row.querySelectorAll(".rule-key").forEach(function (c) { c.hidden = !counting; });
     var dataset = text(named("dataset")) || "…";
     var measure = (metric && nouns[metric.value]) || "…";
     var column = needsColumn ? " of column " + (text(named("column")) || "…") : "";

@@ -20,7 +20,7 @@ def test_an_editor_creates_a_rule_checker_and_gets_its_rules_back(seed, personas
     assert response.status_code == 201, response.json()
     # Every key of a rule comes back, those of rules on history and business days at their defaults.
     on_history = dict.fromkeys(["k", "history_runs", "history_days", "min_history", "off_value", "off_high"])
-    on_history |= dict.fromkeys(["compare", "band", "seasonal", "days"], "")
+    on_history |= dict.fromkeys(["compare", "band", "seasonal", "days", "key_column"], "")
     assert response.json()["rules"] == [
         {
             "dataset": "users_with_email_null",
@@ -45,6 +45,24 @@ def test_an_editor_creates_a_rule_checker_and_gets_its_rules_back(seed, personas
     ]
     stored = Checker.objects.get(slug="few-nulls")
     assert list(stored.rules.values_list("position", "op")) == [(0, "<"), (1, "between")]
+
+
+def test_a_rule_that_no_rows_may_match_takes_a_key_column_and_no_other_does(seed, personas, bearer):
+    no_rows = {**RULE, "op": "==", "value": 0, "key_column": "username"}
+    client = bearer(personas.editor)
+
+    created = client.post(f"{NS}/checkers/", new_rule_checker(rules=[no_rows]), format="json")
+    refused = client.post(
+        f"{NS}/checkers/",
+        new_rule_checker(slug="other", rules=[{**RULE, "key_column": "username"}]),
+        format="json",
+    )
+
+    assert created.status_code == 201, created.json()
+    assert created.json()["rules"][0]["key_column"] == "username"
+    assert CheckerRule.objects.get(checker__slug="few-nulls").key_column == "username"
+    assert refused.status_code == 400
+    assert "A key column is for a rule that no rows may match" in str(refused.json())
 
 
 def test_a_rule_checker_needs_a_rule(seed, personas, bearer):

@@ -64,6 +64,35 @@ def metric(name: object, value: Any) -> None:
     wit_world.metric(str(name), number)
 
 
+# The keys of at most this many failing rows cross to the host; the count says how many in all.
+FAILING_KEYS_CAP = 1000
+
+
+def fail_rows(dataset: Any, rows: Any, message: object = "", key: str | None = None) -> bool:
+    """Report a dataset's failing rows by their keys: a fail message "message (12 failing rows
+    in orders)" (ok when ``rows`` is empty), and the keys kept with the run, so the next run
+    can say which are new. ``rows`` are rows of the dataset (their ``key`` column, or their
+    first column) or the keys themselves; whole rows never leave the sandbox. Returns whether
+    none failed."""
+    name = dataset.name if isinstance(dataset, Dataset) else str(dataset)
+    rows = list(rows)
+    keys = [_key(row, key) for row in rows[:FAILING_KEYS_CAP]]
+    wit_world.fail_rows(name, keys, len(rows), "" if message is None else str(message))
+    return not rows
+
+
+def _key(row: Any, column: str | None) -> str:
+    if isinstance(row, Row | Mapping):
+        value = row[column] if column is not None else next(iter(row.values()), None)
+    elif isinstance(row, list | tuple):
+        value = row[0] if row else None
+    else:
+        value = row
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
 def business_day(date: Any = None) -> bool:
     """Whether ``date`` (a date, a datetime or "YYYY-MM-DD"; None: today in the checker's time
     zone) is a business day of the namespace's calendar: a weekday that is neither a public

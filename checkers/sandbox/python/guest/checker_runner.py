@@ -178,6 +178,7 @@ def _namespace(params: Any) -> dict[str, Any]:
         "now": checker_api.now,
         "business_day": checker_api.business_day,
         "metric": checker_api.metric,
+        "fail_rows": checker_api.fail_rows,
         # The seed's own spelling, so its example runs as it was written.
         "bussiness_day": checker_api.business_day,
         "params": params,
