@@ -532,8 +532,30 @@ class Checker(NamespaceOwned):
         return schedules.parse(self.schedule_cron, self.schedule_every)
 
     def rule_list(self) -> list[CheckerRule]:
-        """Its rules in order, each with its dataset and datasource (one query)."""
+        """Its rules in order, each with its dataset and datasource (one query, none when read
+        with the checker by ``to_run``)."""
+        if self._rules is not None:
+            return self._rules
         return list(self.rules.select_related("dataset__datasource"))
+
+    _rules: list[CheckerRule] | None = None
+
+    @classmethod
+    def to_run(cls, pk: int) -> Checker:
+        """The checker a worker runs, with its namespace and, a rule checker, its rules: one
+        query that reads the checker through its rules (a second when it has none: a code checker)."""
+        rules = list(
+            CheckerRule.objects.filter(checker_id=pk).select_related(
+                "checker__namespace", "dataset__datasource"
+            )
+        )
+        if not rules:
+            return cls.objects.select_related("namespace").get(pk=pk)
+        checker = rules[0].checker
+        for rule in rules:
+            rule.checker = checker
+        checker._rules = rules
+        return checker
 
     def program(self) -> Program:
         if self.kind == CheckerKind.PYTHON:
@@ -1047,8 +1069,10 @@ class FailingRows(models.Model):
         cls, run: CheckRun, found: Mapping[str, FailingSample], key_columns: Mapping[str, str]
     ) -> None:
         """Keep a run's failing keys beside those of the checker's previous evaluated run
-        (green or red: an error run found nothing), each dataset's new and gone keys worked out."""
-        if run.status not in (RunStatus.GREEN, RunStatus.RED):
+        (green or red: an error run found nothing), each dataset's new and gone keys worked out.
+        A run that reports none (a rule without a key column, a Python checker that calls no
+        ``fail_rows``) costs no query."""
+        if run.status not in (RunStatus.GREEN, RunStatus.RED) or not found:
             return
         before = (
             CheckRun.objects.filter(checker_id=run.checker_id, status__in=[RunStatus.GREEN, RunStatus.RED])
@@ -1057,7 +1081,6 @@ class FailingRows(models.Model):
             .order_by("-finished", "-pk")
             .values("pk")[:1]
         )
-        # One query, also for the many checkers that keep no failing rows.
         previous = dict(
             FailingRows.objects.filter(run_id=models.Subquery(before)).values_list("dataset", "keys")
         )

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from namespaces.models import Namespace
@@ -93,10 +94,11 @@ def worker_seconds_used(namespace: Namespace, since: datetime) -> float:
     """Its runs' time and its test runs' (kept an hour, so a clock hour's are all there)."""
     from checkers.models import CheckRun, TestRun
 
+    tests = TestRun.objects.filter(namespace=namespace, finished__gte=since).values("namespace")
+    tested = Coalesce(Subquery(tests.annotate(ms=Sum("duration_ms")).values("ms")), 0.0)
     runs = CheckRun.objects.filter(checker__namespace=namespace, finished__gte=since)
-    tests = TestRun.objects.filter(namespace=namespace, finished__gte=since)
-    used = [query.aggregate(ms=Sum("duration_ms"))["ms"] or 0.0 for query in (runs, tests)]
-    return sum(used) / 1000
+    # One query, as every run asks it before it starts.
+    return runs.aggregate(ms=Coalesce(Sum("duration_ms"), 0.0) + tested)["ms"] / 1000
 
 
 def budget_spent(namespace: Namespace, now: datetime | None = None) -> str | None:

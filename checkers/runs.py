@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from checkers import compilation, datasources, history
@@ -317,10 +317,29 @@ def execute(checker: Checker, trigger: str = Trigger.MANUAL, run: CheckRun | Non
 
 
 def claim_queued(run_id: int) -> CheckRun | None:
-    """Take a queued run for this worker; a redelivered or duplicate task finds nothing to take."""
-    now = timezone.now()
-    if not CheckRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started=now
-    ):
-        return None
-    return CheckRun.objects.select_related("checker__namespace").get(pk=run_id)
+    """Take a queued run for this worker, with its checker ready to run (``Checker.to_run``);
+    a redelivered or duplicate task finds nothing to take."""
+    run = _take(run_id, timezone.now())
+    if run is not None:
+        run.checker = Checker.to_run(run.checker_id)
+    return run
+
+
+TAKE_SQL = "UPDATE checkers_checkrun SET status = %s, started = %s WHERE id = %s AND status = %s RETURNING *"
+
+
+def _take(run_id: int, now: datetime) -> CheckRun | None:
+    """A conditional UPDATE that returns the row it took: one round trip. MySQL returns nothing
+    from an UPDATE, so there the row is read after it."""
+    if connection.vendor == "mysql":
+        taken = CheckRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING, started=now
+        )
+        return CheckRun.objects.get(pk=run_id) if taken else None
+    params = [
+        RunStatus.RUNNING.value,
+        connection.ops.adapt_datetimefield_value(now),
+        run_id,
+        RunStatus.QUEUED.value,
+    ]
+    return next(iter(CheckRun.objects.raw(TAKE_SQL, params)), None)

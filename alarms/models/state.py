@@ -113,6 +113,8 @@ class AlarmState(models.Model):
     @classmethod
     def record_run(cls, checker: Checker, run: CheckRun) -> AlarmEvent | None:
         """React to a recorded run, in its transaction; recording the same run twice does nothing."""
+        if cls._record_steady(checker, run):
+            return None
         locked = cls.objects.select_for_update(of=("self",)).select_related("alarm", "last_transition")
         # order_by("pk"): the model's ordering would join the checker and namespace to sort one row.
         state = locked.filter(checker=checker).order_by("pk").first()
@@ -123,6 +125,26 @@ class AlarmState(models.Model):
             return None
         state.checker = checker
         return state.advance(run, cache(lambda: Policy.for_checker(checker)))
+
+    @classmethod
+    def _record_steady(cls, checker: Checker, run: CheckRun) -> bool:
+        """Whether the run changed nothing but the counters and the last run, written in one
+        conditional UPDATE with no read: green stays green with nothing owed nor acknowledged,
+        or red stays red with its alarm open (the alarm is the last transition, so it is red).
+        Anything else (and the same run recorded twice) takes ``advance``, which reads the state."""
+        if run.status == RunStatus.GREEN:
+            steady = cls.objects.filter(state=State.GREEN, resolve_owed=False, acknowledged_at=None)
+            # What ``_forget_alarm`` writes, as ``advance`` would.
+            changes: dict[str, object] = dict(
+                consecutive_reds=0, alarm=None, alarm_announced=None, last_announced=None, repeats=0
+            )
+        elif run.status == RunStatus.RED:
+            steady = cls.objects.filter(state=State.RED, alarm=models.F("last_transition"))
+            changes = {"consecutive_reds": models.F("consecutive_reds") + 1}
+        else:
+            return False
+        steady = steady.filter(checker=checker).exclude(last_run=run)
+        return bool(steady.update(last_run=run, consecutive_errors=0, **changes))
 
     def advance(self, run: CheckRun, policy: Callable[[], Policy]) -> AlarmEvent | None:
         """Move the state on by one run. ``policy`` is read only when the run can change something

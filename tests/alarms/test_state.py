@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from alarms.models import AlarmDefaults, AlarmEvent, AlarmPolicy, AlarmState, Notification, Transition
-from checkers.models import Checker
+from checkers import runs as pipeline
+from checkers.models import Checker, CheckRun, Trigger
 
 
 @pytest.fixture
@@ -62,6 +65,45 @@ def test_recording_the_same_run_twice_changes_nothing(checker, run):
     assert AlarmState.record_run(checker, red) is None
     assert len(history(checker)) == 1
     assert events(checker) == ["fired"]
+
+
+def record_steady(checker: Checker) -> tuple[CheckRun, list[str]]:
+    """Record a run like the last one: the run and the statements recording it took (the
+    savepoint standing for the transaction left out)."""
+    evaluation = pipeline.evaluate(checker)
+    with CaptureQueriesContext(connection) as queries:
+        recorded = pipeline.record(checker, evaluation, Trigger.MANUAL)
+    verbs = [query["sql"].split()[0] for query in queries.captured_queries]
+    return recorded, [verb for verb in verbs if verb not in ("SAVEPOINT", "RELEASE")]
+
+
+def test_a_steady_green_run_is_recorded_in_three_statements(checker, run):
+    run(checker, "green")
+    recorded, statements = record_steady(checker)
+    # The run, the checker's last run, the alarm state: no read, no policy, no failing rows.
+    assert statements == ["INSERT", "UPDATE", "UPDATE"]
+    state = state_of(checker)
+    assert (state.state, state.last_run, state.consecutive_reds) == ("green", recorded, 0)
+    assert Checker.objects.get(pk=checker.pk).last_run_at == recorded.finished
+    assert len(history(checker)) == 1
+
+
+def test_a_red_run_with_its_alarm_open_is_recorded_in_three_statements(checker, run):
+    fired = run(checker, "red")
+    recorded, statements = record_steady(checker)
+    assert statements == ["INSERT", "UPDATE", "UPDATE"]
+    state = state_of(checker)
+    assert (state.last_run, state.consecutive_reds, state.alarm.run) == (recorded, 2, fired)
+    assert AlarmState.record_run(checker, recorded) is None
+    assert (state_of(checker).consecutive_reds, events(checker)) == (2, ["fired"])
+
+
+def test_a_run_that_moves_the_state_reads_it_first(checker, run):
+    run(checker, "red")
+    run.shop.set_null_emails(10)
+    _, statements = record_steady(checker)
+    assert "SELECT" in statements
+    assert (state_of(checker).state, events(checker)) == ("green", ["fired", "resolved"])
 
 
 def test_flap_guard_fires_only_after_n_consecutive_reds(checker, run, personas, hook_channel):

@@ -100,8 +100,20 @@ def test_recording_sends_the_alarm_hook_inside_the_transaction(
 
 def test_a_queued_run_is_taken_once(seed, shop):
     run = CheckRun.objects.create(checker=seed[0], trigger="schedule")
-    assert runs.claim_queued(run.pk) is not None
+    taken = runs.claim_queued(run.pk)
+    assert taken is not None
+    assert (taken.pk, taken.uuid, taken.status, taken.trigger) == (run.pk, run.uuid, "running", "schedule")
+    assert CheckRun.objects.get(pk=run.pk).started == taken.started
+    assert (taken.checker, taken.checker.namespace.slug) == (seed[0], seed[0].namespace.slug)
+    assert [rule.metric for rule in taken.checker.rule_list()] == ["row_count"]
     assert runs.claim_queued(run.pk) is None
+
+
+def test_a_queued_code_checker_is_taken_with_its_checker(seed, shop):
+    run = CheckRun.objects.create(checker=seed[1], trigger="schedule")
+    taken = runs.claim_queued(run.pk)
+    assert (taken.checker, taken.checker.source) == (seed[1], seed[1].source)
+    assert runs.execute(taken.checker, taken.trigger, run=taken).status == "green"
 
 
 def test_dispatch_queues_each_due_checker_once(seed, shop, django_capture_on_commit_callbacks, monkeypatch):

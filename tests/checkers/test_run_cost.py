@@ -1,0 +1,57 @@
+"""What a worker's run of a rule checker costs on Malleable's own database, pinned statement by
+statement (docs/performance.md, "Per-run cost"): every one is a round trip."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from alarms.models import AlarmState
+from checkers import tasks
+from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
+from tests.checkers.test_celery_e2e import postgres_database  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def checker(personas, pg_orders, postgres_database) -> Checker:  # noqa: F811
+    source = Datasource.objects.create(
+        namespace=personas.a, slug="shop", engine="postgresql", url=pg_orders.url
+    )
+    orders = Dataset.objects.create(
+        namespace=personas.a, slug="orders", datasource=source, sql="SELECT * FROM orders"
+    )
+    checker = Checker.objects.create(
+        namespace=personas.a, slug="few-nulls", name="Few nulls", kind=CheckerKind.RULE
+    )
+    checker.rules.create(dataset=orders, metric="null_count", column="email", op="<", value=5000)
+    return checker
+
+
+def run_queued(checker: Checker) -> tuple[CheckRun, list[str]]:
+    queued = CheckRun.objects.create(checker=checker, trigger="schedule")
+    with CaptureQueriesContext(connection) as queries:
+        tasks.run_checker(queued.pk)
+    return CheckRun.objects.get(pk=queued.pk), [query["sql"] for query in queries.captured_queries]
+
+
+def test_a_steady_run_is_eight_statements_on_postgresql(checker):
+    run_queued(checker)  # the first run moves the alarm state out of "unknown"
+    run, statements = run_queued(checker)
+    assert run.status == "green"
+    assert [sql.split()[0] for sql in statements] == [
+        "UPDATE",  # take the queued run, returning it
+        "SELECT",  # the rules, with their datasets and datasources, the checker and its namespace
+        "SELECT",  # the namespace's worker-seconds this hour
+        "SELECT",  # a slot of the datasource (an advisory lock)
+        "SELECT",  # its release
+        "SAVEPOINT",  # the transaction, under the test's own
+        "UPDATE",  # the run
+        "UPDATE",  # the checker's last run
+        "UPDATE",  # the alarm state, on the condition that it stays as it is
+        "RELEASE",
+    ]
+    assert "RETURNING" in statements[0]
+    assert AlarmState.objects.get(checker=checker).last_run == run
