@@ -3,7 +3,8 @@
 A batch is one transaction of three statements whatever its size: lock the due checkers
 (skipping rows another dispatcher holds), move each one's next run forward, insert one run
 per checker. Two dispatchers, or a beat tick twice, never claim one slot twice: a locked row
-is skipped, and a committed one is no longer due.
+is skipped, and a committed one is no longer due; should a slot come due again all the same
+(a checker's next run set back by hand), the database's unique constraint skips its insert.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.db.models.constants import OnConflict
 
 from checkers.models import Checker, CheckerKind, CheckRun, Dataset, RunStatus, Trigger
 from checkers.sandbox import ErrorKind
@@ -50,14 +52,35 @@ def claim_due(now: datetime, limit: int) -> list[Claimed]:
             CheckRun(checker=checker, trigger=Trigger.SCHEDULE, scheduled_for=due_at, queued=now)
             for checker, due_at in zip(due, slots, strict=True)
         ]
-        if connection.features.can_return_rows_from_bulk_insert:
-            queued = CheckRun.objects.bulk_create(runs)
-        else:  # MySQL gives no ids back from a bulk insert, and a task needs its run's id
-            for run in runs:
-                run.save()
-            queued = runs
+        queued = _insert(runs)
     limits = time_limits(due)
     return [Claimed(run, limits[run.checker_id]) for run in queued]
+
+
+def _insert(runs: list[CheckRun]) -> list[CheckRun]:
+    """Insert the runs in one statement, skipping a slot that has its run already (the unique
+    constraint ``one_run_per_scheduled_slot``): the runs inserted, with their ids.
+
+    ``bulk_create(ignore_conflicts=True)`` gives no ids back, and a task needs its run's id, so
+    this is the insert it makes, asking for the ids of the rows inserted. MySQL returns no rows
+    from an insert and has no partial unique index: there each run is saved in turn.
+    """
+    if not connection.features.can_return_rows_from_bulk_insert:
+        for run in runs:
+            run.save()
+        return runs
+    meta = CheckRun._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    returned = CheckRun.objects._insert(
+        runs, fields, returning_fields=[meta.pk, meta.get_field("checker")], on_conflict=OnConflict.IGNORE
+    )
+    # A single run skipped comes back as None (Django fetches one row for one object).
+    ids = {checker_id: pk for pk, checker_id in filter(None, returned)}
+    inserted = [run for run in runs if run.checker_id in ids]
+    for run in inserted:
+        run.pk = ids[run.checker_id]
+        run._state.adding, run._state.db = False, CheckRun.objects.db
+    return inserted
 
 
 def _locked(checkers: QuerySet[Checker]) -> QuerySet[Checker]:

@@ -905,6 +905,15 @@ class CheckRun(models.Model):
     class Meta:
         ordering = ["-queued"]
         indexes = [models.Index(fields=["checker", "-finished"])]
+        constraints = [
+            # A scheduled slot is run once, whatever dispatches it (``checkers.dispatch``). MySQL
+            # has no partial unique index: there the dispatcher's row locks alone keep it.
+            models.UniqueConstraint(
+                fields=["checker", "scheduled_for"],
+                condition=models.Q(trigger="schedule"),
+                name="one_run_per_scheduled_slot",
+            )
+        ]
 
     def __str__(self) -> str:
         at = self.finished or self.queued

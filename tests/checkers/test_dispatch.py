@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -114,3 +114,35 @@ def test_two_dispatchers_at_once_claim_each_slot_once(seed, sent, postgres_datab
     slots = Counter((run.checker_id, run.scheduled_for) for run in CheckRun.objects.all())
     assert len(slots) == 6
     assert set(slots.values()) == {1}
+
+
+def test_dispatching_the_same_slot_twice_makes_one_run(seed, sent):
+    checkers = many_checkers(seed, 3)
+    slot = timezone.now() - timedelta(seconds=2)
+    Checker.objects.filter(kind="rule").update(next_run_at=slot)
+    assert len(dispatch.claim_due(timezone.now(), 500)) == 3
+    # Two checkers' slot comes due again (their next run set back): their inserts are skipped,
+    # and the third checker's next slot is queued beside them.
+    Checker.objects.filter(pk__in=[checkers[0].pk, checkers[1].pk]).update(next_run_at=slot)
+    Checker.objects.filter(pk=checkers[2].pk).update(next_run_at=slot + timedelta(seconds=1))
+    (claimed,) = dispatch.claim_due(timezone.now(), 500)
+    assert (claimed.run.checker_id, claimed.run.scheduled_for) == (
+        checkers[2].pk,
+        slot + timedelta(seconds=1),
+    )
+    assert CheckRun.objects.get(pk=claimed.run.pk).status == "queued"
+    # One checker alone, its slot skipped: nothing claimed, and no error.
+    Checker.objects.filter(pk=checkers[0].pk).update(next_run_at=slot)
+    assert dispatch.claim_due(timezone.now(), 500) == []
+    slots = Counter(CheckRun.objects.values_list("checker_id", "scheduled_for"))
+    assert len(slots) == 4
+    assert set(slots.values()) == {1}
+    assert Checker.objects.get(pk=checkers[0].pk).next_run_at > slot
+
+
+def test_the_database_refuses_a_second_run_of_a_scheduled_slot(seed):
+    slot = timezone.now()
+    CheckRun.objects.create(checker=seed[0], trigger="schedule", scheduled_for=slot)
+    CheckRun.objects.create(checker=seed[0], trigger="manual", scheduled_for=slot)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CheckRun.objects.create(checker=seed[0], trigger="schedule", scheduled_for=slot)
