@@ -30,6 +30,8 @@ def dispatch_due_checkers() -> int:
             enqueue(claimed.run, claimed.time_limit)
         queued += len(batch)
         if len(batch) < settings.DISPATCH_BATCH:
+            if queued:  # Celery's own lines about a tick show at DEBUG only (malleable/logs.py)
+                log.info("dispatcher queued %s runs", queued)
             return queued
 
 

@@ -286,7 +286,16 @@ REQUIRE_SERVICES = _typed("MALLEABLE_REQUIRE_SERVICES", bool, False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # The dispatcher ticks every second: Celery's lines about it show at DEBUG only, and the
+    # dispatcher logs a tick that queued runs itself (checkers/tasks.py).
+    "filters": {
+        "quiet_ticks": {"()": "malleable.logs.QuietTicks", "tasks": ["checkers.tasks.dispatch_due_checkers"]}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        name: {"filters": ["quiet_ticks"]}
+        for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 

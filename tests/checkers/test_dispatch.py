@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from celery import beat as celery_beat
+from celery.app import trace
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -146,3 +149,34 @@ def test_the_database_refuses_a_second_run_of_a_scheduled_slot(seed):
     CheckRun.objects.create(checker=seed[0], trigger="manual", scheduled_for=slot)
     with pytest.raises(IntegrityError), transaction.atomic():
         CheckRun.objects.create(checker=seed[0], trigger="schedule", scheduled_for=slot)
+
+
+def test_a_tick_says_what_it_queued_and_celery_says_nothing_of_it(seed, sent, caplog):
+    caplog.set_level(logging.INFO)
+    many_checkers(seed, 2)
+    tasks.dispatch_due_checkers()
+    tick = {"name": "checkers.tasks.dispatch_due_checkers", "id": "t1", "runtime": 0.01, "return_value": 0}
+    run = tick | {"name": "checkers.tasks.run_checker"}
+    celery_beat.info("Scheduler: Sending due task %s (%s)", "dispatch-due-checkers", tick["name"])
+    trace.info(trace.LOG_RECEIVED, tick)
+    trace.info(trace.LOG_SUCCESS, tick)
+    trace.info(trace.LOG_SUCCESS, run)
+    trace.logger.error(trace.LOG_FAILURE, tick | {"description": "raised unexpected", "exc": "boom"})
+    assert [(record.name, record.levelname, record.getMessage()) for record in caplog.records] == [
+        ("checkers.tasks", "INFO", "dispatcher queued 2 runs"),
+        ("celery.app.trace", "INFO", "Task checkers.tasks.run_checker[t1] succeeded in 0.01s: 0"),
+        (
+            "celery.app.trace",
+            "ERROR",
+            "Task checkers.tasks.dispatch_due_checkers[t1] raised unexpected: boom",
+        ),
+    ]
+    caplog.clear()
+    assert tasks.dispatch_due_checkers() == 0
+    assert caplog.records == []
+    # At DEBUG, Celery's lines about the tick show again.
+    caplog.set_level(logging.DEBUG, logger="celery.app.trace")
+    trace.info(trace.LOG_SUCCESS, tick)
+    assert [record.getMessage() for record in caplog.records] == [
+        "Task checkers.tasks.dispatch_due_checkers[t1] succeeded in 0.01s: 0"
+    ]
