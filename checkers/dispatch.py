@@ -62,8 +62,10 @@ def _insert(runs: list[CheckRun]) -> list[CheckRun]:
     constraint ``one_run_per_scheduled_slot``): the runs inserted, with their ids.
 
     ``bulk_create(ignore_conflicts=True)`` gives no ids back, and a task needs its run's id, so
-    this is the insert it makes, asking for the ids of the rows inserted. MySQL returns no rows
-    from an insert and has no partial unique index: there each run is saved in turn.
+    this is the insert it makes (``QuerySet._insert``, Django's private API; the tests of this
+    module pin what it returns) asking for the ids of the rows inserted, where reading them
+    back would cost a batch a fourth statement. MySQL returns no rows from an insert and has
+    no partial unique index: there each run is saved in turn.
     """
     if not connection.features.can_return_rows_from_bulk_insert:
         for run in runs:
@@ -71,7 +73,7 @@ def _insert(runs: list[CheckRun]) -> list[CheckRun]:
         return runs
     meta = CheckRun._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
-    returned = CheckRun.objects._insert(
+    returned = CheckRun.objects._insert(  # type: ignore[attr-defined]
         runs, fields, returning_fields=[meta.pk, meta.get_field("checker")], on_conflict=OnConflict.IGNORE
     )
     # A single run skipped comes back as None (Django fetches one row for one object).
