@@ -163,6 +163,9 @@ def through_rabbitmq(checkers: list, concurrency: int) -> float:
             str(concurrency),
             "--without-gossip",
             "--without-mingle",
+            # A name of its own: another worker on this machine may hold celery@<host>'s queues.
+            "--hostname",
+            f"{QUEUE}@%h",
         ],
         cwd=ROOT,
         env=os.environ.copy(),
@@ -205,7 +208,7 @@ def main() -> None:
     for name, label in labels.items():
         share = "" if name == "run" else f"{medians[name] / medians['run'] * 100:5.1f} %"
         print(f"  {medians[name]:8.3f} ms  {share:>7}  {label}")
-    print(f"  pipeline beyond the SQL: {medians['overhead']:.3f} ms per run (target <= 5 ms)")
+    print(f"  pipeline beyond the SQL: {medians['overhead']:.3f} ms per run (target <= 3 ms)")
     print("\nthrough RabbitMQ (runs per second):")
     rates = {n: through_rabbitmq(checkers, n) for n in (1, 2)}
     for n, rate in rates.items():
