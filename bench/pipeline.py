@@ -142,6 +142,36 @@ def in_process(checkers: list) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in phases.items()}
 
 
+def task_body(checkers: list) -> dict[str, float]:
+    """Per-run medians of a worker's task body (``run_checker``: claim the queued run, read the
+    checker and its rules, the namespace's quota, evaluate, record), and the statements it
+    sends to Malleable's own database, counted on a second pass."""
+    from django.db import connection
+
+    from checkers.models import CheckRun
+    from checkers.tasks import run_checker
+
+    runs, beyond, cpu = [], [], []
+    queued = CheckRun.objects.bulk_create(CheckRun(checker=c, trigger="schedule") for c in checkers)
+    for run in queued:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        run_checker(run.pk)
+        runs.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
+    done = CheckRun.objects.filter(pk__in=[run.pk for run in queued]).values_list("dataset_stats", flat=True)
+    sql = [sum(stats["query_ms"] for stats in each.values()) for each in done]
+    beyond = [whole - query for whole, query in zip(runs, sql, strict=True)]
+    counted = CheckRun.objects.bulk_create(CheckRun(checker=c, trigger="schedule") for c in checkers[:20])
+    connection.force_debug_cursor = True
+    connection.queries_log.clear()
+    for run in counted:
+        run_checker(run.pk)
+    statements = len(connection.queries_log) / len(counted)
+    connection.force_debug_cursor = False
+    medians = {"run": runs, "beyond": beyond, "cpu": cpu}
+    return {name: statistics.median(values) for name, values in medians.items()} | {"statements": statements}
+
+
 def through_rabbitmq(checkers: list, concurrency: int) -> float:
     """Runs per second with ``concurrency`` worker processes draining one run per checker."""
     from django.db.models import Max, Min
@@ -216,6 +246,10 @@ def main() -> None:
     # Wall time on a busy machine is mostly waiting for a core; this process's CPU time is not.
     cpu, cpu_record = medians["cpu"], medians["cpu_record"]
     print(f"  this process's CPU per run: {cpu:.3f} ms, of which recording {cpu_record:.3f} ms")
+    body = task_body(checkers)
+    print("\nin process, a worker's task body (claim, quota, evaluate, record), median per run:")
+    print(f"  {body['run']:8.3f} ms  whole, {body['beyond']:.3f} ms beyond the SQL, {body['cpu']:.3f} ms CPU")
+    print(f"  {body['statements']:8.1f}     statements on Malleable's own database")
     print("\nthrough RabbitMQ (runs per second):")
     rates = {n: through_rabbitmq(checkers, n) for n in (1, 2)}
     for n, rate in rates.items():
