@@ -1079,9 +1079,11 @@ class FailingRows(models.Model):
     ) -> None:
         """Keep a run's failing keys beside those of the checker's previous evaluated run
         (green or red: an error run found nothing), each dataset's new and gone keys worked out.
-        A run that reports none (a rule without a key column, a Python checker that calls no
-        ``fail_rows``) costs no query."""
-        if run.status not in (RunStatus.GREEN, RunStatus.RED) or not found:
+        A rule checker none of whose rules names a key column costs no query; a code checker
+        always pays one, since a run that calls no ``fail_rows`` still tells which keys are gone."""
+        if run.status not in (RunStatus.GREEN, RunStatus.RED):
+            return
+        if not found and not key_columns and run.checker.kind == CheckerKind.RULE:
             return
         before = (
             CheckRun.objects.filter(checker_id=run.checker_id, status__in=[RunStatus.GREEN, RunStatus.RED])

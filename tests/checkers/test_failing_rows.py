@@ -103,6 +103,28 @@ def test_new_and_gone_keys_across_three_runs(which, request, orders):
     assert kept(third) == (0, [], [], ["20", "30", "40", "50"])
 
 
+def test_a_python_checker_that_stops_calling_fail_rows_says_which_keys_are_gone(python, orders):
+    python.source = "orders = datasets['orders']\n" + "\n".join(
+        [
+            "bad = [row for row in orders if row.email is None]",
+            "if bad:",
+            "    fail_rows(orders, bad, 'No e-mail', key='id')",
+        ]
+    )
+    python.save()
+
+    between(orders, 1, 30)
+    first = runs.execute(python)
+    between(orders, 1, 9)
+    second = runs.execute(python)
+
+    assert kept(first) == (3, ["10", "20", "30"], ["10", "20", "30"], [])
+    assert kept(second) == (0, [], [], ["10", "20", "30"])
+    summary = FailingRows.summary(second)
+    assert summary is not None
+    assert (summary["count"], summary["new"], summary["gone"]) == (0, 0, 3)
+
+
 @pytest.mark.parametrize("which", ["rule", "python"])
 def test_a_run_keeps_the_first_thousand_keys_and_counts_them_all(which, request, orders):
     checker = request.getfixturevalue(which)
