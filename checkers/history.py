@@ -16,7 +16,7 @@ import bisect
 import decimal
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -51,7 +51,10 @@ def least(rule: Rule) -> int:
 
 
 def _scan(rule: Rule) -> int:
-    """Runs to read for this rule: only as many as it can use."""
+    """Runs to read for this rule: only as many as it can use (a business-days rule skips the
+    runs of days off, however many they are)."""
+    if rule.days == Days.BUSINESS:
+        return SCAN
     if rule.compare != Compare.BAND:
         return least(rule)
     if rule.seasonal or rule.history_days:
@@ -115,10 +118,71 @@ def judge(
     if not rule.on_history:
         return rule.judge(measured)
     value = _number(rule, measured)
-    past = [point for point in past if point.at < at]
+    past = history(rule, at, past, zone, calendar)
     if rule.compare == Compare.BAND:
         return _judge_band(rule, value, window(rule, at, past, zone), zone)
     return _judge_change(rule, value, past)
+
+
+def history(
+    rule: Rule, at: datetime, past: Sequence[Point], zone: tzinfo, calendar: Calendar | None = None
+) -> list[Point]:
+    """The past a rule reads at ``at``: the points before it, and for a rule that holds on
+    business days only, only those of business days (Monday compares with Friday, not Sunday)."""
+    return [point for point in past if point.at < at and _feeds(rule, point, zone, calendar)]
+
+
+def _feeds(rule: Rule, point: Point, zone: tzinfo, calendar: Calendar | None) -> bool:
+    if rule.days != Days.BUSINESS:
+        return True
+    return (calendar or Calendar()).is_business_day(point.at.astimezone(zone).date())
+
+
+def expected(
+    rule: Rule, at: datetime, past: Sequence[Point], zone: tzinfo, calendar: Calendar | None = None
+) -> tuple[float, float] | None:
+    """The figures the rule accepts at ``at`` from its past, as ``judge`` holds them: a band's
+    ends, or the previous figure moved by the allowed change (an open side is infinite). None
+    when it judges nothing there: learning, or a day off of a business-days rule."""
+    if rule.days and (calendar or Calendar()).day_off(at.astimezone(zone).date()):
+        if rule.days == Days.BUSINESS:
+            return None
+        rule = rule.off_days()
+    past = history(rule, at, past, zone, calendar)
+    if rule.compare == Compare.BAND:
+        drawn = window(rule, at, past, zone)
+        return band(rule, [point.value for point in drawn]) if len(drawn) >= least(rule) else None
+    if len(past) < least(rule):
+        return None
+    previous = past[-1].value
+    unit = abs(previous) / 100 if rule.compare == Compare.CHANGE_PCT else 1.0
+    low, high = _change_span(rule)
+    return previous + low * unit, previous + high * unit
+
+
+def _change_span(rule: Rule) -> tuple[float, float]:
+    """The changes a change rule allows, from least to most (its operator's open side infinite)."""
+    assert rule.value is not None, "a validated rule has its value"
+    if rule.op == Operator.BETWEEN:
+        assert rule.high is not None, "a validated between has its upper bound"
+        return rule.value, rule.high
+    if rule.op in (Operator.LT, Operator.LE):
+        return -math.inf, rule.value
+    if rule.op in (Operator.GT, Operator.GE):
+        return rule.value, math.inf
+    if rule.op == Operator.EQ:
+        return rule.value, rule.value
+    return -math.inf, math.inf
+
+
+def expected_words(rule: Rule) -> str:
+    """What a chart shades for the rule: "the band mean ± 3 sd of the last 30 runs"."""
+    if rule.compare == Compare.BAND:
+        return f"the band {rule.band_words()} {rule.history_words()}"
+    unit = " %" if rule.compare == Compare.CHANGE_PCT else ""
+    low, high = (f"{shown(bound)}{unit}" for bound in (rule.value or 0, rule.high or 0))
+    claim = f"between {low} and {high}" if rule.op == Operator.BETWEEN else f"{rule.op} {low}"
+    return f"the change allowed since the previous run ({claim})"
 
 
 def _number(rule: Rule, measured: Any) -> float:
@@ -284,18 +348,38 @@ def backtest(checker: Checker, rule: Rule, days: int, now: datetime) -> list[Rep
 def replay(
     rule: Rule, points: Sequence[Point], since: datetime, zone: tzinfo, calendar: Calendar | None = None
 ) -> list[Replay]:
-    """Judge each point from ``since`` on with the points before it (only as many as the rule
-    can use, so a replay of thousands of runs stays linear when the window is a count)."""
+    """Judge each point from ``since`` on with the points before it."""
+    return [
+        Replay(point.at, judge(rule, point.value, point.at, past, zone, calendar))
+        for point, past in _walk(rule, points, since, zone, calendar)
+    ]
+
+
+def expected_over(
+    rule: Rule, points: Sequence[Point], since: datetime, zone: tzinfo, calendar: Calendar | None = None
+) -> dict[datetime, tuple[float, float]]:
+    """What the rule accepted at each point from ``since`` on (``expected``), by the point's time;
+    a point it judged nothing at (learning, a day off) is left out."""
+    return {
+        point.at: span
+        for point, past in _walk(rule, points, since, zone, calendar)
+        if (span := expected(rule, point.at, past, zone, calendar)) is not None
+    }
+
+
+def _walk(
+    rule: Rule, points: Sequence[Point], since: datetime, zone: tzinfo, calendar: Calendar | None
+) -> Iterator[tuple[Point, list[Point]]]:
+    """Each point from ``since`` on with the past the rule reads there (only as many points as
+    it can use, so a replay of thousands of runs stays linear when the window is a count)."""
     seasons: dict[tuple[int, int], tuple[list[Point], list[datetime]]] = {}
-    replays = []
     for point in points:
         season, moments = seasons.setdefault(_season(rule, point.at, zone), ([], []))
         if point.at >= since:
-            past = _recent(rule, season, moments, point.at)
-            replays.append(Replay(point.at, judge(rule, point.value, point.at, past, zone, calendar)))
-        season.append(point)
-        moments.append(point.at)
-    return replays
+            yield point, _recent(rule, season, moments, point.at)
+        if _feeds(rule, point, zone, calendar):
+            season.append(point)
+            moments.append(point.at)
 
 
 def _season(rule: Rule, at: datetime, zone: tzinfo) -> tuple[int, int]:
@@ -348,6 +432,20 @@ class Backtest:
                 for replay in self.fired
             ],
         }
+
+
+def expected_for(
+    checker: Checker, rule: Rule, runs: Sequence[CheckRun]
+) -> dict[CheckRun, tuple[float, float]]:
+    """What the rule accepted at each of these runs of the checker (oldest first), as the runs
+    judged them, for the checker page's chart; a run it judged nothing at is left out."""
+    moments = {run: at for run in runs if (at := run.scheduled_for or run.started or run.finished)}
+    if not moments:
+        return {}
+    points = load(checker, [rule], limit=min(SCAN, len(runs) + _scan(rule))).get(rule.describe(), [])
+    calendar = BusinessCalendar.calendar_of(checker.namespace_id) if rule.days else None
+    spans = expected_over(rule, points, min(moments.values()), checker.zone, calendar)
+    return {run: spans[at] for run, at in moments.items() if at in spans}
 
 
 def backtest_rules(checker: Checker, rules: Sequence[Rule], days: int, now: datetime) -> list[Backtest]:
