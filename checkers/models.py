@@ -1100,6 +1100,17 @@ class FailingRows(models.Model):
             )
         FailingRows.objects.bulk_create(rows)
 
+    @staticmethod
+    def say(new: int, count: int, gone: int) -> str:
+        """ "3 new failing rows (12 in all)", and how many no longer fail when some do not: the
+        alarm message's words and the run page's."""
+        text = f"{new:,} new failing row{'' if new == 1 else 's'} ({count:,} in all)"
+        return f"{text}; {gone:,} no longer failing" if gone else text
+
+    @property
+    def headline(self) -> str:
+        return self.say(len(self.new), self.count, len(self.gone))
+
     def listed(self) -> list[tuple[str, bool]]:
         """The sample for the run page: each key, and whether it is new since the previous run."""
         new = set(self.new)
