@@ -260,6 +260,17 @@ def figure_chart(
             for b in bounds
         ),
     )
+    if not bounds:  # nothing labels the scale: say its ends
+        lines = format_html(
+            '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>'
+            '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>',
+            left - 6,
+            top + 8,
+            _figure(high),
+            left - 6,
+            top + plot_h,
+            _figure(low),
+        )
     spans = [(left + i * step, expected.get(run)) for i, (run, _) in enumerate(points)]
     label = (
         f"{name} over the last {len(points)} runs: from {_figure(min(values))} to {_figure(max(values))}, "
