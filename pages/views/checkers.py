@@ -110,7 +110,7 @@ def _figure_charts(
 ) -> list[tuple[str, Any, str]]:
     """Each figure charted with its bounds; a figure a rule on history holds shaded with what
     that rule accepted at each run (the first such rule, when several hold one figure)."""
-    on_history = {}
+    on_history: dict[str, Rule] = {}
     for rule in rules:
         if rule.on_history:
             on_history.setdefault(rule.describe(), rule)
