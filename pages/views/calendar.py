@@ -14,7 +14,7 @@ from checkers.calendars import Calendar
 from checkers.models import BusinessCalendar, Retention
 from namespaces.models import Namespace, Role
 from pages.forms.checkers import NamespaceForm
-from pages.helpers import form_page, namespace_page, saved
+from pages.helpers import form_page, namespace_page, namespace_row_form, saved
 
 # Days shown ahead on the page, so an owner sees what the calendar makes of the coming weeks.
 AHEAD = 21
@@ -29,10 +29,7 @@ class BusinessCalendarForm(NamespaceForm):
 
 @namespace_page(post=Role.OWNER)
 def calendar(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    stored = BusinessCalendar.objects.filter(namespace=namespace).first()
-    form = BusinessCalendarForm(
-        request.POST or None, instance=stored or BusinessCalendar(namespace=namespace), namespace=namespace
-    )
+    form = namespace_row_form(request, namespace, BusinessCalendarForm)
     if request.method == "POST" and form.is_valid():
         form.save_changes()
         return saved(request, "Saved the business calendar.", "checkers:calendar", namespace)
@@ -63,10 +60,7 @@ class RetentionForm(NamespaceForm):
 
 @namespace_page(post=Role.OWNER)
 def retention(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    stored = Retention.objects.filter(namespace=namespace).first()
-    form = RetentionForm(
-        request.POST or None, instance=stored or Retention(namespace=namespace), namespace=namespace
-    )
+    form = namespace_row_form(request, namespace, RetentionForm)
     if request.method == "POST" and form.is_valid():
         form.save_changes()
         return saved(request, f"Runs are kept {form.instance.days} days.", "checkers:retention", namespace)
