@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from django.db.models.functions import Coalesce
+
 from checkers.calendars import Calendar
 from checkers.models import BusinessCalendar, Checker, CheckRun, RunStatus
 from checkers.rules import ASSERTIONS, DEFAULT_K, DEFAULT_RUNS, Band, Compare, Days, Operator, Rule, Season
@@ -51,10 +53,7 @@ def least(rule: Rule) -> int:
 
 
 def _scan(rule: Rule) -> int:
-    """Runs to read for this rule: only as many as it can use (a business-days rule skips the
-    runs of days off, however many they are)."""
-    if rule.days == Days.BUSINESS:
-        return SCAN
+    """Runs to read for this rule: only as many as it can use."""
     if rule.compare != Compare.BAND:
         return least(rule)
     if rule.seasonal or rule.history_days:
@@ -75,14 +74,44 @@ def load(
     if before is not None:
         runs = runs.filter(finished__lt=before)
     limit = limit or max(_scan(rule) for rule in rules)
-    rows = runs.order_by("-finished").values_list("scheduled_for", "started", "finished", "figures")[:limit]
+    # One timestamp a row, not three: parsing them is most of the cost of a long read.
+    at = Coalesce("scheduled_for", "started", "finished")
+    rows = runs.order_by("-finished").values_list(at, "figures")[:limit]
     found: dict[str, list[Point]] = {name: [] for name in names}
-    for scheduled, started, finished, figures in reversed(rows):
-        at = scheduled or started or finished
+    for at, figures in reversed(rows):
         for name, value in (figures or {}).items():
-            if at is not None and name in found and isinstance(value, int | float):
+            if name in found and isinstance(value, int | float):
                 found[name].append(Point(at, float(value)))
     return {name: sorted(points, key=lambda point: point.at) for name, points in found.items()}
+
+
+def load_reaching(
+    checker: Checker,
+    rules: Sequence[Rule],
+    before: datetime | None,
+    calendar: Calendar | None,
+    extra: int = 0,
+) -> dict[str, list[Point]]:
+    """``load``, reading further back while a business-days rule has fewer business-day runs
+    than it uses (``extra`` more): a weekday needs the last few runs, a Monday morning of a
+    minutely checker the whole weekend's, up to ``SCAN``."""
+    limit = min(SCAN, extra + max(_scan(rule) for rule in rules))
+    while True:
+        pasts = load(checker, rules, before=before, limit=limit)
+        if limit >= SCAN or all(
+            _enough(rule, pasts.get(rule.describe(), []), limit, extra, checker.zone, calendar)
+            for rule in rules
+        ):
+            return pasts
+        limit = min(limit * 8, SCAN)
+
+
+def _enough(
+    rule: Rule, points: Sequence[Point], limit: int, extra: int, zone: tzinfo, calendar: Calendar | None
+) -> bool:
+    if rule.days != Days.BUSINESS or len(points) < limit:  # not skipping days off, or all read
+        return True
+    return sum(_feeds(rule, point, zone, calendar) for point in points) >= extra + _scan(rule)
 
 
 def judge_for(checker: Checker, rules: Sequence[Rule], at: datetime) -> Callable[[Rule, Any], Message] | None:
@@ -92,9 +121,11 @@ def judge_for(checker: Checker, rules: Sequence[Rule], at: datetime) -> Callable
     by_days = any(rule.days for rule in rules)
     if not (on_history or by_days):
         return None
-    pasts = load(checker, on_history, before=at) if checker.pk and on_history else {}
     calendar = BusinessCalendar.calendar_of(checker.namespace_id) if by_days else None
     zone = checker.zone
+    if calendar and calendar.day_off(at.astimezone(zone).date()):  # business-days rules are not checked
+        on_history = [rule for rule in on_history if rule.days != Days.BUSINESS]
+    pasts = load_reaching(checker, on_history, at, calendar) if checker.pk and on_history else {}
     return lambda rule, measured: judge(rule, measured, at, pasts.get(rule.describe(), []), zone, calendar)
 
 
@@ -442,8 +473,8 @@ def expected_for(
     moments = {run: at for run in runs if (at := run.scheduled_for or run.started or run.finished)}
     if not moments:
         return {}
-    points = load(checker, [rule], limit=min(SCAN, len(runs) + _scan(rule))).get(rule.describe(), [])
     calendar = BusinessCalendar.calendar_of(checker.namespace_id) if rule.days else None
+    points = load_reaching(checker, [rule], None, calendar, extra=len(runs)).get(rule.describe(), [])
     spans = expected_over(rule, points, min(moments.values()), checker.zone, calendar)
     return {run: spans[at] for run, at in moments.items() if at in spans}
 
