@@ -187,8 +187,9 @@ def expected(
         return None
     previous = past[-1].value
     unit = abs(previous) / 100 if rule.compare == Compare.CHANGE_PCT else 1.0
-    low, high = _change_span(rule)
-    return previous + low * unit, previous + high * unit
+    # An open side stays open (from 0, any change in % is infinite: 0 times it is no figure).
+    low, high = (end if math.isinf(end) else previous + end * unit for end in _change_span(rule))
+    return low, high
 
 
 def _change_span(rule: Rule) -> tuple[float, float]:

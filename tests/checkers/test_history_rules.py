@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from checkers import history, runs
+from checkers.history import Point
 from checkers.models import CheckRun
 from checkers.rules import Band, Compare, Metric, Operator, Rule
 from checks_as_code import config
@@ -219,6 +220,9 @@ def test_a_change_rule_accepts_the_previous_figure_moved_by_the_allowed_change(c
     points = history.load(down, [rule], limit=10)[ROWS]
     # 80 % of 1,000, then of 812; no upper end.
     assert history.expected_over(rule, points, day(1, 1), down.zone) == {day(1, 2): (800, float("inf"))}
+    # From 0, any figure above is +∞ %: at least 0, no upper end (and no NaN from 0 times ∞).
+    from_zero = [Point(day(1, 3), 0.0), Point(day(1, 4), 5.0)]
+    assert history.expected_over(rule, from_zero, day(1, 4), down.zone) == {day(1, 4): (0, float("inf"))}
     between = counted(
         1, {"metric": "row_count", "compare": "change", "op": "between", "value": -5, "high": 10}
     )

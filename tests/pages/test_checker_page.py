@@ -360,6 +360,30 @@ def test_a_band_rule_figure_is_charted_with_the_band_each_run_was_judged_against
     assert "Shaded: the band mean ± 3 sd of the last 30 runs, as each run was judged." in content
 
 
+def test_a_change_rule_figure_is_charted_with_the_change_it_allowed(personas, login, rule):
+    rule.rules.update(compare="change_pct", op=">=", value=-20)
+    start = timezone.now() - timedelta(days=2)
+    CheckRun.objects.bulk_create(
+        CheckRun(
+            checker=rule,
+            trigger="schedule",
+            status="green",
+            started=start + timedelta(days=i),
+            finished=start + timedelta(days=i),
+            figures={"row count in users_with_email_null": value},
+        )
+        for i, value in enumerate([1000, 812])
+    )
+    content = login(personas.viewer).get(rule.get_absolute_url()).content.decode()
+    # 812 was held to at least 80 % of 1,000; the first run had nothing to change from.
+    label = (
+        "row count in users_with_email_null over the last 2 runs: from 812 to 1,000, now 812; "
+        "shaded: the change allowed since the previous run (&gt;= -20 %), now at least 800"
+    )
+    assert f'aria-label="{label}"' in content
+    assert content.count('data-testid="expected-band"') == 1
+
+
 def test_runs_are_paged_back_to_the_first(personas, login, rule):
     start = timezone.now() - timedelta(days=1)
     CheckRun.objects.bulk_create(
