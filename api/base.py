@@ -19,7 +19,6 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from api.access import namespace_for
-from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 
 
@@ -73,7 +72,3 @@ class ApiView(APIView):
         """The namespace's objects of one kind, by slug unless ``order`` says otherwise."""
         listed = objects.filter(namespace=self.namespace).order_by(*(order or ("slug",)))
         return Response(serializer(listed, many=True).data)
-
-    def showing(self, objects: QuerySet[Any], serializer: type[BaseSerializer], **lookup: str) -> Response:
-        """One of the namespace's objects, or 404 (an outsider learns nothing of other namespaces)."""
-        return Response(serializer(get_in_namespace(objects, self.namespace, **lookup)).data)

@@ -6,6 +6,8 @@ secret are write-only; a window added, changed or removed is audited like a togg
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from rest_framework import exceptions, status
 from rest_framework.request import Request
@@ -14,7 +16,7 @@ from rest_framework.response import Response
 from alarms.models import Channel, MaintenanceWindow, Notification
 from alarms.toggles import remove_window, window_saved
 from api.base import ApiView
-from api.data_views import valid
+from api.resources import DeletableDetail, ObjectList, Resource, valid
 from api.schema import answers
 from api.serializers import (
     ChannelSerializer,
@@ -33,6 +35,8 @@ from namespaces.models import Membership, Role
 MEMBERS = Membership.objects.select_related("user", "namespace")
 CHANNELS = Channel.objects.select_related("namespace")
 WINDOWS = MaintenanceWindow.objects.select_related("namespace", "created_by")
+CHANNEL = Resource(CHANNELS, ChannelSerializer, ChannelWriteSerializer, channel_form, "channels")
+WINDOW = Resource(WINDOWS, WindowSerializer, WindowWriteSerializer, window_form, "maintenance")
 
 
 class OwnersWrite(ApiView):
@@ -83,45 +87,21 @@ class MemberDetail(OwnersWrite):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ChannelList(OwnersWrite):
-    @answers(ChannelSerializer(many=True), tag="channels")
-    def get(self, request: Request, namespace: str) -> Response:
-        return self.listing(CHANNELS, ChannelSerializer)
+class ChannelList(OwnersWrite, ObjectList):
+    resource = CHANNEL
+    post_note = "Owners, validated as the channel page validates; the URL and secret are never returned."
 
-    @answers(
-        ChannelSerializer,
-        201,
-        tag="channels",
-        request=ChannelWriteSerializer,
-        description="Owners, validated as the channel page validates; the URL and secret are never returned.",
+
+class ChannelDetail(OwnersWrite, DeletableDetail):
+    resource = CHANNEL
+    patch_note = (
+        "Change the keys given; a URL or secret left out stays, `null` clears it. Switching "
+        "`enabled` is audited, and enabling releases held notifications, as on the page."
     )
-    def post(self, request: Request, namespace: str) -> Response:
-        saved = channel_form(self.namespace, None, valid(ChannelWriteSerializer, request)).save_changes()
-        return Response(ChannelSerializer(saved).data, status=status.HTTP_201_CREATED)
 
-
-class ChannelDetail(OwnersWrite):
-    @answers(ChannelSerializer, tag="channels")
-    def get(self, request: Request, namespace: str, channel: str) -> Response:
-        return self.showing(CHANNELS, ChannelSerializer, slug=channel)
-
-    @answers(
-        ChannelSerializer,
-        tag="channels",
-        request=ChannelWriteSerializer,
-        description="Change the keys given; a URL or secret left out stays, `null` clears it. "
-        "Switching `enabled` is audited, and enabling releases held notifications, as on the page.",
-    )
-    def patch(self, request: Request, namespace: str, channel: str) -> Response:
-        found = get_in_namespace(CHANNELS, self.namespace, slug=channel)
-        form = channel_form(self.namespace, found, valid(ChannelWriteSerializer, request))
-        saved, _ = form.save_toggling(request.user, "through the API")
-        return Response(ChannelSerializer(CHANNELS.get(pk=saved.pk)).data)
-
-    @answers(None, 204, tag="channels")
-    def delete(self, request: Request, namespace: str, channel: str) -> Response:
-        get_in_namespace(CHANNELS, self.namespace, slug=channel).delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def change(self, form: Any) -> Channel:
+        saved, _ = form.save_toggling(self.request.user, "through the API")
+        return CHANNELS.get(pk=saved.pk)
 
 
 class ChannelTest(OwnersWrite):
@@ -136,44 +116,30 @@ class ChannelTest(OwnersWrite):
         )
 
 
-class WindowList(OwnersWrite):
-    @answers(WindowSerializer(many=True), tag="maintenance")
-    def get(self, request: Request, namespace: str) -> Response:
-        return self.listing(WINDOWS, WindowSerializer, "name")
+class WindowList(OwnersWrite, ObjectList):
+    resource = WINDOW
+    order = "name"
+    post_note = "Once (`starts`, `ends`) or recurring (`cron`, `duration_minutes`); audited."
 
-    @answers(
-        WindowSerializer,
-        201,
-        tag="maintenance",
-        request=WindowWriteSerializer,
-        description="Once (`starts`, `ends`) or recurring (`cron`, `duration_minutes`); audited.",
-    )
-    def post(self, request: Request, namespace: str) -> Response:
-        form = window_form(self.namespace, None, valid(WindowWriteSerializer, request))
-        form.instance.created_by = request.user
+    def create(self, form: Any) -> MaintenanceWindow:
+        form.instance.created_by = self.request.user
         with transaction.atomic():
             window = form.save_changes()
-            window_saved(window, request.user, added=True)
-        return Response(WindowSerializer(window).data, status=status.HTTP_201_CREATED)
+            window_saved(window, self.request.user, added=True)
+        return window
 
 
-class WindowDetail(OwnersWrite):
-    @answers(WindowSerializer, tag="maintenance")
-    def get(self, request: Request, namespace: str, window: str) -> Response:
-        return self.showing(WINDOWS, WindowSerializer, uuid=window)
+class WindowDetail(OwnersWrite, DeletableDetail):
+    resource = WINDOW
+    lookup = "uuid"
 
-    @answers(WindowSerializer, tag="maintenance", request=WindowWriteSerializer)
-    def patch(self, request: Request, namespace: str, window: str) -> Response:
-        found = get_in_namespace(WINDOWS, self.namespace, uuid=window)
-        form = window_form(self.namespace, found, valid(WindowWriteSerializer, request))
+    def change(self, form: Any) -> MaintenanceWindow:
         with transaction.atomic():
             saved = form.save_changes()
             if form.has_changed():
-                window_saved(saved, request.user, added=False)
-        return Response(WindowSerializer(saved).data)
+                window_saved(saved, self.request.user, added=False)
+        return saved
 
-    @answers(None, 204, tag="maintenance")
-    def delete(self, request: Request, namespace: str, window: str) -> Response:
+    def remove(self, obj: MaintenanceWindow) -> None:
         with transaction.atomic():
-            remove_window(get_in_namespace(WINDOWS, self.namespace, uuid=window), request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+            remove_window(obj, self.request.user)

@@ -125,9 +125,7 @@ def runbook_form(namespace: Namespace, instance: Runbook | None, payload: dict[s
         {k: _as_form_value(v) for k, v in data.items()}, instance=instance, namespace=namespace
     )
     if not form.is_valid():
-        raise exceptions.ValidationError(
-            {("" if k == "__all__" else k): list(v) for k, v in form.errors.items()}
-        )
+        raise _invalid(form)
     return form
 
 

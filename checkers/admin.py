@@ -211,7 +211,8 @@ class CheckerAdmin(TenantAdminMixin, admin.ModelAdmin):
         # cron-style run_checker must not pay for Celery (tests/checkers/test_run_checker_imports.py).
         from checkers.tasks import start_test_run
 
-        started = [start_test_run(checker, request.user) for checker in self._editable(request, queryset)]
+        editable = self._editable(request, queryset)
+        started = [start_test_run(testruns.create(checker, request.user)) for checker in editable]
         deadline = time.monotonic() + settings.TEST_RUN_WAIT_S
         for test_run in started:
             testruns.wait(test_run, max(deadline - time.monotonic(), 0))

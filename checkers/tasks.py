@@ -11,10 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkers import dispatch, quotas, retention, runs, testruns
-from checkers.models import Checker, CheckerRule, CheckRun, Dataset, TestRun
+from checkers.models import CheckRun, TestRun
 from checkers.sandbox import ErrorKind
 from malleable.celery import app
-from namespaces.models import AnyUser
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,10 @@ def enqueue(run: CheckRun, limit: int) -> None:
     )
 
 
-def time_limit(checker: Checker, datasets: list[Dataset]) -> int:
+def time_limit(test_run: TestRun) -> int:
     """A test run's worker time limit: what its draft reads instead of the saved datasets."""
+    checker, declared, rules = testruns.rebuild(test_run)
+    datasets = testruns.read_datasets(checker, declared, rules)
     return dispatch.budget(checker, (dataset.datasource.statement_timeout for dataset in datasets))
 
 
@@ -74,20 +75,14 @@ def run_checker(run_id: int) -> str | None:
         return runs.record_error(run, ErrorKind.TIMEOUT, detail).status
 
 
-def start_test_run(
-    checker: Checker,
-    user: AnyUser,
-    declared: list[Dataset] | None = None,
-    rules: list[CheckerRule] | None = None,
-) -> TestRun:
-    """Send a test run to a worker (``checkers/testruns.py``); the page then waits for its row.
+def start_test_run(test_run: TestRun) -> TestRun:
+    """Send a test run (``testruns.create``) to a worker; the page then waits for its row.
 
     Sent at once rather than on commit: the pages run in autocommit, so the row is already
     committed, and under ``CELERY_TASK_ALWAYS_EAGER`` the test run finishes here, in this call.
     """
-    test_run = testruns.create(checker, user, declared, rules)
     if test_run.finished is None:
-        limit = time_limit(checker, testruns.read_datasets(checker, declared, rules))
+        limit = time_limit(test_run)
         run_test.apply_async((test_run.pk,), time_limit=limit + 5, soft_time_limit=limit)
     return test_run
 
@@ -102,8 +97,7 @@ def run_test(test_run_id: int) -> None:
     try:
         testruns.execute(test_run)
     except SoftTimeLimitExceeded:
-        checker, declared, rules = testruns.rebuild(test_run)
-        limit = time_limit(checker, testruns.read_datasets(checker, declared, rules))
+        limit = time_limit(test_run)
         detail = f"timeout: the test run passed its worker time limit of {limit} s"
         testruns.give_up(test_run, ErrorKind.TIMEOUT, detail)
 

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -144,6 +144,7 @@ def _file_path(path: str) -> str:
     return "/" + path.lstrip("/") if path.startswith("/") else path
 
 
+@dataclass(eq=False, repr=False)
 class Engine:
     """One database engine: how to open a read-only, time-boxed session and read from it.
 
@@ -172,29 +173,21 @@ class Engine:
     tls_modes: ClassVar[tuple[str, ...]] = ()
     tls_default: ClassVar[str] = ""
 
-    def __init__(
-        self,
-        location: Location,
-        target: Target,
-        *,
-        password: str,
-        timeout_s: float,
-        row_cap: int,
-        max_idle: int = 4,
-        identity: str = "",
-        allow_privileged: bool = False,
-        byte_cap: int = DEFAULT_BYTE_CAP,
-    ) -> None:
-        self.location = location
-        self.target = target
-        self.password = password
-        self.timeout_s = timeout_s
-        self.row_cap = row_cap
-        self.byte_cap = byte_cap
-        self.max_idle = max_idle
-        self.identity = identity
-        self.allow_privileged = allow_privileged
-        self.secrets = [secret for secret in (password, location.password) if secret]
+    location: Location
+    target: Target
+    _: KW_ONLY
+    password: str
+    timeout_s: float
+    row_cap: int
+    max_idle: int = 4
+    identity: str = ""
+    allow_privileged: bool = False
+    byte_cap: int = DEFAULT_BYTE_CAP
+    # What a message must never show: the datasource's password and the URL's.
+    secrets: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.secrets = [secret for secret in (self.password, self.location.password) if secret]
 
     @property
     def pool_key(self) -> str:

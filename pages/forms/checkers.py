@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from alarms.models import AlarmPolicy, OnError
-from checkers import compilation, datasources, history, quotas, tasks
+from checkers import compilation, datasources, history, quotas, tasks, testruns
 from checkers.humanize import SourcePosition, error_position
 from checkers.models import Checker, CheckerKind, CheckerRule, Dataset, Datasource, TestRun
 from checkers.rules import Band, Compare, Days, Season, number
@@ -413,7 +413,7 @@ class CheckerForm(NamespaceForm):
     def test_run(self, user: Any, rules: list[CheckerRule]) -> TestRun:
         """The checker as typed, sent to a worker to run against live datasets; nothing is saved."""
         declared = list(self.cleaned_data.get("datasets") or [])
-        return tasks.start_test_run(self.instance, user, declared=declared, rules=rules)
+        return tasks.start_test_run(testruns.create(self.instance, user, declared, rules))
 
 
 class CheckerRuleForm(NamespaceForm):

@@ -26,7 +26,7 @@ from alarms.models import (
     ToggleLog,
     ToggleRefused,
 )
-from checkers import history, runs, tasks
+from checkers import history, runs, tasks, testruns
 from checkers.humanize import error_position, preview_schedule
 from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, State, Trigger
 from checkers.rules import NOUNS, Rule, bounds_by_figure, metric_names
@@ -146,7 +146,7 @@ def _headline(run: CheckRun) -> str:
 def test_run(request: HttpRequest, namespace: Namespace, checker: str) -> HttpResponse:
     """The saved checker against live datasets, recording nothing and alarming nobody."""
     checker = _checker(namespace, checker)
-    result = waited(tasks.start_test_run(checker, request.user))
+    result = waited(tasks.start_test_run(testruns.create(checker, request.user)))
     if is_htmx(request):
         return render(request, "checkers/_test_result.html", result)
     return render(request, "checkers/detail.html", _detail_context(request, namespace, checker, **result))

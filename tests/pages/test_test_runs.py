@@ -85,7 +85,7 @@ def test_the_checker_pages_test_run_goes_to_the_worker_too(
 
 
 def test_any_member_reads_a_test_run_and_outsiders_get_404(personas, login, python_checker, sent):
-    test_run = tasks.start_test_run(python_checker, personas.editor)
+    test_run = tasks.start_test_run(testruns.create(python_checker, personas.editor))
     url = test_run.get_absolute_url()
     assert login(personas.viewer).get(url, **HTMX).status_code == 200
     assert login(personas.viewer).post(url).status_code == 405
@@ -113,7 +113,7 @@ def test_a_spent_budget_answers_at_once_with_the_skipped_message(
 @pytest.mark.usefixtures("eager_tasks")
 def test_test_runs_count_against_the_namespaces_worker_seconds(personas, python_checker, settings):
     settings.QUOTA_WORKER_SECONDS = 3600
-    test_run = tasks.start_test_run(python_checker, personas.editor)
+    test_run = tasks.start_test_run(testruns.create(python_checker, personas.editor))
     test_run.refresh_from_db()
     assert test_run.duration_ms > 0
     settings.QUOTA_WORKER_SECONDS = test_run.duration_ms / 1000
@@ -124,7 +124,7 @@ def test_test_runs_count_against_the_namespaces_worker_seconds(personas, python_
 def test_a_duplicate_delivery_does_nothing_and_old_test_runs_are_forgotten(personas, python_checker, sent):
     old = TestRun.objects.create(namespace=personas.b, created=timezone.now() - timedelta(hours=1, seconds=1))
     recent = TestRun.objects.create(namespace=personas.b, created=timezone.now() - timedelta(minutes=59))
-    test_run = tasks.start_test_run(python_checker, personas.editor)
+    test_run = tasks.start_test_run(testruns.create(python_checker, personas.editor))
     tasks.run_test(test_run.pk)
     test_run.refresh_from_db()
     first = (test_run.finished, test_run.result)
@@ -136,7 +136,7 @@ def test_a_duplicate_delivery_does_nothing_and_old_test_runs_are_forgotten(perso
 
 
 def test_a_test_run_the_worker_abandons_says_so_and_stops_the_polling(personas, login, python_checker, sent):
-    test_run = tasks.start_test_run(python_checker, personas.editor)
+    test_run = tasks.start_test_run(testruns.create(python_checker, personas.editor))
     testruns.give_up(test_run, ErrorKind.TIMEOUT, "the test run passed its worker time limit of 80 s")
     content = poll(login(personas.editor), test_run)
     assert "Error: <code>timeout</code>" in content
