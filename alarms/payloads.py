@@ -70,12 +70,6 @@ def failing_rows(run: CheckRun | None) -> dict[str, Any] | None:
     return FailingRows.summary(run) if run is not None else None
 
 
-def failing_rows_text(rows: dict[str, Any]) -> str:
-    """ "3 new failing rows (12 in all)", and how many no longer fail when some do not."""
-    text = f"{rows['new']:,} new failing row{'' if rows['new'] == 1 else 's'} ({rows['count']:,} in all)"
-    return f"{text}; {rows['gone']:,} no longer failing" if rows["gone"] else text
-
-
 def build(
     *,
     event: str,
@@ -92,7 +86,9 @@ def build(
         messages.append({"level": "note", "text": NO_RUNBOOK})
     rows = failing_rows(run)
     if rows:
-        messages.insert(0, {"level": "note", "text": failing_rows_text(rows)})
+        messages.insert(
+            0, {"level": "note", "text": FailingRows.say(rows["new"], rows["count"], rows["gone"])}
+        )
     return ({"failing_rows": rows} if rows else {}) | {
         "event": event,
         "namespace": checker.namespace.slug,

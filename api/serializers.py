@@ -96,14 +96,27 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class RuleWriteSerializer(serializers.Serializer):
-    """Shapes only: the editor's rule form checks the meaning (api/validation.py)."""
+    """Shapes only: the editor's rule form checks the meaning (api/validation.py). Every key of
+    ``CheckerRule.FIELDS``, as ``RuleSerializer`` reads it back; a key left out takes its default."""
 
     dataset = Slug()
     metric = Text(required=False)
     column = Text(required=False, allow_blank=True)
+    compare = Text(
+        required=False, allow_blank=True, help_text="Blank: a fixed bound; change, change_pct or band."
+    )
     op = Text(required=False)
     value = serializers.FloatField(required=False, allow_null=True)
     high = serializers.FloatField(required=False, allow_null=True)
+    band = Text(required=False, allow_blank=True, help_text="For a band: blank (mean ± k sd) or mad.")
+    k = serializers.FloatField(required=False, allow_null=True)
+    history_runs = serializers.IntegerField(required=False, allow_null=True)
+    history_days = serializers.IntegerField(required=False, allow_null=True)
+    seasonal = Text(required=False, allow_blank=True, help_text="Blank, weekday, hour or weekday_hour.")
+    min_history = serializers.IntegerField(required=False, allow_null=True)
+    days = Text(required=False, allow_blank=True, help_text="Blank: every day; business or bound.")
+    off_value = serializers.FloatField(required=False, allow_null=True)
+    off_high = serializers.FloatField(required=False, allow_null=True)
     key_column = Text(required=False, allow_blank=True)
     message = Text(required=False, allow_blank=True)
 

@@ -19,6 +19,7 @@ from checkers.models import (
     CheckRun,
     Dataset,
     Datasource,
+    Retention,
     RunStatus,
     State,
     TestRun,
@@ -236,6 +237,14 @@ def _test_run_message(test_run: TestRun) -> str:
 def _first_message(messages_: list[dict]) -> str:
     failing = [m["text"] for m in messages_ if m["level"] == "fail"]
     return (failing or [m["text"] for m in messages_] or [""])[0]
+
+
+@admin.register(Retention)
+class RetentionAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """Also on the settings page (Retention); owners change it, members read it."""
+
+    edit_role = Role.OWNER
+    list_display = ["namespace", "days"]
 
 
 @admin.register(CheckRun)

@@ -16,10 +16,12 @@ import bisect
 import decimal
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
+
+from django.db.models.functions import Coalesce
 
 from checkers.calendars import Calendar
 from checkers.models import BusinessCalendar, Checker, CheckRun, RunStatus
@@ -72,14 +74,44 @@ def load(
     if before is not None:
         runs = runs.filter(finished__lt=before)
     limit = limit or max(_scan(rule) for rule in rules)
-    rows = runs.order_by("-finished").values_list("scheduled_for", "started", "finished", "figures")[:limit]
+    # One timestamp a row, not three: parsing them is most of the cost of a long read.
+    at = Coalesce("scheduled_for", "started", "finished")
+    rows = runs.order_by("-finished").values_list(at, "figures")[:limit]
     found: dict[str, list[Point]] = {name: [] for name in names}
-    for scheduled, started, finished, figures in reversed(rows):
-        at = scheduled or started or finished
+    for at, figures in reversed(rows):
         for name, value in (figures or {}).items():
-            if at is not None and name in found and isinstance(value, int | float):
+            if name in found and isinstance(value, int | float):
                 found[name].append(Point(at, float(value)))
     return {name: sorted(points, key=lambda point: point.at) for name, points in found.items()}
+
+
+def load_reaching(
+    checker: Checker,
+    rules: Sequence[Rule],
+    before: datetime | None,
+    calendar: Calendar | None,
+    extra: int = 0,
+) -> dict[str, list[Point]]:
+    """``load``, reading further back while a business-days rule has fewer business-day runs
+    than it uses (``extra`` more): a weekday needs the last few runs, a Monday morning of a
+    minutely checker the whole weekend's, up to ``SCAN``."""
+    limit = min(SCAN, extra + max(_scan(rule) for rule in rules))
+    while True:
+        pasts = load(checker, rules, before=before, limit=limit)
+        if limit >= SCAN or all(
+            _enough(rule, pasts.get(rule.describe(), []), limit, extra, checker.zone, calendar)
+            for rule in rules
+        ):
+            return pasts
+        limit = min(limit * 8, SCAN)
+
+
+def _enough(
+    rule: Rule, points: Sequence[Point], limit: int, extra: int, zone: tzinfo, calendar: Calendar | None
+) -> bool:
+    if rule.days != Days.BUSINESS or len(points) < limit:  # not skipping days off, or all read
+        return True
+    return sum(_feeds(rule, point, zone, calendar) for point in points) >= extra + _scan(rule)
 
 
 def judge_for(checker: Checker, rules: Sequence[Rule], at: datetime) -> Callable[[Rule, Any], Message] | None:
@@ -89,9 +121,11 @@ def judge_for(checker: Checker, rules: Sequence[Rule], at: datetime) -> Callable
     by_days = any(rule.days for rule in rules)
     if not (on_history or by_days):
         return None
-    pasts = load(checker, on_history, before=at) if checker.pk and on_history else {}
     calendar = BusinessCalendar.calendar_of(checker.namespace_id) if by_days else None
     zone = checker.zone
+    if calendar and calendar.day_off(at.astimezone(zone).date()):  # business-days rules are not checked
+        on_history = [rule for rule in on_history if rule.days != Days.BUSINESS]
+    pasts = load_reaching(checker, on_history, at, calendar) if checker.pk and on_history else {}
     return lambda rule, measured: judge(rule, measured, at, pasts.get(rule.describe(), []), zone, calendar)
 
 
@@ -115,10 +149,72 @@ def judge(
     if not rule.on_history:
         return rule.judge(measured)
     value = _number(rule, measured)
-    past = [point for point in past if point.at < at]
+    past = history(rule, at, past, zone, calendar)
     if rule.compare == Compare.BAND:
         return _judge_band(rule, value, window(rule, at, past, zone), zone)
     return _judge_change(rule, value, past)
+
+
+def history(
+    rule: Rule, at: datetime, past: Sequence[Point], zone: tzinfo, calendar: Calendar | None = None
+) -> list[Point]:
+    """The past a rule reads at ``at``: the points before it, and for a rule that holds on
+    business days only, only those of business days (Monday compares with Friday, not Sunday)."""
+    return [point for point in past if point.at < at and _feeds(rule, point, zone, calendar)]
+
+
+def _feeds(rule: Rule, point: Point, zone: tzinfo, calendar: Calendar | None) -> bool:
+    if rule.days != Days.BUSINESS:
+        return True
+    return (calendar or Calendar()).is_business_day(point.at.astimezone(zone).date())
+
+
+def expected(
+    rule: Rule, at: datetime, past: Sequence[Point], zone: tzinfo, calendar: Calendar | None = None
+) -> tuple[float, float] | None:
+    """The figures the rule accepts at ``at`` from its past, as ``judge`` holds them: a band's
+    ends, or the previous figure moved by the allowed change (an open side is infinite). None
+    when it judges nothing there: learning, or a day off of a business-days rule."""
+    if rule.days and (calendar or Calendar()).day_off(at.astimezone(zone).date()):
+        if rule.days == Days.BUSINESS:
+            return None
+        rule = rule.off_days()
+    past = history(rule, at, past, zone, calendar)
+    if rule.compare == Compare.BAND:
+        drawn = window(rule, at, past, zone)
+        return band(rule, [point.value for point in drawn]) if len(drawn) >= least(rule) else None
+    if len(past) < least(rule):
+        return None
+    previous = past[-1].value
+    unit = abs(previous) / 100 if rule.compare == Compare.CHANGE_PCT else 1.0
+    # An open side stays open (from 0, any change in % is infinite: 0 times it is no figure).
+    low, high = (end if math.isinf(end) else previous + end * unit for end in _change_span(rule))
+    return low, high
+
+
+def _change_span(rule: Rule) -> tuple[float, float]:
+    """The changes a change rule allows, from least to most (its operator's open side infinite)."""
+    assert rule.value is not None, "a validated rule has its value"
+    if rule.op == Operator.BETWEEN:
+        assert rule.high is not None, "a validated between has its upper bound"
+        return rule.value, rule.high
+    if rule.op in (Operator.LT, Operator.LE):
+        return -math.inf, rule.value
+    if rule.op in (Operator.GT, Operator.GE):
+        return rule.value, math.inf
+    if rule.op == Operator.EQ:
+        return rule.value, rule.value
+    return -math.inf, math.inf
+
+
+def expected_words(rule: Rule) -> str:
+    """What a chart shades for the rule: "the band mean ± 3 sd of the last 30 runs"."""
+    if rule.compare == Compare.BAND:
+        return f"the band {rule.band_words()} {rule.history_words()}"
+    unit = " %" if rule.compare == Compare.CHANGE_PCT else ""
+    low, high = (f"{shown(bound)}{unit}" for bound in (rule.value or 0, rule.high or 0))
+    claim = f"between {low} and {high}" if rule.op == Operator.BETWEEN else f"{rule.op} {low}"
+    return f"the change allowed since the previous run ({claim})"
 
 
 def _number(rule: Rule, measured: Any) -> float:
@@ -284,18 +380,38 @@ def backtest(checker: Checker, rule: Rule, days: int, now: datetime) -> list[Rep
 def replay(
     rule: Rule, points: Sequence[Point], since: datetime, zone: tzinfo, calendar: Calendar | None = None
 ) -> list[Replay]:
-    """Judge each point from ``since`` on with the points before it (only as many as the rule
-    can use, so a replay of thousands of runs stays linear when the window is a count)."""
+    """Judge each point from ``since`` on with the points before it."""
+    return [
+        Replay(point.at, judge(rule, point.value, point.at, past, zone, calendar))
+        for point, past in _walk(rule, points, since, zone, calendar)
+    ]
+
+
+def expected_over(
+    rule: Rule, points: Sequence[Point], since: datetime, zone: tzinfo, calendar: Calendar | None = None
+) -> dict[datetime, tuple[float, float]]:
+    """What the rule accepted at each point from ``since`` on (``expected``), by the point's time;
+    a point it judged nothing at (learning, a day off) is left out."""
+    return {
+        point.at: span
+        for point, past in _walk(rule, points, since, zone, calendar)
+        if (span := expected(rule, point.at, past, zone, calendar)) is not None
+    }
+
+
+def _walk(
+    rule: Rule, points: Sequence[Point], since: datetime, zone: tzinfo, calendar: Calendar | None
+) -> Iterator[tuple[Point, list[Point]]]:
+    """Each point from ``since`` on with the past the rule reads there (only as many points as
+    it can use, so a replay of thousands of runs stays linear when the window is a count)."""
     seasons: dict[tuple[int, int], tuple[list[Point], list[datetime]]] = {}
-    replays = []
     for point in points:
         season, moments = seasons.setdefault(_season(rule, point.at, zone), ([], []))
         if point.at >= since:
-            past = _recent(rule, season, moments, point.at)
-            replays.append(Replay(point.at, judge(rule, point.value, point.at, past, zone, calendar)))
-        season.append(point)
-        moments.append(point.at)
-    return replays
+            yield point, _recent(rule, season, moments, point.at)
+        if _feeds(rule, point, zone, calendar):
+            season.append(point)
+            moments.append(point.at)
 
 
 def _season(rule: Rule, at: datetime, zone: tzinfo) -> tuple[int, int]:
@@ -348,6 +464,20 @@ class Backtest:
                 for replay in self.fired
             ],
         }
+
+
+def expected_for(
+    checker: Checker, rule: Rule, runs: Sequence[CheckRun]
+) -> dict[CheckRun, tuple[float, float]]:
+    """What the rule accepted at each of these runs of the checker (oldest first), as the runs
+    judged them, for the checker page's chart; a run it judged nothing at is left out."""
+    moments = {run: at for run in runs if (at := run.scheduled_for or run.started or run.finished)}
+    if not moments:
+        return {}
+    calendar = BusinessCalendar.calendar_of(checker.namespace_id) if rule.days else None
+    points = load_reaching(checker, [rule], None, calendar, extra=len(runs)).get(rule.describe(), [])
+    spans = expected_over(rule, points, min(moments.values()), checker.zone, calendar)
+    return {run: spans[at] for run, at in moments.items() if at in spans}
 
 
 def backtest_rules(checker: Checker, rules: Sequence[Rule], days: int, now: datetime) -> list[Backtest]:

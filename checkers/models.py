@@ -1029,16 +1029,37 @@ class Retention(models.Model):
 
     NAMESPACE_PATH = "namespace"
     DEFAULT_DAYS = 90
+    MAX_DAYS = 3650
 
     namespace = models.OneToOneField(Namespace, on_delete=models.CASCADE, related_name="retention")
     days = models.PositiveIntegerField(
+        "keep runs for (days)",
         default=DEFAULT_DAYS,
-        validators=[MinValueValidator(1), MaxValueValidator(3650)],
-        help_text="Runs older than this are deleted; states and transitions are kept.",
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_DAYS)],
+        help_text="Runs older than this are deleted, in batches, every hour: their messages, logs, "
+        "figures and metrics, and their failing rows. Alarm states, their transitions and the alarm "
+        "history are kept. From 1 to 3,650 days (ten years); 90 unless set.",
     )
 
     def __str__(self) -> str:
         return f"{self.namespace} keeps runs {self.days} days"
+
+    def clean(self) -> None:
+        """Keep at least the days of history a rule of the namespace reads, or its band would
+        quietly shrink to what is left."""
+        longest = (
+            CheckerRule.objects.filter(checker__namespace_id=self.namespace_id, history_days__isnull=False)
+            .select_related("checker")
+            .order_by("-history_days")
+            .first()
+        )
+        if longest is not None and self.days is not None and self.days < (longest.history_days or 0):
+            raise ValidationError(
+                {
+                    "days": f"A rule of {longest.checker.slug} reads the last {longest.history_days} days "
+                    "of history: keep runs at least that long."
+                }
+            )
 
 
 class FailingRows(models.Model):
@@ -1112,6 +1133,17 @@ class FailingRows(models.Model):
                 )
             )
         FailingRows.objects.bulk_create(rows)
+
+    @staticmethod
+    def say(new: int, count: int, gone: int) -> str:
+        """ "3 new failing rows (12 in all)", and how many no longer fail when some do not: the
+        alarm message's words and the run page's."""
+        text = f"{new:,} new failing row{'' if new == 1 else 's'} ({count:,} in all)"
+        return f"{text}; {gone:,} no longer failing" if gone else text
+
+    @property
+    def headline(self) -> str:
+        return self.say(len(self.new), self.count, len(self.gone))
 
     def listed(self) -> list[tuple[str, bool]]:
         """The sample for the run page: each key, and whether it is new since the previous run."""

@@ -6,8 +6,9 @@ script, in any screenshot and on a phone, and each carries a text summary for sc
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -219,22 +220,32 @@ def _figure(value: float) -> str:
 
 
 def figure_chart(
-    name: str, runs: Sequence[CheckRun], bounds: Sequence[float], width: int = 640, height: int = 140
+    name: str,
+    runs: Sequence[CheckRun],
+    bounds: Sequence[float],
+    expected: Mapping[CheckRun, tuple[float, float]] | None = None,
+    expected_words: str = "",
+    width: int = 640,
+    height: int = 140,
 ) -> SafeString:
     """One figure over recent runs, oldest left, each point coloured by its run's outcome, with
-    the rule's bounds drawn across, so a drift toward a bound shows before it is crossed."""
+    the rule's bounds drawn across, so a drift toward a bound shows before it is crossed. A rule
+    on history has no bound that holds still: ``expected`` is what it accepted at each run (its
+    band, or the allowed change), shaded."""
     points = [(run, run.figures[name]) for run in runs if name in (run.figures or {})]
     if len(points) < 2:
         return format_html('<p class="text-body-secondary small mb-0">{}</p>', "Too few runs to chart yet.")
+    expected = expected or {}
     values = [value for _, value in points]
-    low, high = min([*values, *bounds]), max([*values, *bounds])
+    ends = [end for span in expected.values() for end in span if math.isfinite(end)]
+    low, high = min([*values, *bounds, *ends]), max([*values, *bounds, *ends])
     high = high if high > low else low + 1
     left, right, top, bottom = 64, 8, 10, 22
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / (len(points) - 1)
 
     def y(value: float) -> float:
-        return top + plot_h * (1 - (value - low) / (high - low))
+        return top + plot_h * (1 - (max(low, min(high, value)) - low) / (high - low))
 
     path, dots = _line(
         (left + i * step, y(value), run, f"{_figure(value)}, {run.status}, {_when(run.finished)}")
@@ -249,20 +260,34 @@ def figure_chart(
             for b in bounds
         ),
     )
+    if not bounds:  # nothing labels the scale: say its ends
+        lines = format_html(
+            '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>'
+            '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>',
+            left - 6,
+            top + 8,
+            _figure(high),
+            left - 6,
+            top + plot_h,
+            _figure(low),
+        )
+    spans = [(left + i * step, expected.get(run)) for i, (run, _) in enumerate(points)]
     label = (
         f"{name} over the last {len(points)} runs: from {_figure(min(values))} to {_figure(max(values))}, "
         f"now {_figure(values[-1])}"
         + (f"; bound{'s' if len(bounds) != 1 else ''} {', '.join(map(_figure, bounds))}" if bounds else "")
+        + (f"; shaded: {expected_words}{_now_expected(spans)}" if expected else "")
     )
     return format_html(
         '<svg class="chart" data-testid="figure-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '
         'preserveAspectRatio="none"><title>{}</title>'
-        "{}{}"
+        "{}{}{}"
         '<path d="{}" class="line"/>{}</svg>',
         label,
         width,
         height,
         label,
+        _shade(spans, y, step),
         _time_axis(
             left, width - right, top + plot_h, height - 4, points[0][0].finished, points[-1][0].finished
         ),
@@ -270,3 +295,40 @@ def figure_chart(
         path,
         dots,
     )
+
+
+def _shade(
+    spans: Sequence[tuple[float, tuple[float, float] | None]], y: Callable[[float], float], step: float
+) -> SafeString:
+    """The accepted figures as shaded areas, one per stretch of runs that had them (a run that
+    judged nothing, learning or on a day off, breaks the stretch); an open side reaches the edge."""
+    stretches: list[list[tuple[float, tuple[float, float]]]] = [[]]
+    for x, span in spans:
+        if span is None:
+            stretches.append([])
+        else:
+            stretches[-1].append((x, span))
+    paths = []
+    for stretch in filter(None, stretches):
+        if len(stretch) == 1:
+            (x, span), half = stretch[0], step / 4
+            stretch = [(x - half, span), (x + half, span)]
+        upper = [f"{x:.1f},{y(high):.1f}" for x, (_, high) in stretch]
+        lower = [f"{x:.1f},{y(low):.1f}" for x, (low, _) in reversed(stretch)]
+        paths.append((f"M{' L'.join(upper)} L{' L'.join(lower)} Z",))
+    return format_html_join("", '<path d="{}" class="expected" data-testid="expected-band"/>', paths)
+
+
+def _now_expected(spans: Sequence[tuple[float, tuple[float, float] | None]]) -> str:
+    """The last run's accepted figures in words: ", now 6.55–15.45", ", now at least 812"."""
+    last = spans[-1][1]
+    if last is None:
+        return ""
+    low, high = last
+    if math.isinf(low) and math.isinf(high):
+        return ", now any figure"
+    if math.isinf(high):
+        return f", now at least {_figure(low)}"
+    if math.isinf(low):
+        return f", now at most {_figure(high)}"
+    return f", now {_figure(low)}\N{EN DASH}{_figure(high)}"

@@ -116,6 +116,14 @@ def form_page(
     return render(request, template, page_context(request, namespace, form=form, **extra))
 
 
+def namespace_row_form(request: HttpRequest, namespace: Namespace, form_class: Callable[..., Any]) -> Any:
+    """The form of the namespace's one row of a settings model (its alarm defaults, calendar,
+    retention), a new row until it is first saved, bound to the POST."""
+    model = form_class._meta.model
+    stored = model.objects.filter(namespace=namespace).first() or model(namespace=namespace)
+    return form_class(request.POST or None, instance=stored, namespace=namespace)
+
+
 def saved(request: HttpRequest, text: str, page: str, namespace: Namespace) -> HttpResponse:
     """After a save: say what was saved and go to the namespace's ``page`` (a URL name)."""
     messages.success(request, text)

@@ -24,7 +24,7 @@ from alarms.models import (
     ToggleLog,
     Transition,
 )
-from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource, TestRun
+from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource, Retention, TestRun
 from namespaces.models import Membership, Namespace, Role
 from runbooks.models import Runbook
 from tests.personas import make_user
@@ -137,6 +137,11 @@ def _channel(namespace: Namespace) -> Channel:
         url="https://hooks.example.com/malleable?token=s3cret-token",
         secret="s3cret-signing-key",
     )
+
+
+@factory(Retention)
+def _retention(namespace: Namespace) -> Retention:
+    return Retention.objects.get_or_create(namespace=namespace)[0]
 
 
 @factory(AlarmDefaults)

@@ -24,6 +24,7 @@ urlpatterns = [
     path("n/<slug:namespace>/runs/<uuid:run>/", views.run_detail, name="run-detail"),
     path("n/<slug:namespace>/test-runs/<uuid:test_run>/", test_run_views.test_run_result, name="test-run"),
     path("n/<slug:namespace>/settings/calendar/", calendar_views.calendar, name="calendar"),
+    path("n/<slug:namespace>/settings/retention/", calendar_views.retention, name="retention"),
     path("n/<slug:namespace>/datasources/", data_views.datasource_list, name="datasource-list"),
     path("n/<slug:namespace>/datasources/new/", data_views.datasource_create, name="datasource-create"),
     path(

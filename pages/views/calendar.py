@@ -1,18 +1,20 @@
-"""The settings page of a namespace's business calendar: owners change it, members read it."""
+"""The settings pages of a namespace's business calendar and of how long it keeps its runs:
+owners change them, members read them."""
 
 from __future__ import annotations
 
 import datetime
 import zoneinfo
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from checkers.calendars import Calendar
-from checkers.models import BusinessCalendar
+from checkers.models import BusinessCalendar, Retention
 from namespaces.models import Namespace, Role
 from pages.forms.checkers import NamespaceForm
-from pages.helpers import form_page, namespace_page, saved
+from pages.helpers import form_page, namespace_page, namespace_row_form, saved
 
 # Days shown ahead on the page, so an owner sees what the calendar makes of the coming weeks.
 AHEAD = 21
@@ -27,10 +29,7 @@ class BusinessCalendarForm(NamespaceForm):
 
 @namespace_page(post=Role.OWNER)
 def calendar(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    stored = BusinessCalendar.objects.filter(namespace=namespace).first()
-    form = BusinessCalendarForm(
-        request.POST or None, instance=stored or BusinessCalendar(namespace=namespace), namespace=namespace
-    )
+    form = namespace_row_form(request, namespace, BusinessCalendarForm)
     if request.method == "POST" and form.is_valid():
         form.save_changes()
         return saved(request, "Saved the business calendar.", "checkers:calendar", namespace)
@@ -46,6 +45,26 @@ def calendar(request: HttpRequest, namespace: Namespace) -> HttpResponse:
         ahead=AHEAD,
         tab="calendar",
     )
+
+
+class RetentionForm(NamespaceForm):
+    class Meta:
+        model = Retention
+        fields = ["days"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The model's validators, said to the browser too (a positive field says only min 0).
+        self.fields["days"].widget.attrs.update(min=1, max=Retention.MAX_DAYS)
+
+
+@namespace_page(post=Role.OWNER)
+def retention(request: HttpRequest, namespace: Namespace) -> HttpResponse:
+    form = namespace_row_form(request, namespace, RetentionForm)
+    if request.method == "POST" and form.is_valid():
+        form.save_changes()
+        return saved(request, f"Runs are kept {form.instance.days} days.", "checkers:retention", namespace)
+    return form_page(request, namespace, "checkers/retention.html", form, Role.OWNER, tab="retention")
 
 
 def namespace_zone(namespace: Namespace) -> datetime.tzinfo:

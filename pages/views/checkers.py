@@ -26,10 +26,10 @@ from alarms.models import (
     ToggleLog,
     ToggleRefused,
 )
-from checkers import runs, tasks, testruns
+from checkers import history, runs, tasks, testruns
 from checkers.humanize import error_position, preview_schedule
 from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, State, Trigger
-from checkers.rules import NOUNS, bounds_by_figure, metric_names
+from checkers.rules import NOUNS, Rule, bounds_by_figure, metric_names
 from namespaces.access import get_in_namespace
 from namespaces.models import Namespace, Role
 from pages.charts import duration_chart, figure_chart, state_timeline
@@ -97,15 +97,33 @@ def _detail_context(
         schedule=preview_schedule(checker.schedule_cron, checker.schedule_every, checker.zone.key),
         toggles=ToggleLog.objects.filter(checker=checker).select_related("run")[:10],
         rules=rules,
-        figure_charts=[
-            (name, figure_chart(name, finished, bounds))
-            for name, bounds in bounds_by_figure(rules) or metric_names(finished)
-        ],
+        figure_charts=_figure_charts(checker, rules, finished),
         mute_form=toggles.MuteForm(),
         reason_form=toggles.ReasonForm(),
         disable_form=toggles.DisableAlarmingForm(),
         **extra,
     )
+
+
+def _figure_charts(
+    checker: Checker, rules: list[Rule], finished: list[CheckRun]
+) -> list[tuple[str, Any, str]]:
+    """Each figure charted with its bounds; a figure a rule on history holds shaded with what
+    that rule accepted at each run (the first such rule, when several hold one figure)."""
+    on_history: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.on_history:
+            on_history.setdefault(rule.describe(), rule)
+    charts = []
+    for name, bounds in bounds_by_figure(rules) or metric_names(finished):
+        rule = on_history.get(name)
+        if rule is None:
+            charts.append((name, figure_chart(name, finished, bounds), ""))
+            continue
+        expected = history.expected_for(checker, rule, finished)
+        words = history.expected_words(rule)
+        charts.append((name, figure_chart(name, finished, bounds, expected, words), words))
+    return charts
 
 
 @namespace_page(post=Role.EDITOR, get=False)

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from alarms.models import AlarmDefaults, Channel, Notification
+from alarms.models import Channel, Notification
 from alarms.toggles import remove_window, window_saved
 from alarms.transports import default_broker, describe_broker
 from namespaces.access import get_in_namespace
@@ -28,7 +28,7 @@ from pages.forms.settings import (
     formset_helper,
     window_formset,
 )
-from pages.helpers import form_page, is_htmx, may, namespace_page, page_context, saved
+from pages.helpers import form_page, is_htmx, may, namespace_page, namespace_row_form, page_context, saved
 
 # --- Members ----------------------------------------------------------------------------------------
 
@@ -201,8 +201,7 @@ def _save_windows(request: HttpRequest, namespace: Namespace, formset: BaseModel
 
 @namespace_page(post=Role.OWNER)
 def alarm_defaults(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    defaults = AlarmDefaults.objects.filter(namespace=namespace).first() or AlarmDefaults(namespace=namespace)
-    form = AlarmDefaultsForm(request.POST or None, instance=defaults, namespace=namespace)
+    form = namespace_row_form(request, namespace, AlarmDefaultsForm)
     if request.method == "POST" and form.is_valid():
         form.save_changes()
         return saved(request, "Saved the alarm policy defaults.", "namespaces:alarm-defaults", namespace)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from api.serializers import RuleWriteSerializer
 from checkers.models import Checker, CheckerRule
 
 NS = "/api/v1/namespaces/alpha"
@@ -63,6 +66,89 @@ def test_a_rule_that_no_rows_may_match_takes_a_key_column_and_no_other_does(seed
     assert CheckerRule.objects.get(checker__slug="few-nulls").key_column == "username"
     assert refused.status_code == 400
     assert "A key column is for a rule that no rows may match" in str(refused.json())
+
+
+# Every history and business-day key set away from its default.
+BAND = {
+    "dataset": "users_with_email_null",
+    "metric": "row_count",
+    "column": "",
+    "compare": "band",
+    "op": "<",
+    "value": None,
+    "high": None,
+    "band": "mad",
+    "k": 2.5,
+    "history_runs": 8,
+    "history_days": 28,
+    "seasonal": "weekday_hour",
+    "min_history": 4,
+    "days": "business",
+    "off_value": None,
+    "off_high": None,
+    "key_column": "",
+    "message": "usual nulls",
+}
+CHANGE = {
+    **BAND,
+    "compare": "change_pct",
+    "op": "between",
+    "value": -20.0,
+    "high": 50.0,
+    "band": "",
+    "k": None,
+    "history_runs": None,
+    "history_days": None,
+    "seasonal": "",
+    "min_history": 3,
+    "days": "bound",
+    "off_value": -90.0,
+    "off_high": 200.0,
+    "message": "",
+}
+
+
+def test_the_api_writes_every_key_of_a_rule():
+    assert set(RuleWriteSerializer().fields) == set(CheckerRule.FIELDS)
+
+
+def test_rules_on_history_and_business_days_round_trip_through_the_api(seed, personas, bearer):
+    client = bearer(personas.editor)
+    created = client.post(f"{NS}/checkers/", new_rule_checker(rules=[BAND, CHANGE]), format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["rules"] == [BAND, CHANGE]
+    stored = [rule.spec() for rule in Checker.objects.get(slug="few-nulls").rule_list()]
+    assert [rule.sentence() for rule in stored] == [
+        "row count in users_with_email_null within median ± 2.5 MAD of the last 8 runs within the last"
+        " 28 days on the same weekday and hour on business days",
+        "row count in users_with_email_null: change since the previous run between -20 % and 50 % on business"
+        " days, between -90 and 200 on other days",
+    ]
+
+    # What the API reads is what it takes: the rules read back, written back, unchanged.
+    path = f"{NS}/checkers/few-nulls/"
+    again = client.patch(path, {"rules": client.get(path).json()["rules"]}, format="json")
+    assert again.status_code == 200, again.json()
+    assert again.json()["rules"] == [BAND, CHANGE]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "error"),
+    [
+        ({"k": 0}, "rules.0.k", "Ensure this value is greater than or equal to 0.01."),
+        ({"history_runs": 1}, "rules.0.history_runs", "Ensure this value is greater than or equal to 2."),
+        ({"seasonal": "monthly"}, "rules.0.seasonal", "Select a valid choice. monthly is not one of the"),
+        ({"days": "bound"}, "rules.0.days", "A band has no bound to change outside business days"),
+    ],
+)
+def test_the_editors_rule_row_validates_the_history_keys(seed, personas, bearer, change, field, error):
+    body = new_rule_checker(rules=[{**BAND, **change}])
+    response = bearer(personas.editor).post(f"{NS}/checkers/", body, format="json")
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert list(fields) == [field], fields
+    assert fields[field][0].startswith(error)
+    assert not Checker.objects.filter(slug="few-nulls").exists()
 
 
 def test_a_rule_checker_needs_a_rule(seed, personas, bearer):

@@ -154,6 +154,25 @@ def new_page(browser: Browser, browser_context_args: dict) -> Callable[..., Page
         context.close()
 
 
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """Where screenshots go: ``MALLEABLE_SCREENSHOTS`` (docs/screenshots, to refresh the docs'
+    pictures), or a temporary folder, so CI still takes them and checks they are not empty."""
+    chosen = os.environ.get("MALLEABLE_SCREENSHOTS")
+    path = Path(chosen) if chosen else tmp_path / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def shoot(page: Page, path: Path, full_page: bool = False) -> None:
+    page.wait_for_load_state("networkidle")
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.evaluate("document.fonts.ready")
+    page.screenshot(path=path, animations="disabled", full_page=full_page)
+    assert path.stat().st_size > 10_000, f"{path.name} is nearly empty"
+
+
 def post_as_page(page: Page, path: str, form: dict | None = None):
     """POST from inside the signed-in page, with its session and CSRF token, as a crafted form would."""
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")

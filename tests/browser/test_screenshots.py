@@ -8,9 +8,7 @@ the pictures in a temporary folder. To refresh the README's pictures:
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,19 +17,11 @@ from playwright.sync_api import Page, expect
 
 from checkers.models import Checker
 from health.models import Heartbeat
-from tests.browser.conftest import DESKTOP, PHONE, sign_in
+from tests.browser.conftest import DESKTOP, PHONE, shoot, sign_in
 from tests.browser.worlds import DEMO_USERNAME, demo_with_history
 from tests.personas import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def folder(tmp_path) -> Path:
-    chosen = os.environ.get("MALLEABLE_SCREENSHOTS")
-    path = Path(chosen) if chosen else tmp_path / "screenshots"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture
@@ -40,15 +30,6 @@ def demo(settings, tmp_path, monkeypatch):
     monkeypatch.setattr("alarms.models.outbox.queue_delivery", lambda notification_id: None)
     settings.DATASOURCE_SQLITE_DIR = tmp_path
     return demo_with_history(tmp_path)
-
-
-def shoot(page: Page, path: Path) -> None:
-    page.wait_for_load_state("networkidle")
-    page.mouse.move(0, 0)
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.evaluate("document.fonts.ready")
-    page.screenshot(path=path, animations="disabled")
-    assert path.stat().st_size > 10_000, f"{path.name} is nearly empty"
 
 
 def test_screenshots_of_dashboard_checker_editor_and_runbook(page: Page, new_page, demo, folder, settings):

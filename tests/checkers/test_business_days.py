@@ -105,6 +105,52 @@ def test_a_backtest_replays_rules_with_the_calendar(counted, personas):
     ]
 
 
+# Around Christmas 2026 in Germany: Thursday the 24th is a business day, Friday the 25th and
+# Saturday the 26th are not, Monday the 28th is.
+THURSDAY = datetime.datetime(2026, 12, 24, 9, tzinfo=UTC)
+SATURDAY = datetime.datetime(2026, 12, 26, 9, tzinfo=UTC)
+MONDAY = datetime.datetime(2026, 12, 28, 9, tzinfo=UTC)
+
+
+def test_a_business_days_change_compares_monday_with_the_last_business_day_not_the_holiday(counted, personas):
+    german(personas.a)
+    checker = counted(
+        100, {"metric": "row_count", "compare": "change", "op": ">=", "value": 0, "days": "business"}
+    )
+    # Thursday 100; the holiday and the Saturday ran too, with figures far below.
+    store(checker, [(THURSDAY, 100), (CHRISTMAS, 10), (SATURDAY, 20)])
+
+    assert verdict(checker, MONDAY, 90) == (
+        "fail",
+        f"{ROWS} (90: -10 since the previous run's 100, expected >= 0)",
+    )
+    assert verdict(checker, MONDAY, 100) == ("ok", f"{ROWS} (100: +0 since the previous run's 100, >= 0)")
+    # On every day, Monday compares with Saturday's 20 instead.
+    checker.rules.update(days="")
+    assert verdict(checker, MONDAY, 90) == ("ok", f"{ROWS} (90: +70 since the previous run's 20, >= 0)")
+
+
+def test_only_business_days_feed_the_band_of_a_business_days_rule(counted, personas):
+    german(personas.a)
+    band = {"metric": "row_count", "compare": "band", "min_history": 4, "days": "business"}
+    checker = counted(100, band)
+    # The 21st to the 24th: 100, 100, 102, 98 (mean 100, sd sqrt(8/3) = 1.633, 3 sd 4.899).
+    # Christmas and the Saturday saw 5 and 7, which would widen the band past 0.
+    before = [WEDNESDAY - datetime.timedelta(days=days) for days in (2, 1)]
+    store(checker, [(before[0], 100), (before[1], 100), (WEDNESDAY, 102), (THURSDAY, 98)])
+    store(checker, [(CHRISTMAS, 5), (SATURDAY, 7)])
+
+    assert verdict(checker, MONDAY, 90) == ("fail", f"{ROWS} (90, expected 95.1–104.9 from the last 4 runs)")
+    store(checker, [(MONDAY, 100)])
+    spec = checker.rules.get().spec()
+    points = history.load(checker, [spec])[ROWS]
+    calendar = BusinessCalendar.calendar_of(personas.a.pk)
+    # Thursday: 3 business-day figures, learning; Christmas and Saturday: not judged.
+    assert history.expected_over(spec, points, THURSDAY, checker.zone, calendar) == {
+        MONDAY: pytest.approx((100 - 4.898979, 100 + 4.898979)),
+    }
+
+
 # The seed's example (SEED-malleable-checker.txt), verbatim: its spelling, its indentation.
 SEED_EXAMPLE = """\
 if bussiness_day():

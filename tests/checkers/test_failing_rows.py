@@ -281,7 +281,10 @@ def test_the_run_page_lists_the_keys_and_marks_the_new(rule, orders, personas, l
     content = login(personas.viewer).get(url).content.decode()
 
     assert "Failing rows in orders" in content
-    assert "4 failing rows, by id: 2 new since the previous run, 1 no longer failing." in content
+    assert (
+        "2 new failing rows (4 in all); 1 no longer failing, new and gone since the previous run. Keys: id."
+        in content
+    )
     assert content.count('data-testid="new-key"') == 2
     assert "No longer failing: <code>10</code>" in content
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from checkers import history, runs
+from checkers.history import Point
 from checkers.models import CheckRun
 from checkers.rules import Band, Compare, Metric, Operator, Rule
 from checks_as_code import config
@@ -187,6 +188,49 @@ def test_a_seasonal_band_compares_a_monday_with_mondays(counted):
         "ok",
         f"{ROWS} (110, within 93.5–110.5 from the last 2 Saturdays at 09:00)",
     )
+
+
+def test_the_band_each_run_was_judged_against_is_the_rules_own(counted):
+    # STEADY then 130 and 100: the 9th day's band is drawn from STEADY, 94 to 106, and it fires;
+    # the 10th day's from STEADY and 130, the last 9 runs: mean 103.33, squared deviations
+    # 28 + 8 * 3.33^2 + 26.67^2 = 828, sd sqrt(828 / 8) = 10.17, so 72.81 to 133.85.
+    checker = counted(1, band(min_history=8))
+    store(checker, daily([*STEADY, 130, 100]))
+    rule = checker.rules.get().spec()
+    points = history.load(checker, [rule])[ROWS]
+
+    spans = history.expected_over(rule, points, day(1, 8), checker.zone)
+
+    assert list(spans) == [day(1, 9), day(1, 10)]  # the 8th day learns: 7 runs before it
+    assert spans[day(1, 9)] == pytest.approx((94, 106))
+    assert spans[day(1, 10)] == pytest.approx((72.81, 133.85), abs=0.01)
+    replays = history.replay(rule, points, day(1, 8), checker.zone)
+    assert [replay.fired for replay in replays] == [False, True, False]
+    runs_ = list(checker.runs.order_by("scheduled_for"))
+    assert history.expected_for(checker, rule, runs_[-2:]) == {
+        runs_[-2]: spans[day(1, 9)],
+        runs_[-1]: spans[day(1, 10)],
+    }
+
+
+def test_a_change_rule_accepts_the_previous_figure_moved_by_the_allowed_change(counted):
+    down = counted(1, {"metric": "row_count", "compare": "change_pct", "op": ">=", "value": -20})
+    store(down, daily([1000, 812]))
+    rule = down.rules.get().spec()
+    points = history.load(down, [rule], limit=10)[ROWS]
+    # 80 % of 1,000, then of 812; no upper end.
+    assert history.expected_over(rule, points, day(1, 1), down.zone) == {day(1, 2): (800, float("inf"))}
+    # From 0, any figure above is +∞ %: at least 0, no upper end (and no NaN from 0 times ∞).
+    from_zero = [Point(day(1, 3), 0.0), Point(day(1, 4), 5.0)]
+    assert history.expected_over(rule, from_zero, day(1, 4), down.zone) == {day(1, 4): (0, float("inf"))}
+    between = counted(
+        1, {"metric": "row_count", "compare": "change", "op": "between", "value": -5, "high": 10}
+    )
+    store(between, daily([1000, 812]))
+    rule = between.rules.get().spec()
+    points = history.load(between, [rule], limit=10)[ROWS]
+    assert history.expected_over(rule, points, day(1, 2), between.zone) == {day(1, 2): (995, 1010)}
+    assert history.expected_words(rule) == "the change allowed since the previous run (between -5 and 10)"
 
 
 def test_a_rule_on_history_names_itself_on_the_checker_page(counted):

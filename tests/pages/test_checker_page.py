@@ -331,6 +331,51 @@ def test_a_rule_figure_is_charted_over_its_runs_with_its_bound(personas, login, 
     assert content.count('class="bound"') == 1
 
 
+def daily_figures(rule: Checker, values: list[int]) -> None:
+    """Green runs a day apart up to now, each with its row count."""
+    start = timezone.now() - timedelta(days=len(values))
+    CheckRun.objects.bulk_create(
+        CheckRun(
+            checker=rule,
+            trigger="schedule",
+            status="green",
+            scheduled_for=start + timedelta(days=i),
+            started=start + timedelta(days=i),
+            finished=start + timedelta(days=i),
+            figures={"row count in users_with_email_null": value},
+        )
+        for i, value in enumerate(values)
+    )
+
+
+def test_a_band_rule_figure_is_charted_with_the_band_each_run_was_judged_against(personas, login, rule):
+    # 10, 12, 10, 12, then 11: the fifth run's band is mean 11 ± 3 sd (sd 1.155), 7.536 to 14.46.
+    rule.rules.update(compare="band", min_history=4)
+    daily_figures(rule, [10, 12, 10, 12, 11])
+    content = login(personas.viewer).get(rule.get_absolute_url()).content.decode()
+    label = (
+        "row count in users_with_email_null over the last 5 runs: from 10 to 12, now 11; "
+        "shaded: the band mean ± 3 sd of the last 30 runs, now 7.536–14.46"
+    )
+    assert f'aria-label="{escape(label)}"' in content
+    assert content.count('data-testid="expected-band"') == 1
+    assert 'class="bound"' not in content
+    assert "Shaded: the band mean ± 3 sd of the last 30 runs, as each run was judged." in content
+
+
+def test_a_change_rule_figure_is_charted_with_the_change_it_allowed(personas, login, rule):
+    rule.rules.update(compare="change_pct", op=">=", value=-20)
+    daily_figures(rule, [1000, 812])
+    content = login(personas.viewer).get(rule.get_absolute_url()).content.decode()
+    # 812 was held to at least 80 % of 1,000; the first run had nothing to change from.
+    label = (
+        "row count in users_with_email_null over the last 2 runs: from 812 to 1,000, now 812; "
+        "shaded: the change allowed since the previous run (&gt;= -20 %), now at least 800"
+    )
+    assert f'aria-label="{label}"' in content
+    assert content.count('data-testid="expected-band"') == 1
+
+
 def test_runs_are_paged_back_to_the_first(personas, login, rule):
     start = timezone.now() - timedelta(days=1)
     CheckRun.objects.bulk_create(
