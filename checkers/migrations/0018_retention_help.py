@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('checkers', '0016_failing_rows_and_rule_key_column'),
+        ('checkers', '0017_one_run_per_scheduled_slot'),
     ]
 
     operations = [
