@@ -219,6 +219,14 @@ def _figure(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
 
 
+def _round_out(low: float, high: float) -> tuple[float, float]:
+    """The ends of a scale rounded outward to a step of 1, 2 or 5 times a power of ten, about a
+    fifth of the span: 6.552 to 30 becomes 5 to 30, 1,020.4 to 1,310 becomes 1,000 to 1,400."""
+    power = 10 ** math.floor(math.log10((high - low) / 5))
+    step = next(power * m for m in (1, 2, 5, 10) if power * m >= (high - low) / 5)
+    return math.floor(low / step) * step, math.ceil(high / step) * step
+
+
 def figure_chart(
     name: str,
     runs: Sequence[CheckRun],
@@ -240,6 +248,8 @@ def figure_chart(
     ends = [end for span in expected.values() for end in span if math.isfinite(end)]
     low, high = min([*values, *bounds, *ends]), max([*values, *bounds, *ends])
     high = high if high > low else low + 1
+    if not bounds:  # the scale's ends are labelled: round them out to whole steps
+        low, high = _round_out(low, high)
     left, right, top, bottom = 64, 8, 10, 22
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / (len(points) - 1)

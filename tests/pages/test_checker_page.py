@@ -8,6 +8,7 @@ from django.utils.html import escape
 from alarms.models import AlarmPolicy, AlarmState, ToggleLog
 from checkers import runs
 from checkers.models import Checker, CheckRun, Datasource
+from pages.charts import figure_chart
 
 # A test run goes to a worker: here Celery runs it in the request, as with CELERY_TASK_ALWAYS_EAGER.
 pytestmark = pytest.mark.usefixtures("eager_tasks")
@@ -391,3 +392,15 @@ def test_runs_are_paged_back_to_the_first(personas, login, rule):
     last = client.get(page(rule), {"runs": 3}).context["runs"]
     assert [run.queued for run in last] == [start + timedelta(minutes=i) for i in range(19, -1, -1)]
     assert not last.has_next()
+
+
+def test_a_figure_chart_without_a_bound_labels_its_scale_at_round_ends():
+    now = timezone.now()
+    history = [
+        CheckRun(pk=i + 1, status="green", finished=now - timedelta(hours=3 - i), figures={"rows": value})
+        for i, value in enumerate([6.552, 12.0, 30.0])
+    ]
+    chart = figure_chart("rows", history, bounds=[])
+    ends = re.findall(r'class="tick" text-anchor="end">([^<]+)</text>', chart)
+    assert ends[-2:] == ["30", "5"]
+    assert "from 6.552 to 30, now 30" in chart
