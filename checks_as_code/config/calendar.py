@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from checkers.models import BusinessCalendar, Retention
 from checks_as_code.config.context import Context
 from checks_as_code.config.document import Path
 from checks_as_code.config.plan import Action
 from checks_as_code.config.schema import TEXT, Schema, Type, read
-from checks_as_code.config.store import upsert, upsert_setting
+from checks_as_code.config.store import report, upsert, upsert_setting
 
 DAYS = Type(
     "a list of dates such as [2026-12-24, 2026-12-31]",
@@ -57,6 +59,18 @@ def apply_retention(ctx: Context, path: Path, namespace: Any, days: int) -> tupl
     if result is None or result[1] == Action.UNCHANGED:
         return ()
     return ("retention_days",)
+
+
+def check_retention(ctx: Context, path: Path, namespace: Any) -> None:
+    """Once the namespace's checkers are in, its retention must still keep the history their
+    rules read (``Retention.clean``): a first import creates the two together."""
+    retention = Retention.objects.filter(namespace=namespace).first()
+    if retention is None:
+        return
+    try:
+        retention.clean()
+    except ValidationError as exc:
+        report(ctx, path, exc, {"days": "retention_days"})
 
 
 def export_retention(namespace: Any) -> int | None:

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from checks_as_code.config.alarms import Channels, read_defaults
+from checks_as_code.config.calendar import check_retention
 from checks_as_code.config.checks import Checkers
 from checks_as_code.config.context import Context, Scope
 from checks_as_code.config.document import ConfigInvalid, Path, load
@@ -110,3 +111,5 @@ def _import_namespace(ctx: Context, path: Path, entry: Any, seen: set[str]) -> N
     for section in SECTIONS:
         if section.key in fields:
             section.process(ctx, scope, (*path, section.key), fields[section.key])
+    if namespace is not None and "retention_days" in fields:
+        check_retention(ctx, path, namespace)

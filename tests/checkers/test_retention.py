@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import yaml
 from django.utils import timezone
 
 from alarms.models import AlarmState, Transition
 from checkers import retention, runs
 from checkers.models import CheckRun, Retention
 from checkers.tasks import prune_history
+from checks_as_code import config
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +54,46 @@ def test_each_namespace_keeps_its_own_retention(seed, shop, personas):
     Retention.objects.filter(namespace=personas.a).update(days=30)
     assert prune_history() == 1
     assert not CheckRun.objects.exists()
+
+
+RETENTION_YAML = """\
+namespaces:
+  - slug: growth
+    retention_days: 30
+    datasources:
+      - {slug: shop, engine: sqlite, url: "sqlite:///{dir}/growth/shop.sqlite3"}
+    datasets:
+      - {slug: users, datasource: shop, sql: SELECT id FROM users}
+    checkers:
+      - slug: steady-users
+        schedule: "0 9 * * *"
+        rules:
+          - {dataset: users, op: ">", value: 0}
+"""
+PLAIN_RULE = '{dataset: users, op: ">", value: 0}'
+LONG_BAND = "{dataset: users, compare: band, history_days: 60}"
+
+
+def test_checks_as_code_reads_and_writes_the_retention(people, sqlite_dir):
+    config.import_text(RETENTION_YAML.replace("{dir}", str(sqlite_dir)))
+
+    assert Retention.objects.get(namespace__slug="growth").days == 30
+    assert yaml.safe_load(config.export_yaml())["namespaces"][0]["retention_days"] == 30
+    assert not config.import_text(config.export_yaml()).changed
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (("retention_days: 30", "retention_days: 0"), "greater than or equal to 1"),
+        (("retention_days: 30", "retention_days: 4000"), "less than or equal to 3650"),
+        # The rule and the retention arrive in one file: the floor is checked once the rule is in.
+        ((PLAIN_RULE, LONG_BAND), "A rule of steady-users reads the last 60 days of history"),
+    ],
+)
+def test_checks_as_code_refuses_a_retention_out_of_bounds(people, sqlite_dir, change, error):
+    with pytest.raises(config.ConfigInvalid) as raised:
+        config.import_text(RETENTION_YAML.replace("{dir}", str(sqlite_dir)).replace(*change))
+    found = [str(err) for err in raised.value.errors]
+    assert any(error in text and "retention_days" in text for text in found), found
+    assert not Retention.objects.filter(namespace__slug="growth").exists()
