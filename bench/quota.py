@@ -1,0 +1,110 @@
+"""Quota benchmark: what the worker-seconds check costs a run near the end of a busy hour.
+
+    .venv/bin/python bench/quota.py [--runs 60000] [--checkers 1000] [--calls 200]
+
+Makes a throwaway PostgreSQL database on 127.0.0.1:5432 (user postgres), ``malleable_bench_quota``,
+with two namespaces of ``--checkers`` checkers each and ``--runs`` runs each, finished evenly
+over the current clock hour's first 59 minutes (1,000 checkers a minute make 60,000). Then
+times ``quotas.budget_spent`` for one namespace at minute 59, as one worker process would ask
+it before each of its runs: the clock moves on by ``--gap`` seconds between calls (0.06 s: a
+process taking every run of 1,000 a minute). Prints the first call, the median of the others,
+and the statements of one warm call with their plans (``EXPLAIN ANALYZE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+OWN_DB = "malleable_bench_quota"
+
+
+def setup_django() -> None:
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{OWN_DB}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{OWN_DB}"')
+    os.environ.update(DATABASE_URL=f"{SERVER}/{OWN_DB}", LOG_LEVEL="WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "malleable.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def make_namespace(slug: str, checkers: int, runs: int, start: datetime):
+    from checkers.models import Checker, CheckerKind, CheckRun, RunStatus, Trigger
+    from namespaces.models import Namespace
+
+    namespace = Namespace.objects.create(slug=slug, name=slug.title())
+    made = Checker.objects.bulk_create(
+        Checker(namespace=namespace, slug=f"c-{i}", name=f"C {i}", kind=CheckerKind.PYTHON, enabled=False)
+        for i in range(checkers)
+    )
+    step = timedelta(minutes=59) / runs
+    for first in range(0, runs, 10_000):
+        CheckRun.objects.bulk_create(
+            CheckRun(
+                checker=made[i % checkers],
+                trigger=Trigger.SCHEDULE,
+                status=RunStatus.GREEN,
+                queued=start + step * i,
+                started=start + step * i,
+                finished=start + step * i,
+                duration_ms=5.0,
+            )
+            for i in range(first, min(runs, first + 10_000))
+        )
+    return namespace
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=60_000)
+    parser.add_argument("--checkers", type=int, default=1000)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--gap", type=float, default=0.06)
+    args = parser.parse_args()
+    setup_django()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from checkers import quotas
+
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    namespace = make_namespace("bench", args.checkers, args.runs, start)
+    make_namespace("other", args.checkers, args.runs, start)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    now = start + timedelta(minutes=59)
+    times = []
+    for call in range(args.calls + 1):
+        began = time.perf_counter()
+        quotas.budget_spent(namespace, now + timedelta(seconds=args.gap * call))
+        times.append((time.perf_counter() - began) * 1000)
+    with CaptureQueriesContext(connection) as queries:
+        quotas.budget_spent(namespace, now + timedelta(seconds=args.gap * (args.calls + 1)))
+    print(f"{args.runs:,} runs of namespace 'bench' and {args.runs:,} of another, this hour")
+    print(f"first call {times[0]:.2f} ms; median of the next {args.calls}: {statistics.median(times[1:]):.2f} ms")
+    print(f"one warm call: {len(queries.captured_queries)} statement(s)")
+    for query in queries.captured_queries:
+        print(f"  {query['sql']}")
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {query['sql']}")
+            print("\n".join(f"    {line}" for (line,) in cursor.fetchall()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
