@@ -1,5 +1,6 @@
 import pytest
 
+from checkers import quotas
 from checkers.models import Checker, CheckerKind, Dataset, Datasource
 from tests.personas import Personas, make_personas
 from tests.shop import SEED_MESSAGE, SEED_PYTHON, Shop
@@ -10,6 +11,12 @@ pytest_plugins = ["tests.services"]
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _forget_quota_sums():
+    """The quota's sums are per process (checkers/quotas.py): a rolled-back namespace's id comes back."""
+    quotas.forget()
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from alarms.models import AlarmState
 from checkers import quotas, tasks
-from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource, RunStatus, Trigger
+from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource, RunStatus, TestRun, Trigger
 from checks_as_code import config
 from tests.checkers.config_support import ENVIRON, locate, rich_file
 
@@ -191,3 +193,69 @@ def test_another_namespace_is_not_starved(seed, personas, settings):
     run = CheckRun.objects.create(checker=theirs, trigger=Trigger.SCHEDULE)
 
     assert tasks.run_checker(run.pk) == RunStatus.GREEN
+
+
+# The worker-seconds of an hour, remembered up to a minute ago (quotas.SETTLE) and summed
+# since then: a check late in a busy hour reads a minute of runs, not the hour's.
+HOUR = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
+
+
+def _used(checker: Checker, at: datetime) -> float:
+    return quotas.worker_seconds_used(checker.namespace, HOUR, at)
+
+
+def test_a_warm_check_reads_only_the_runs_since_a_minute_before_the_last(seed):
+    rule = seed[0]
+    _spend(rule, 2, HOUR + timedelta(minutes=5))
+    _spend(rule, 1, HOUR + timedelta(minutes=30))
+    assert _used(rule, HOUR + timedelta(minutes=41)) == 3.0
+
+    with CaptureQueriesContext(connection) as queries:
+        assert _used(rule, HOUR + timedelta(minutes=42)) == 3.0
+
+    (query,) = queries.captured_queries
+    assert "2025-03-04 09:40:00" in query["sql"]  # the last check's watermark: 09:41 less a minute
+    assert "2025-03-04 09:00:00" not in query["sql"]
+
+
+def test_a_run_recorded_seconds_ago_is_counted_at_once(seed, settings):
+    settings.QUOTA_WORKER_SECONDS = 1
+    rule = seed[0]
+    now = HOUR + timedelta(minutes=41)
+    assert quotas.budget_spent(rule.namespace, now) is None
+
+    _spend(rule, 2, now + timedelta(seconds=1))
+
+    assert quotas.budget_spent(rule.namespace, now + timedelta(seconds=2)).startswith(
+        "skipped: namespace alpha used its 1 worker-seconds for this hour;"
+    )
+
+
+def test_a_new_hour_starts_from_zero(seed, settings):
+    settings.QUOTA_WORKER_SECONDS = 1
+    rule = seed[0]
+    _spend(rule, 2, HOUR + timedelta(minutes=50))
+    assert quotas.budget_spent(rule.namespace, HOUR + timedelta(minutes=58)) is not None
+
+    next_hour = HOUR + timedelta(hours=1)
+    assert quotas.budget_spent(rule.namespace, next_hour + timedelta(seconds=30)) is None
+    assert quotas.budget_spent(rule.namespace, next_hour + timedelta(minutes=3)) is None
+    _spend(rule, 2, next_hour + timedelta(minutes=4))
+    assert quotas.budget_spent(rule.namespace, next_hour + timedelta(minutes=5)) is not None
+
+
+def test_runs_and_test_runs_finished_before_the_watermark_are_counted_once(seed, personas):
+    rule = seed[0]
+    _spend(rule, 2, HOUR + timedelta(minutes=10))
+    TestRun.objects.create(
+        namespace=personas.a, finished=HOUR + timedelta(minutes=20), duration_ms=500.0, result={}
+    )
+    checks = [HOUR + timedelta(minutes=minute) for minute in (20.5, 21, 21.5, 30, 30.25, 45)]
+    assert [_used(rule, at) for at in checks] == [2.5] * 6
+
+    _spend(rule, 0.125, HOUR + timedelta(minutes=45, seconds=10))
+    TestRun.objects.create(
+        namespace=personas.a, finished=HOUR + timedelta(minutes=45, seconds=20), duration_ms=250.0, result={}
+    )
+    checks = [HOUR + timedelta(minutes=minute) for minute in (45.5, 46, 47, 59)]
+    assert [_used(rule, at) for at in checks] == [2.875] * 4
