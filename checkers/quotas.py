@@ -92,7 +92,7 @@ def hour_start(namespace: Namespace, now: datetime) -> datetime:
 # A run's ``finished`` is set just before its recording's short transaction commits (a test
 # run's, just before its autocommitted save), so a row finished more than SETTLE ago, by the
 # clocks of the workers, is committed and will not change: its duration can be remembered.
-# Retention never prunes the current hour; a deleted checker's runs stay spent.
+# Retention never prunes the current hour; a deleted checker's remembered runs stay spent.
 SETTLE = timedelta(seconds=60)
 
 # Per process (a forked worker inherits sums that stay true): namespace id -> its hour's start,
@@ -109,8 +109,9 @@ def forget() -> None:
 def worker_seconds_used(namespace: Namespace, since: datetime, now: datetime) -> float:
     """Its runs' time and its test runs' since the hour's start (test runs are kept an hour).
 
-    One query, as every run asks it before it starts, over the rows finished since the last
-    watermark only: about SETTLE of runs, however far into the hour.
+    One query, as every run asks it before it starts, over the rows finished since this
+    process's last watermark only: SETTLE of runs and the time since its last check, however
+    far into the hour. The first check of an hour in a process sums the hour so far.
     """
     start, watermark, settled_ms = _settled.get(namespace.pk, (since, since, 0.0))
     if start != since:
