@@ -58,26 +58,32 @@ def claim_due(now: datetime, limit: int) -> list[Claimed]:
 
 
 def _insert(runs: list[CheckRun]) -> list[CheckRun]:
-    """Insert the runs in one statement, skipping a slot that has its run already (the unique
-    constraint ``one_run_per_scheduled_slot``): the runs inserted, with their ids.
+    """Insert the runs, skipping a slot that has its run already (the unique constraint
+    ``one_run_per_scheduled_slot``): the runs inserted, with their ids.
 
     ``bulk_create(ignore_conflicts=True)`` gives no ids back, and a task needs its run's id, so
     this is the insert it makes (``QuerySet._insert``, Django's private API; the tests of this
     module pin what it returns) asking for the ids of the rows inserted, where reading them
-    back would cost a batch a fourth statement. MySQL returns no rows from an insert and has
-    no partial unique index: there each run is saved in turn.
+    back would cost a batch a fourth statement. MySQL returns no rows from an insert: there the
+    batch's rows are read back (a skipped slot's run was queued before this batch).
     """
+    if not runs:
+        return []
     if not connection.features.can_return_rows_from_bulk_insert:
-        for run in runs:
-            run.save()
-        return runs
+        CheckRun.objects.bulk_create(runs, ignore_conflicts=True)
+        made = CheckRun.objects.filter(checker_id__in=[run.checker_id for run in runs], queued=runs[0].queued)
+        return _adopt(runs, {checker_id: pk for pk, checker_id in made.values_list("pk", "checker_id")})
     meta = CheckRun._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     returned = CheckRun.objects._insert(  # type: ignore[attr-defined]
         runs, fields, returning_fields=[meta.pk, meta.get_field("checker")], on_conflict=OnConflict.IGNORE
     )
     # A single run skipped comes back as None (Django fetches one row for one object).
-    ids = {checker_id: pk for pk, checker_id in filter(None, returned)}
+    return _adopt(runs, {checker_id: pk for pk, checker_id in filter(None, returned)})
+
+
+def _adopt(runs: list[CheckRun], ids: dict[int, int]) -> list[CheckRun]:
+    """The runs that were inserted, given their ids (by checker: a batch has one run a checker)."""
     inserted = [run for run in runs if run.checker_id in ids]
     for run in inserted:
         run.pk = ids[run.checker_id]

@@ -906,13 +906,10 @@ class CheckRun(models.Model):
         ordering = ["-queued"]
         indexes = [models.Index(fields=["checker", "-finished"])]
         constraints = [
-            # A scheduled slot is run once, whatever dispatches it (``checkers.dispatch``). MySQL
-            # has no partial unique index: there the dispatcher's row locks alone keep it.
-            models.UniqueConstraint(
-                fields=["checker", "scheduled_for"],
-                condition=models.Q(trigger="schedule"),
-                name="one_run_per_scheduled_slot",
-            )
+            # A scheduled slot is run once, whatever dispatches it (``checkers.dispatch``). Only
+            # the dispatcher sets ``scheduled_for``; other runs leave it NULL, and NULLs never
+            # clash, on every database (MySQL has no partial index, so none is used).
+            models.UniqueConstraint(fields=["checker", "scheduled_for"], name="one_run_per_scheduled_slot")
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from alarms.models.maintenance import MaintenanceWindow, ToggleLog, ToggleRefused, username
@@ -115,7 +115,9 @@ class AlarmState(models.Model):
         """React to a recorded run, in its transaction; recording the same run twice does nothing."""
         if cls._record_steady(checker, run):
             return None
-        locked = cls.objects.select_for_update(of=("self",)).select_related("alarm", "last_transition")
+        # Lock the state's row only; MariaDB cannot say which (it locks the joined rows as well).
+        of = ("self",) if connection.features.has_select_for_update_of else ()
+        locked = cls.objects.select_for_update(of=of).select_related("alarm", "last_transition")
         # order_by("pk"): the model's ordering would join the checker and namespace to sort one row.
         state = locked.filter(checker=checker).order_by("pk").first()
         if state is None:  # a checker older than its alarm state: make it once, then lock it

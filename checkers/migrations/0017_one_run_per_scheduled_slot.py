@@ -12,7 +12,6 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="checkrun",
             constraint=models.UniqueConstraint(
-                condition=models.Q(("trigger", "schedule")),
                 fields=("checker", "scheduled_for"),
                 name="one_run_per_scheduled_slot",
             ),

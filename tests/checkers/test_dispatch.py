@@ -146,7 +146,10 @@ def test_dispatching_the_same_slot_twice_makes_one_run(seed, sent):
 def test_the_database_refuses_a_second_run_of_a_scheduled_slot(seed):
     slot = timezone.now()
     CheckRun.objects.create(checker=seed[0], trigger="schedule", scheduled_for=slot)
-    CheckRun.objects.create(checker=seed[0], trigger="manual", scheduled_for=slot)
+    CheckRun.objects.create(checker=seed[1], trigger="schedule", scheduled_for=slot)
+    # Runs that are not scheduled have no slot, and any number of them may be made.
+    CheckRun.objects.create(checker=seed[0], trigger="manual")
+    CheckRun.objects.create(checker=seed[0], trigger="manual")
     with pytest.raises(IntegrityError), transaction.atomic():
         CheckRun.objects.create(checker=seed[0], trigger="schedule", scheduled_for=slot)
 
