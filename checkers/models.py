@@ -826,6 +826,15 @@ class CheckerRule(models.Model):
                 )
         if self.key_column.strip() and "value" not in errors and not self._no_rows():
             errors["key_column"] = NO_ROWS_ONLY
+        if (
+            checker
+            and self.history_days
+            and self.history_days > (kept := Retention.days_of(checker.namespace_id))
+        ):
+            errors["history_days"] = (
+                f"This namespace keeps its runs {kept} days, so no rule can read further back: "
+                "an owner can keep them longer under Settings, Retention."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -1040,6 +1049,12 @@ class Retention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace} keeps runs {self.days} days"
+
+    @classmethod
+    def days_of(cls, namespace_id: int) -> int:
+        """How many days the namespace keeps its runs (``DEFAULT_DAYS`` until it says)."""
+        days = cls.objects.filter(namespace_id=namespace_id).values_list("days", flat=True).first()
+        return cls.DEFAULT_DAYS if days is None else days
 
     def clean(self) -> None:
         """Keep at least the days of history a rule of the namespace reads, or its band would

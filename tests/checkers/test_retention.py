@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import yaml
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from alarms.models import AlarmState, Transition
@@ -97,3 +98,17 @@ def test_checks_as_code_refuses_a_retention_out_of_bounds(people, sqlite_dir, ch
     found = [str(err) for err in raised.value.errors]
     assert any(error in text and "retention_days" in text for text in found), found
     assert not Retention.objects.filter(namespace__slug="growth").exists()
+
+
+def test_a_rule_cannot_read_further_back_than_its_namespace_keeps_runs(seed):
+    rule = seed[0].rules.get()
+    rule.compare, rule.history_days = "band", 120
+    with pytest.raises(ValidationError) as refused:
+        rule.full_clean()
+    assert refused.value.message_dict["history_days"] == [
+        "This namespace keeps its runs 90 days, so no rule can read further back: "
+        "an owner can keep them longer under Settings, Retention."
+    ]
+
+    Retention.objects.create(namespace=seed[0].namespace, days=120)
+    rule.full_clean()
