@@ -62,11 +62,10 @@ def apply_retention(ctx: Context, path: Path, namespace: Any, days: int) -> tupl
 
 
 def check_retention(ctx: Context, path: Path, namespace: Any) -> None:
-    """Once the namespace's checkers are in, its retention must still keep the history their
-    rules read (``Retention.clean``): a first import creates the two together."""
-    retention = Retention.objects.filter(namespace=namespace).first()
-    if retention is None:
-        return
+    """Once the namespace's checkers are in, its retention (the file's, the stored one or the
+    default) must still keep the history their rules read (``Retention.clean``): a first import
+    creates the two together."""
+    retention = Retention.objects.filter(namespace=namespace).first() or Retention(namespace=namespace)
     try:
         retention.clean()
     except ValidationError as exc:

@@ -111,5 +111,5 @@ def _import_namespace(ctx: Context, path: Path, entry: Any, seen: set[str]) -> N
     for section in SECTIONS:
         if section.key in fields:
             section.process(ctx, scope, (*path, section.key), fields[section.key])
-    if namespace is not None and "retention_days" in fields:
+    if namespace is not None:
         check_retention(ctx, path, namespace)

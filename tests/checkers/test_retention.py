@@ -112,3 +112,21 @@ def test_a_rule_cannot_read_further_back_than_its_namespace_keeps_runs(seed):
 
     Retention.objects.create(namespace=seed[0].namespace, days=120)
     rule.full_clean()
+
+
+def test_checks_as_code_refuses_a_rule_reading_past_the_retention(people, sqlite_dir):
+    text = RETENTION_YAML.replace("{dir}", str(sqlite_dir)).replace(
+        PLAIN_RULE, LONG_BAND.replace("60", "120")
+    )
+    # Whether the file says its retention or leaves the default of 90 days.
+    for said in ("retention_days: 100", ""):
+        with pytest.raises(config.ConfigInvalid) as raised:
+            config.import_text(text.replace("retention_days: 30", said))
+        assert [(err.path, err.message) for err in raised.value.errors] == [
+            (
+                "namespaces[0].retention_days",
+                "A rule of steady-users reads the last 120 days of history: keep runs at least that long.",
+            )
+        ]
+    config.import_text(text.replace("retention_days: 30", "retention_days: 120"))
+    assert Retention.objects.get(namespace__slug="growth").days == 120
