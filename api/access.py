@@ -13,18 +13,18 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
 from api.authentication import token_of
-from namespaces.access import get_namespace_for_user
+from namespaces.access import get_namespace_for_user, held_role
 from namespaces.models import Namespace, Role
 
 
 def namespace_for(request: Request, slug: str, role: Role) -> Namespace:
     token = token_of(request)
-    if token is not None and token.namespace_id is not None and token.namespace.slug != slug:
+    if token is not None and token.namespace is not None and token.namespace.slug != slug:
         raise Http404("No such namespace.")
     namespace = get_namespace_for_user(request, slug, Role.VIEWER)
     if request.method not in SAFE_METHODS:
         refuse_read_only(request)
-    if not request.namespace_role.allows(role):
+    if not held_role(request).allows(role):
         raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in {namespace.name}.")
     return namespace
 

@@ -82,7 +82,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return defaults.page_not_found(request, exception)
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 400 handler (a Host header it refuses, say): JSON under /api/."""
     if request.path.startswith(API_PREFIX):
         return JsonResponse(body(400, "Bad request."), status=status.HTTP_400_BAD_REQUEST)

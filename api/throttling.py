@@ -25,7 +25,8 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         self.scope = getattr(view, "throttle_scope", "api")
-        self.rate = api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        # "60/min": DRF's stubs type the rates as numbers, but a rate is its text.
+        self.rate = str(api_settings.DEFAULT_THROTTLE_RATES[self.scope])
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 
