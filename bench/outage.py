@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,14 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from support import BROKER, DATASOURCES_ON_THIS_MACHINE, ROOT, SERVER, recreate, setup_django, stop
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 OWN_DB = "malleable_bench_outage"
 SHOP_DB = "malleable_bench_outage_shop"
-BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 EVERY_S = 10
 WAIT_S = 180
 
@@ -72,12 +67,6 @@ class Receiver:
         return [(at, body) for at, where, body in self.received if where == path and body["event"] == event]
 
 
-def recreate(name: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
 def make_shop() -> None:
     recreate(SHOP_DB)
     with psycopg.connect(f"{SERVER}/{SHOP_DB}") as shop:
@@ -88,14 +77,12 @@ def make_shop() -> None:
         )
 
 
-def setup_django(receiver: Receiver, folder: Path) -> None:
-    os.environ.update(
-        DATABASE_URL=f"{SERVER}/{OWN_DB}",
+def start_django(receiver: Receiver, folder: Path) -> None:
+    """Django on a fresh database, with every interval shortened to seconds."""
+    setup_django(
+        OWN_DB,
         CELERY_BROKER_URL=BROKER,
         MALLEABLE_TASK_QUEUE=f"outage-{uuid.uuid4().hex[:8]}",
-        LOG_LEVEL="WARNING",
-        MALLEABLE_DATASOURCE_ALLOW_PRIVILEGED_ROLES="true",
-        MALLEABLE_DATASOURCE_ALLOWED_HOSTS="127.0.0.1",
         MALLEABLE_CHANNEL_ALLOWED_HOSTS="127.0.0.1",
         MALLEABLE_DISPATCH_INTERVAL="1",
         MALLEABLE_ALARM_SWEEP_INTERVAL="2",
@@ -106,14 +93,8 @@ def setup_django(receiver: Receiver, folder: Path) -> None:
         MALLEABLE_OPERATOR_CHANNELS=f"{receiver.url}/operator",
         MALLEABLE_OPERATOR_WEBHOOK_SECRET=uuid.uuid4().hex,
         MALLEABLE_WATCHDOG_STATE=str(folder / "watchdog-state.json"),
+        **DATASOURCES_ON_THIS_MACHINE,
     )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "malleable.settings")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    recreate(OWN_DB)
-    call_command("migrate", verbosity=0)
 
 
 def make_checkers(receiver: Receiver) -> None:
@@ -158,15 +139,6 @@ def celery(*args: str, log: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 class Watchdog:
@@ -223,7 +195,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="malleable-outage-"))
     receiver = Receiver()
     make_shop()
-    setup_django(receiver, folder)
+    start_django(receiver, folder)
     make_checkers(receiver)
 
     from checkers.models import CheckRun

@@ -25,24 +25,13 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
+from support import BROKER, DATASOURCES_ON_THIS_MACHINE, ROOT, SERVER, recreate, setup_django
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 OWN_DB = "malleable_bench"
 SHOP_DB = "malleable_bench_shop"
-BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 QUEUE = f"bench-{uuid.uuid4().hex[:8]}"
-
-
-def recreate(name: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def make_shop(rows: int) -> None:
@@ -57,26 +46,6 @@ def make_shop(rows: int) -> None:
             " FROM generate_series(1, %s) AS i",
             (rows,),
         )
-
-
-def setup_django() -> None:
-    os.environ.update(
-        DATABASE_URL=f"{SERVER}/{OWN_DB}",
-        CELERY_BROKER_URL=BROKER,
-        MALLEABLE_TASK_QUEUE=QUEUE,
-        LOG_LEVEL="WARNING",
-        # The bench reads as the server's superuser, which datasources refuse without this.
-        MALLEABLE_DATASOURCE_ALLOW_PRIVILEGED_ROLES="true",
-        # The shop is on this machine, which the outbound policy refuses unless listed.
-        MALLEABLE_DATASOURCE_ALLOWED_HOSTS="127.0.0.1",
-    )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "malleable.settings")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    recreate(OWN_DB)
-    call_command("migrate", verbosity=0)
 
 
 def make_checkers(count: int) -> list:
@@ -225,7 +194,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000)
     args = parser.parse_args()
     make_shop(args.rows)
-    setup_django()
+    setup_django(OWN_DB, CELERY_BROKER_URL=BROKER, MALLEABLE_TASK_QUEUE=QUEUE, **DATASOURCES_ON_THIS_MACHINE)
     checkers = make_checkers(args.checkers)
     print(f"{args.checkers} rule checkers (null_count of a column) over a {args.rows}-row PostgreSQL dataset")
     first = in_process(checkers)

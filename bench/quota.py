@@ -14,33 +14,14 @@ and this process's CPU for them, and one warm call's statements with their plans
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
+from support import setup_django
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 OWN_DB = "malleable_bench_quota"
-
-
-def setup_django() -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{OWN_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{OWN_DB}"')
-    os.environ.update(DATABASE_URL=f"{SERVER}/{OWN_DB}", LOG_LEVEL="WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "malleable.settings")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def make_namespace(slug: str, checkers: int, runs: int, start: datetime):
@@ -76,7 +57,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--gap", type=float, default=0.06)
     args = parser.parse_args()
-    setup_django()
+    setup_django(OWN_DB)
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

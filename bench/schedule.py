@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,23 +30,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from support import BROKER, DATASOURCES_ON_THIS_MACHINE, ROOT, SERVER, recreate, setup_django, stop
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 OWN_DB = "malleable_bench_schedule"
 SHOP_DB = "malleable_bench_schedule_shop"
-BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 QUEUE = f"bench-schedule-{uuid.uuid4().hex[:8]}"
 WARM_UP_S = 20
 DRAIN_S = 600
-
-
-def recreate(name: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def make_shop(rows: int) -> None:
@@ -59,29 +48,6 @@ def make_shop(rows: int) -> None:
             " CASE WHEN i %% 10 = 0 THEN NULL ELSE 'u' || i || '@x.io' END FROM generate_series(1, %s) AS i",
             (rows,),
         )
-
-
-def environment() -> dict[str, str]:
-    return os.environ | {
-        "DATABASE_URL": f"{SERVER}/{OWN_DB}",
-        "CELERY_BROKER_URL": BROKER,
-        "MALLEABLE_TASK_QUEUE": QUEUE,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "malleable.settings",
-        # The bench reads as the server's superuser, on this machine: both refused unless allowed.
-        "MALLEABLE_DATASOURCE_ALLOW_PRIVILEGED_ROLES": "true",
-        "MALLEABLE_DATASOURCE_ALLOWED_HOSTS": "127.0.0.1",
-    }
-
-
-def setup_django() -> None:
-    os.environ.update(environment())
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    recreate(OWN_DB)
-    call_command("migrate", verbosity=0)
 
 
 def make_checkers(count: int, first_slot: datetime) -> None:
@@ -118,7 +84,7 @@ def start(*args: str, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         command,
         cwd=ROOT,
-        env=environment(),
+        env=os.environ.copy(),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -147,14 +113,6 @@ def group_rss_mb(leader: int) -> float:
         members |= more
         grew = bool(more)
     return sum(rss.get(pid, 0) for pid in members) / 1024
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -222,7 +180,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}")
     make_shop(args.rows)
-    setup_django()
+    setup_django(OWN_DB, CELERY_BROKER_URL=BROKER, MALLEABLE_TASK_QUEUE=QUEUE, **DATASOURCES_ON_THIS_MACHINE)
     from django.utils import timezone
 
     first_slot = timezone.now().replace(microsecond=0) + timedelta(seconds=WARM_UP_S)
