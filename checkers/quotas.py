@@ -10,6 +10,7 @@ datasets a checker is about to read).
 - Worker-seconds per namespace per clock hour: once a namespace's runs used them, its
   further runs that hour are recorded as ``skipped`` (the alarm state does not move), so one
   namespace's heavy checkers cannot starve the others. Test runs count, and are skipped, too.
+  A worker process asks the database at most once a second per namespace (``FRESH``).
 """
 
 from __future__ import annotations
@@ -95,10 +96,18 @@ def hour_start(namespace: Namespace, now: datetime) -> datetime:
 # Retention never prunes the current hour; a deleted checker's remembered runs stay spent.
 SETTLE = timedelta(seconds=60)
 
+# How long a process answers from its last sum for a namespace before it asks the database
+# again. At 1,000 runs a minute each sum reads a minute of runs, about 1,000 rows, so asking on
+# every run cost each run a millisecond of the database's time. A process runs one run at a
+# time, so the runs it starts on a stale answer take the namespace past its budget by at most
+# this much of each process's time, on an hourly budget.
+FRESH = timedelta(seconds=1)
+
 # Per process (a forked worker inherits sums that stay true): namespace id -> its hour's start,
-# the watermark, and the milliseconds of its runs and test runs finished from the hour's start
-# to the watermark. One tuple, replaced whole, so threads can only lose each other's progress.
-_settled: dict[int, tuple[datetime, datetime, float]] = {}
+# the watermark, the milliseconds of its runs and test runs finished from the hour's start to
+# the watermark, when it last asked and the seconds it found. One tuple, replaced whole, so
+# threads can only lose each other's progress.
+_settled: dict[int, tuple[datetime, datetime, float, datetime | None, float]] = {}
 
 
 def forget() -> None:
@@ -109,17 +118,21 @@ def forget() -> None:
 def worker_seconds_used(namespace: Namespace, since: datetime, now: datetime) -> float:
     """Its runs' time and its test runs' since the hour's start (test runs are kept an hour).
 
-    One query, as every run asks it before it starts, over the rows finished since this
-    process's last watermark only: SETTLE of runs and the time since its last check, however
-    far into the hour. The first check of an hour in a process sums the hour so far.
+    The last answer while it is ``FRESH``; else one query, as every run asks before it starts,
+    over the rows finished since this process's last watermark only: SETTLE of runs and the
+    time since its last query, however far into the hour. The first check of an hour in a
+    process sums the hour so far.
     """
-    start, watermark, settled_ms = _settled.get(namespace.pk, (since, since, 0.0))
+    start, watermark, settled_ms, asked, used = _settled.get(namespace.pk, (since, since, 0.0, None, 0.0))
     if start != since:
-        watermark, settled_ms = since, 0.0
+        watermark, settled_ms, asked = since, 0.0, None
+    if asked is not None and asked <= now < asked + FRESH:
+        return used
     newer = max(watermark, now - SETTLE)
     fresh_ms, settling_ms = _durations(namespace, watermark, newer)
-    _settled[namespace.pk] = (since, newer, settled_ms + settling_ms)
-    return (settled_ms + fresh_ms) / 1000
+    used = (settled_ms + fresh_ms) / 1000
+    _settled[namespace.pk] = (since, newer, settled_ms + settling_ms, now, used)
+    return used
 
 
 # Both tables' rows finished from a time on, and the part of their time before a later one.

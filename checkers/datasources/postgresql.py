@@ -2,10 +2,10 @@
 
 The session is a READ ONLY transaction with ``statement_timeout``, ``lock_timeout`` (half of
 it, so a blocked query says so) and ``idle_in_transaction_session_timeout`` set inside it,
-always rolled back, then ``DISCARD ALL`` before the connection waits in the pool. The
-query runs through a server-side cursor (``DECLARE ... CURSOR FOR``), which PostgreSQL
-accepts only for one SELECT or VALUES without data-modifying WITH clauses: that refuses
-``COPY ... TO PROGRAM`` and other statements a read-only transaction alone would let a
+always rolled back, then cleared as ``DISCARD ALL`` would before the connection waits in the
+pool. The query runs through a server-side cursor (``DECLARE ... CURSOR FOR``), which
+PostgreSQL accepts only for one SELECT or VALUES without data-modifying WITH clauses: that
+refuses ``COPY ... TO PROGRAM`` and other statements a read-only transaction alone would let a
 superuser run. Rows are fetched in chunks of ``FETCH`` up to the cap plus one, counting
 their bytes, so a huge result never crosses the network.
 
@@ -58,6 +58,12 @@ SELECT r.rolsuper, r.rolcreaterole,
              ORDER BY p.rolname)
 FROM pg_roles r WHERE r.rolname = session_user
 """
+# ``DISCARD ALL`` as PostgreSQL documents it, after the ROLLBACK in the same round trip:
+# ``DISCARD ALL`` itself cannot run in the transaction block that several statements make.
+RESET_SESSION = (
+    "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *;"
+    " SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES"
+)
 # The value the row guard fails to cast, so its error can be told from the query's own.
 ROW_GUARD = "malleable_row_over_byte_cap"
 
@@ -102,13 +108,12 @@ class PostgreSQL(Engine):
         return max(2, math.ceil(self.timeout_s))
 
     def _connect(self) -> psycopg.Connection:
-        connection = psycopg.connect(**self.conninfo(), autocommit=False, prepare_threshold=None)
-        connection.read_only = True
-        return connection
+        # Autocommit: ``_begin`` and ``_reset`` say BEGIN and ROLLBACK themselves, each in the one
+        # round trip that also sets or clears the session (psycopg would send its own first).
+        return psycopg.connect(**self.conninfo(), autocommit=True, prepare_threshold=None)
 
     def privileges(self, connection: psycopg.Connection) -> list[str]:
         row = connection.execute(_PRIVILEGES, {"roles": list(PRIVILEGED_ROLES)}).fetchone()
-        connection.rollback()
         if row is None:
             return []
         superuser, createrole, members_of = row
@@ -121,22 +126,20 @@ class PostgreSQL(Engine):
         return found
 
     def _begin(self, connection: psycopg.Connection) -> None:
-        # A lock wait gives up at half the budget, so it is reported as one.
-        timeout_ms = max(2, round(self.timeout_s * 1000))
+        # A lock wait gives up at half the budget, so it is reported as one. The numbers are
+        # this method's own integers; several statements need the simple protocol, without
+        # parameters.
+        ms = max(2, round(self.timeout_s * 1000))
         connection.execute(
-            "SELECT set_config('statement_timeout', %(ms)s, true),"
-            " set_config('lock_timeout', %(lock_ms)s, true),"
-            " set_config('idle_in_transaction_session_timeout', %(ms)s, true)",
-            {"ms": str(timeout_ms), "lock_ms": str(timeout_ms // 2)},
+            f"BEGIN READ ONLY; SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms // 2};"
+            f" SET LOCAL idle_in_transaction_session_timeout = {ms}"
         )
 
     def _reset(self, connection: psycopg.Connection) -> bool:
-        """Roll back, then ``DISCARD ALL``: settings, advisory locks, cursors, temporary tables."""
+        """Roll back, then clear what a session can keep: settings, advisory locks, cursors,
+        prepared statements, temporary tables. One round trip (``RESET_SESSION``)."""
         try:
-            connection.rollback()
-            connection.autocommit = True
-            connection.execute("DISCARD ALL")
-            connection.autocommit = False
+            connection.execute(RESET_SESSION)
         except psycopg.Error:
             return False
         return not connection.broken and connection.info.transaction_status == pq.TransactionStatus.IDLE

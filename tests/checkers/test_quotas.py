@@ -171,6 +171,7 @@ def test_a_namespace_past_its_budget_has_its_runs_skipped_and_its_state_kept(see
     red = CheckRun.objects.create(checker=rule, trigger=Trigger.SCHEDULE)
     assert tasks.run_checker(red.pk) == RunStatus.RED
     _spend(rule, 2, datetime.now(UTC))
+    quotas.forget()  # as if a second had passed (quotas.FRESH): the worker asks again
 
     run = CheckRun.objects.create(checker=rule, trigger=Trigger.SCHEDULE)
     assert tasks.run_checker(run.pk) == RunStatus.SKIPPED
@@ -218,15 +219,18 @@ def test_a_warm_check_reads_only_the_runs_since_a_minute_before_the_last(seed):
     assert "2025-03-04 09:00:00" not in query["sql"]
 
 
-def test_a_run_recorded_seconds_ago_is_counted_at_once(seed, settings):
+def test_a_run_recorded_seconds_ago_is_counted_once_the_last_answer_is_a_second_old(seed, settings):
     settings.QUOTA_WORKER_SECONDS = 1
     rule = seed[0]
     now = HOUR + timedelta(minutes=41)
     assert quotas.budget_spent(rule.namespace, now) is None
 
-    _spend(rule, 2, now + timedelta(seconds=1))
+    _spend(rule, 2, now + timedelta(milliseconds=100))
 
-    assert quotas.budget_spent(rule.namespace, now + timedelta(seconds=2)).startswith(
+    with CaptureQueriesContext(connection) as queries:
+        assert quotas.budget_spent(rule.namespace, now + timedelta(milliseconds=900)) is None
+    assert queries.captured_queries == []  # quotas.FRESH: the answer of 100 ms ago
+    assert quotas.budget_spent(rule.namespace, now + timedelta(seconds=1)).startswith(
         "skipped: namespace alpha used its 1 worker-seconds for this hour;"
     )
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from alarms.models import AlarmState
-from checkers import tasks
+from checkers import quotas, tasks
 from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
 from tests.checkers.test_celery_e2e import postgres_database  # noqa: F401
 
@@ -37,21 +37,28 @@ def run_queued(checker: Checker) -> tuple[CheckRun, list[str]]:
     return CheckRun.objects.get(pk=queued.pk), [query["sql"] for query in queries.captured_queries]
 
 
-def test_a_steady_run_is_eight_statements_on_postgresql(checker):
+STEADY = [
+    "UPDATE",  # take the queued run, returning it
+    "SELECT",  # the checker and its namespace, its rules with their datasets and datasources
+    "SELECT",  # a slot of the datasource (an advisory lock)
+    "SELECT",  # its release
+    "SAVEPOINT",  # the transaction, under the test's own
+    "UPDATE",  # the run
+    "UPDATE",  # the checker's last run
+    "UPDATE",  # the alarm state, on the condition that it stays as it is
+    "RELEASE",
+]
+
+
+def test_a_steady_run_is_seven_statements_on_postgresql_and_the_quota_one_more_a_second(checker):
     run_queued(checker)  # the first run moves the alarm state out of "unknown"
     run, statements = run_queued(checker)
     assert run.status == "green"
-    assert [sql.split()[0] for sql in statements] == [
-        "UPDATE",  # take the queued run, returning it
-        "SELECT",  # the rules, with their datasets and datasources, the checker and its namespace
-        "SELECT",  # the namespace's worker-seconds this hour
-        "SELECT",  # a slot of the datasource (an advisory lock)
-        "SELECT",  # its release
-        "SAVEPOINT",  # the transaction, under the test's own
-        "UPDATE",  # the run
-        "UPDATE",  # the checker's last run
-        "UPDATE",  # the alarm state, on the condition that it stays as it is
-        "RELEASE",
-    ]
+    assert [sql.split()[0] for sql in statements] == STEADY  # the quota's answer of the first run
     assert "RETURNING" in statements[0]
     assert AlarmState.objects.get(checker=checker).last_run == run
+
+    quotas.forget()  # as if a second had passed (quotas.FRESH)
+    run, statements = run_queued(checker)
+    assert [sql.split()[0] for sql in statements] == [*STEADY[:2], "SELECT", *STEADY[2:]]
+    assert "SUM(duration_ms)" in statements[2]  # the namespace's worker-seconds this hour
