@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 import zoneinfo
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -534,7 +534,7 @@ class Checker(NamespaceOwned):
 
     def rule_list(self) -> list[CheckerRule]:
         """Its rules in order, each with its dataset and datasource (one query, none when read
-        with the checker by ``to_run``)."""
+        with the checker by ``with_rules``)."""
         if self._rules is not None:
             return self._rules
         return [self._rule(*row) for row in _RULES.fetch([self.pk])]
@@ -542,12 +542,10 @@ class Checker(NamespaceOwned):
     _rules: list[CheckerRule] | None = None
 
     @classmethod
-    def to_run(cls, pk: int) -> Checker:
-        """The checker a worker runs, with its namespace and its rules (none for a code checker),
-        in one query whose SQL is written once (``malleable.rows``)."""
-        rows = _TO_RUN.fetch([pk])
-        if not rows:
-            raise cls.DoesNotExist(f"no checker {pk}")
+    def with_rules(cls, rows: Sequence[tuple[Any, ...]]) -> Checker:
+        """The checker of ``rows`` of (checker, namespace, rule, dataset, datasource), as a worker
+        reads it (``runs.claim_queued``): with its namespace and its rules (a code checker's rule
+        is None)."""
         checker, namespace = rows[0][:2]
         checker.namespace = namespace
         checker._rules = [checker._rule(*row[2:]) for row in rows if row[2] is not None]
@@ -847,24 +845,12 @@ class CheckerRule(models.Model):
             return True
 
 
-# A checker's rules, each with its dataset and datasource (``Checker.rule_list``), and, for a
-# worker, the same with the checker and its namespace first (``Checker.to_run``): outer joins,
-# as a code checker has no rules.
-_RULE_TABLES: list[tuple[type[models.Model], str]] = [(CheckerRule, "r"), (Dataset, "d"), (Datasource, "s")]
+# A checker's rules, each with its dataset and datasource (``Checker.rule_list``); a worker
+# reads them with its run (``runs.claim_queued``).
 _RULES = ModelRows(
-    _RULE_TABLES,
-    "SELECT {columns} FROM checkers_checkerrule r"
-    " LEFT JOIN checkers_dataset d ON d.id = r.dataset_id"
-    " LEFT JOIN checkers_datasource s ON s.id = d.datasource_id"
-    " WHERE r.checker_id = %s ORDER BY r.position, r.id",
-)
-_TO_RUN = ModelRows(
-    [(Checker, "c"), (Namespace, "n"), *_RULE_TABLES],
-    "SELECT {columns} FROM checkers_checker c JOIN namespaces_namespace n ON n.id = c.namespace_id"
-    " LEFT JOIN checkers_checkerrule r ON r.checker_id = c.id"
-    " LEFT JOIN checkers_dataset d ON d.id = r.dataset_id"
-    " LEFT JOIN checkers_datasource s ON s.id = d.datasource_id"
-    " WHERE c.id = %s ORDER BY r.position, r.id",
+    [(CheckerRule, "r"), (Dataset, "d"), (Datasource, "s")],
+    "SELECT {columns} FROM checkers_checkerrule r JOIN checkers_dataset d ON d.id = r.dataset_id"
+    " JOIN checkers_datasource s ON s.id = d.datasource_id WHERE r.checker_id = %s ORDER BY r.position, r.id",
 )
 
 

@@ -26,6 +26,7 @@ from checkers.models import (
     CheckerRule,
     CheckRun,
     Dataset,
+    Datasource,
     FailingRows,
     RunStatus,
     Trigger,
@@ -45,6 +46,7 @@ from checkers.sandbox import (
 from checkers.signals import run_recorded
 from malleable import texts
 from malleable.rows import ModelRows
+from namespaces.models import Namespace
 
 log = logging.getLogger(__name__)
 
@@ -324,34 +326,54 @@ def execute(checker: Checker, trigger: str = Trigger.MANUAL, run: CheckRun | Non
 
 
 def claim_queued(run_id: int) -> CheckRun | None:
-    """Take a queued run for this worker, with its checker ready to run (``Checker.to_run``);
-    a redelivered or duplicate task finds nothing to take."""
-    run = _take(run_id, timezone.now())
-    if run is not None:
-        run.checker = Checker.to_run(run.checker_id)
-    return run
+    """Take a queued run for this worker, with its checker ready to run (``Checker.with_rules``);
+    a redelivered or duplicate task finds nothing to take.
 
-
-# The run a worker takes, returned by the UPDATE that takes it (``_take``).
-_TAKE = ModelRows(
-    [(CheckRun, "")],
-    "UPDATE checkers_checkrun SET status = %s, started = %s WHERE id = %s AND status = %s"
-    " RETURNING {columns}",
-)
-
-
-def _take(run_id: int, now: datetime) -> CheckRun | None:
-    """A conditional UPDATE that returns the row it took: one round trip. MySQL returns nothing
-    from an UPDATE, so there the row is read after it."""
-    if connection.vendor == "mysql":
+    A conditional UPDATE takes it, and one read gives the run with its checker, namespace and
+    rules. On PostgreSQL both are one statement, the UPDATE's RETURNING feeding the joins;
+    SQLite allows no UPDATE in a WITH and MySQL returns no rows from one, so there the read
+    follows the UPDATE that took the run.
+    """
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        now_value = connection.ops.adapt_datetimefield_value(now)
+        rows = _TAKE_AND_READ.fetch([RunStatus.RUNNING.value, now_value, run_id, RunStatus.QUEUED.value])
+    else:
         taken = CheckRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
             status=RunStatus.RUNNING, started=now
         )
-        return CheckRun.objects.get(pk=run_id) if taken else None
-    params = [
-        RunStatus.RUNNING.value,
-        connection.ops.adapt_datetimefield_value(now),
-        run_id,
-        RunStatus.QUEUED.value,
-    ]
-    return next((run for (run,) in _TAKE.fetch(params)), None)
+        rows = _READ.fetch([run_id]) if taken else []
+    if not rows:
+        return None
+    run = rows[0][0]
+    run.checker = Checker.with_rules([row[1:] for row in rows])
+    return run
+
+
+def _run_read(runs: str, where: str = "", take: str = "") -> ModelRows:
+    """A run from ``runs`` with its checker, the checker's namespace, and its rules with their
+    datasets and datasources (outer joins: a code checker has no rules)."""
+    return ModelRows(
+        [
+            (CheckRun, "run"),
+            (Checker, "c"),
+            (Namespace, "n"),
+            (CheckerRule, "r"),
+            (Dataset, "d"),
+            (Datasource, "s"),
+        ],
+        f"{take}SELECT {{columns}} FROM {runs} run"  # noqa: S608 - table names and this module's SQL only
+        " JOIN checkers_checker c ON c.id = run.checker_id"
+        " JOIN namespaces_namespace n ON n.id = c.namespace_id"
+        " LEFT JOIN checkers_checkerrule r ON r.checker_id = c.id"
+        " LEFT JOIN checkers_dataset d ON d.id = r.dataset_id"
+        f" LEFT JOIN checkers_datasource s ON s.id = d.datasource_id {where} ORDER BY r.position, r.id",
+    )
+
+
+_TAKE_AND_READ = _run_read(
+    "taken",
+    take="WITH taken AS (UPDATE checkers_checkrun SET status = %s, started = %s"
+    " WHERE id = %s AND status = %s RETURNING *) ",
+)
+_READ = _run_read("checkers_checkrun", where="WHERE run.id = %s")

@@ -38,8 +38,7 @@ def run_queued(checker: Checker) -> tuple[CheckRun, list[str]]:
 
 
 STEADY = [
-    "UPDATE",  # take the queued run, returning it
-    "SELECT",  # the checker and its namespace, its rules with their datasets and datasources
+    "WITH",  # take the queued run, read with its checker, namespace, rules, datasets and datasources
     "SELECT",  # a slot of the datasource (an advisory lock)
     "SELECT",  # its release
     "SAVEPOINT",  # the transaction, under the test's own
@@ -50,15 +49,15 @@ STEADY = [
 ]
 
 
-def test_a_steady_run_is_seven_statements_on_postgresql_and_the_quota_one_more_a_second(checker):
+def test_a_steady_run_is_six_statements_on_postgresql_and_the_quota_one_more_a_second(checker):
     run_queued(checker)  # the first run moves the alarm state out of "unknown"
     run, statements = run_queued(checker)
     assert run.status == "green"
     assert [sql.split()[0] for sql in statements] == STEADY  # the quota's answer of the first run
-    assert "RETURNING" in statements[0]
+    assert "UPDATE checkers_checkrun" in statements[0] and "RETURNING" in statements[0]
     assert AlarmState.objects.get(checker=checker).last_run == run
 
     quotas.forget()  # as if a second had passed (quotas.FRESH)
     run, statements = run_queued(checker)
-    assert [sql.split()[0] for sql in statements] == [*STEADY[:2], "SELECT", *STEADY[2:]]
-    assert "SUM(duration_ms)" in statements[2]  # the namespace's worker-seconds this hour
+    assert [sql.split()[0] for sql in statements] == [STEADY[0], "SELECT", *STEADY[1:]]
+    assert "SUM(duration_ms)" in statements[1]  # the namespace's worker-seconds this hour
