@@ -63,7 +63,7 @@ class ModelRows:
             converters = []
             for index, field in enumerate(fields):
                 column = field.get_col(alias or model._meta.db_table)
-                found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+                found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
                 if found:
                     converters.append((index, found, column))
             layout.append(_Columns(model, [field.attname for field in fields], len(columns), converters))

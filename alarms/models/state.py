@@ -84,7 +84,7 @@ _STEADY = (
     "UPDATE alarms_alarmstate SET last_run_id = %s, consecutive_errors = 0, {changes}"
     " WHERE checker_id = %s AND (last_run_id IS NULL OR last_run_id <> %s) AND state = %s AND {expects}"
 )
-STEADY_SQL = {
+STEADY_SQL: dict[str, str] = {
     RunStatus.GREEN: _STEADY.format(
         changes="consecutive_reds = 0, alarm_id = NULL, alarm_announced = NULL, last_announced = NULL,"
         " repeats = 0",

@@ -109,6 +109,33 @@ def test_a_queued_run_is_taken_once(seed, shop):
     assert runs.claim_queued(run.pk) is None
 
 
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_a_claimed_run_reads_every_field_as_the_orm_does(seed, shop):
+    """The claim reads its rows in plain SQL (``malleable.rows``): each value comes through the
+    converters a queryset applies (JSON, encrypted text, times, booleans)."""
+    rule = seed[0]
+    source = rule.rules.get().dataset.datasource
+    source.password = "s3cret"
+    source.save()
+    Checker.objects.filter(pk=rule.pk).update(params={"limit": [1, 2.5, None]}, last_run_at=timezone.now())
+    run = CheckRun.objects.create(checker=rule, trigger="schedule", dataset_stats={"users": {"rows": 3}})
+
+    taken = runs.claim_queued(run.pk)
+
+    (read,) = taken.checker.rule_list()
+    assert _fields(taken) == _fields(CheckRun.objects.get(pk=run.pk))
+    assert _fields(taken.checker) == _fields(Checker.objects.get(pk=rule.pk))
+    assert _fields(taken.checker.namespace) == _fields(rule.namespace)
+    assert _fields(read) == _fields(rule.rules.get())
+    assert _fields(read.dataset) == _fields(read.dataset.__class__.objects.get(pk=read.dataset_id))
+    assert _fields(read.dataset.datasource) == _fields(source.__class__.objects.get(pk=source.pk))
+    assert (read.dataset.datasource.password, taken.checker.params) == ("s3cret", {"limit": [1, 2.5, None]})
+    assert taken.dataset_stats == {"users": {"rows": 3}}
+
+
 def test_a_queued_code_checker_is_taken_with_its_checker(seed, shop):
     run = CheckRun.objects.create(checker=seed[1], trigger="schedule")
     taken = runs.claim_queued(run.pk)
