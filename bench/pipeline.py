@@ -203,8 +203,8 @@ def main() -> None:
     print("in process, every later run (median ms):")
     labels = {
         "run": "whole run",
-        "sql": "SQL (connect, read-only session, query, typing)",
-        "fetch": "around the SQL (datasource lease, bookkeeping)",
+        "sql": "SQL (the dataset's query: its cursor, the rows, their typing)",
+        "fetch": "around the SQL (the rules, the datasource's lease and session)",
         "sandbox": "evaluation (rule on the host)",
         "record": "recording (run, alarm state, outbox: one transaction)",
     }

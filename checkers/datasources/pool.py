@@ -9,7 +9,7 @@ settings at once instead of letting it idle out.
 
 The pool only keeps connections; the engine decides what is safe to keep: it starts a
 fresh read-only transaction with its timeouts on every checkout and resets the session
-(rollback, then ``DISCARD ALL`` or ``COM_RESET_CONNECTION``) on every return, and closes
+(rollback, then what ``DISCARD ALL`` does, or ``COM_RESET_CONNECTION``) on every return, and closes
 a connection whose reset failed. At most ``max_idle`` (the datasource's
 ``max_concurrency``) connections wait, each for at most ``IDLE_S`` seconds; a daemon
 thread closes the ones past that even when the process fetches nothing more.
