@@ -45,7 +45,7 @@ from checkers.sandbox import (
 )
 from checkers.signals import run_recorded
 from malleable import texts
-from malleable.rows import ModelRows
+from malleable.rows import ModelRows, pipelined, update_row
 from namespaces.models import Namespace
 
 log = logging.getLogger(__name__)
@@ -268,6 +268,23 @@ def evaluate(
 # every run: the ORM took longer to build the statement than the database to run it.
 LAST_RUN_SQL = "UPDATE checkers_checker SET last_run_at = %s WHERE id = %s"
 
+# What recording writes on a run a worker took.
+RECORDED = (
+    "status",
+    "started",
+    "finished",
+    "messages",
+    "error_kind",
+    "error_detail",
+    "logs",
+    "duration_ms",
+    "fetch_ms",
+    "sandbox_ms",
+    "fuel_used",
+    "dataset_stats",
+    "figures",
+)
+
 
 def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun | None = None) -> CheckRun:
     """Write the run and let alarms react, in one transaction.
@@ -291,10 +308,16 @@ def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun
     run.dataset_stats = evaluation.dataset_stats
     run.figures = evaluation.figures
     with transaction.atomic():
-        run.save()
+        with pipelined():  # BEGIN, the checker's last run and the run: one round trip on PostgreSQL
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    LAST_RUN_SQL, [connection.ops.adapt_datetimefield_value(run.finished), checker.pk]
+                )
+            if run.pk is None:
+                run.save()
+            else:
+                update_row(run, RECORDED)
         FailingRows.record(run, outcome.failing_rows, evaluation.key_columns)
-        with connection.cursor() as cursor:
-            cursor.execute(LAST_RUN_SQL, [connection.ops.adapt_datetimefield_value(run.finished), checker.pk])
         run_recorded.send(sender=Checker, checker=checker, run=run)
     return run
 

@@ -1,4 +1,5 @@
-"""Model instances from a statement whose SQL is written once: the run loop's reads.
+"""The run loop's statements, with SQL written once: reads that give model instances, a row's
+update, and statements sent together.
 
 The run loop claims a run and reads its checker with the namespace, rules, datasets and
 datasources on every run. ``select_related`` builds and compiles that five-table query each
@@ -6,14 +7,16 @@ time, and doing so cost the worker more than the database spent running it
 (``docs/performance.md``, "Per-run cost"). A ``ModelRows`` writes the column list once per
 process from the models' fields, then turns each row into one instance of each model with the
 converters a queryset applies and ``Model.from_db``, so the instances are those a queryset
-would give.
+would give. ``update_row`` and ``pipelined`` let the recording send ``BEGIN`` and its first
+statements in one round trip.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from django.db import connection, models
@@ -77,3 +80,37 @@ class ModelRows:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
         return [tuple(columns.instance(row) for columns in layout) for row in fetched]
+
+
+@cache
+def _update(model: type[models.Model], names: tuple[str, ...]) -> tuple[str, list[models.Field[Any, Any]]]:
+    """The UPDATE of ``names`` of one row of ``model``, and those fields, in order."""
+    by_name = {field.name: field for field in model._meta.concrete_fields}
+    fields = [by_name[name] for name in names]
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    table, key = quote(model._meta.db_table), quote(by_name[model._meta.pk.name].column)
+    return f"UPDATE {table} SET {columns} WHERE {key} = %s", fields  # noqa: S608 - the model's own names
+
+
+def update_row(instance: models.Model, names: tuple[str, ...]) -> None:
+    """``instance.save(update_fields=names)`` as one UPDATE whose SQL is written once, with no
+    signals and no row count read: what psycopg's pipeline mode allows (``pipelined``)."""
+    sql, fields = _update(type(instance), names)
+    values = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, instance.pk])
+
+
+def pipelined() -> contextlib.AbstractContextManager[Any]:
+    """Statements whose results nobody reads sent together, with the transaction's BEGIN, in one
+    round trip: psycopg's pipeline mode on PostgreSQL; elsewhere one by one, as always. A
+    statement that fails raises when the block ends, inside the caller's transaction."""
+    if connection.vendor != "postgresql":
+        return contextlib.nullcontext()
+    import psycopg  # here: a run on SQLite or MySQL loads no PostgreSQL driver
+
+    if not psycopg.Pipeline.is_supported():  # libpq 14 and later
+        return contextlib.nullcontext()
+    connection.ensure_connection()
+    return connection.connection.pipeline()

@@ -124,6 +124,25 @@ def namespace_row_form(request: HttpRequest, namespace: Namespace, form_class: C
     return form_class(request.POST or None, instance=stored, namespace=namespace)
 
 
+def namespace_row_page(
+    request: HttpRequest,
+    namespace: Namespace,
+    form_class: Callable[..., Any],
+    template: str,
+    page: str,
+    said: str,
+    **extra: Any,
+) -> HttpResponse:
+    """A settings tab of the namespace's one row of a model (``namespace_row_form``): owners save
+    it and are told ``said`` (formatted with the row as ``obj``) on the tab's ``page`` (a URL
+    name); the others read it."""
+    form = namespace_row_form(request, namespace, form_class)
+    if request.method == "POST" and form.is_valid():
+        form.save_changes()
+        return saved(request, said.format(obj=form.instance), page, namespace)
+    return form_page(request, namespace, template, form, Role.OWNER, **extra)
+
+
 def saved(request: HttpRequest, text: str, page: str, namespace: Namespace) -> HttpResponse:
     """After a save: say what was saved and go to the namespace's ``page`` (a URL name)."""
     messages.success(request, text)

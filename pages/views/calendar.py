@@ -14,7 +14,7 @@ from checkers.calendars import Calendar
 from checkers.models import BusinessCalendar, Retention
 from namespaces.models import Namespace, Role
 from pages.forms.checkers import NamespaceForm
-from pages.helpers import form_page, namespace_page, namespace_row_form, saved
+from pages.helpers import namespace_page, namespace_row_page
 
 # Days shown ahead on the page, so an owner sees what the calendar makes of the coming weeks.
 AHEAD = 21
@@ -29,19 +29,15 @@ class BusinessCalendarForm(NamespaceForm):
 
 @namespace_page(post=Role.OWNER)
 def calendar(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    form = namespace_row_form(request, namespace, BusinessCalendarForm)
-    if request.method == "POST" and form.is_valid():
-        form.save_changes()
-        return saved(request, "Saved the business calendar.", "checkers:calendar", namespace)
     today = timezone.now().astimezone(namespace_zone(namespace)).date()
-    days_off = upcoming(BusinessCalendar.calendar_of(namespace.pk), today)
-    return form_page(
+    return namespace_row_page(
         request,
         namespace,
+        BusinessCalendarForm,
         "checkers/calendar.html",
-        form,
-        Role.OWNER,
-        days_off=days_off,
+        "checkers:calendar",
+        "Saved the business calendar.",
+        days_off=upcoming(BusinessCalendar.calendar_of(namespace.pk), today),
         ahead=AHEAD,
         tab="calendar",
     )
@@ -60,11 +56,15 @@ class RetentionForm(NamespaceForm):
 
 @namespace_page(post=Role.OWNER)
 def retention(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    form = namespace_row_form(request, namespace, RetentionForm)
-    if request.method == "POST" and form.is_valid():
-        form.save_changes()
-        return saved(request, f"Runs are kept {form.instance.days} days.", "checkers:retention", namespace)
-    return form_page(request, namespace, "checkers/retention.html", form, Role.OWNER, tab="retention")
+    return namespace_row_page(
+        request,
+        namespace,
+        RetentionForm,
+        "checkers/retention.html",
+        "checkers:retention",
+        "Runs are kept {obj.days} days.",
+        tab="retention",
+    )
 
 
 def namespace_zone(namespace: Namespace) -> datetime.tzinfo:

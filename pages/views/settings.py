@@ -28,7 +28,7 @@ from pages.forms.settings import (
     formset_helper,
     window_formset,
 )
-from pages.helpers import form_page, is_htmx, may, namespace_page, namespace_row_form, page_context, saved
+from pages.helpers import form_page, is_htmx, may, namespace_page, namespace_row_page, page_context, saved
 
 # --- Members ----------------------------------------------------------------------------------------
 
@@ -201,10 +201,12 @@ def _save_windows(request: HttpRequest, namespace: Namespace, formset: BaseModel
 
 @namespace_page(post=Role.OWNER)
 def alarm_defaults(request: HttpRequest, namespace: Namespace) -> HttpResponse:
-    form = namespace_row_form(request, namespace, AlarmDefaultsForm)
-    if request.method == "POST" and form.is_valid():
-        form.save_changes()
-        return saved(request, "Saved the alarm policy defaults.", "namespaces:alarm-defaults", namespace)
-    return form_page(
-        request, namespace, "namespaces/settings/alarm_defaults.html", form, Role.OWNER, tab="alarm-defaults"
+    return namespace_row_page(
+        request,
+        namespace,
+        AlarmDefaultsForm,
+        "namespaces/settings/alarm_defaults.html",
+        "namespaces:alarm-defaults",
+        "Saved the alarm policy defaults.",
+        tab="alarm-defaults",
     )

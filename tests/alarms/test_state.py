@@ -80,8 +80,8 @@ def record_steady(checker: Checker) -> tuple[CheckRun, list[str]]:
 def test_a_steady_green_run_is_recorded_in_three_statements(checker, run):
     run(checker, "green")
     recorded, statements = record_steady(checker)
-    # The run, the checker's last run, the alarm state: no read, no policy, no failing rows.
-    assert statements == ["INSERT", "UPDATE", "UPDATE"]
+    # The checker's last run, the run, the alarm state: no read, no policy, no failing rows.
+    assert statements == ["UPDATE", "INSERT", "UPDATE"]
     state = state_of(checker)
     assert (state.state, state.last_run, state.consecutive_reds) == ("green", recorded, 0)
     assert Checker.objects.get(pk=checker.pk).last_run_at == recorded.finished
@@ -91,7 +91,7 @@ def test_a_steady_green_run_is_recorded_in_three_statements(checker, run):
 def test_a_red_run_with_its_alarm_open_is_recorded_in_three_statements(checker, run):
     fired = run(checker, "red")
     recorded, statements = record_steady(checker)
-    assert statements == ["INSERT", "UPDATE", "UPDATE"]
+    assert statements == ["UPDATE", "INSERT", "UPDATE"]
     state = state_of(checker)
     assert (state.last_run, state.consecutive_reds, state.alarm.run) == (recorded, 2, fired)
     assert AlarmState.record_run(checker, recorded) is None

@@ -1,14 +1,16 @@
 """What a worker's run of a rule checker costs on Malleable's own database, pinned statement by
-statement (docs/performance.md, "Per-run cost"): every one is a round trip."""
+statement (docs/performance.md, "Per-run cost"): each is a round trip, but for those sent together
+in pipeline mode."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from psycopg import pq
 
 from alarms.models import AlarmState
-from checkers import quotas, tasks
+from checkers import quotas, runs, tasks
 from checkers.models import Checker, CheckerKind, CheckRun, Dataset, Datasource
 from tests.checkers.test_celery_e2e import postgres_database  # noqa: F401
 
@@ -42,8 +44,8 @@ STEADY = [
     "SELECT",  # a slot of the datasource (an advisory lock)
     "SELECT",  # its release
     "SAVEPOINT",  # the transaction, under the test's own
-    "UPDATE",  # the run
     "UPDATE",  # the checker's last run
+    "UPDATE",  # the run: it goes out with the transaction's start and the last run (below)
     "UPDATE",  # the alarm state, on the condition that it stays as it is
     "RELEASE",
 ]
@@ -61,3 +63,20 @@ def test_a_steady_run_is_six_statements_on_postgresql_and_the_quota_one_more_a_s
     run, statements = run_queued(checker)
     assert [sql.split()[0] for sql in statements] == [STEADY[0], "SELECT", *STEADY[1:]]
     assert "SUM(duration_ms)" in statements[1]  # the namespace's worker-seconds this hour
+
+
+def test_the_run_goes_out_with_the_transactions_start_and_the_last_run_in_one_round_trip(
+    checker, monkeypatch
+):
+    """psycopg's pipeline mode: nothing is read back before the run's UPDATE is sent."""
+    seen = []
+    update_row = runs.update_row
+
+    def spy(instance, fields):
+        seen.append(connection.connection.pgconn.pipeline_status)
+        update_row(instance, fields)
+
+    monkeypatch.setattr(runs, "update_row", spy)
+    run, _ = run_queued(checker)
+    assert seen == [pq.PipelineStatus.ON]
+    assert (run.status, run.finished) == ("green", Checker.objects.get(pk=checker.pk).last_run_at)
