@@ -32,12 +32,13 @@ class _Columns:
     model: type[models.Model]
     names: list[str]
     start: int
+    key: int  # where the primary key is among them
     converters: list[tuple[int, list[Converter], Col]]
 
     def instance(self, row: Sequence[Any]) -> models.Model | None:
         """The model's instance in ``row``; None where an outer join found no row."""
         values = list(row[self.start : self.start + len(self.names)])
-        if values[0] is None:  # the primary key, first among the concrete fields
+        if values[self.key] is None:
             return None
         for index, converters, column in self.converters:
             for convert in converters:
@@ -69,7 +70,9 @@ class ModelRows:
                 found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
                 if found:
                     converters.append((index, found, column))
-            layout.append(_Columns(model, [field.attname for field in fields], len(columns), converters))
+            names = [field.attname for field in fields]
+            key = names.index(model._meta.pk.attname)
+            layout.append(_Columns(model, names, len(columns), key, converters))
             prefix = f"{alias}." if alias else ""
             columns += [prefix + connection.ops.quote_name(field.column) for field in fields]
         return self.sql.format(columns=", ".join(columns)), layout
