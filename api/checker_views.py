@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -93,7 +93,7 @@ def save_checker(namespace: Namespace, found: Checker | None, payload: dict) -> 
     if is_rule and ("rules" in payload or found is None or found.kind != CheckerKind.RULE):
         rows = rule_formset(namespace, form.instance, payload.get("rules", []))
     with transaction.atomic():
-        checker = form.save_changes()
+        checker = cast(Checker, form.save_changes())
         if rows is not None:
             rows.save_in_order(checker)
         elif not is_rule:

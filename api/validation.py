@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
@@ -23,7 +23,7 @@ from checkers.models import Checker, CheckerRule, Dataset, Datasource
 from malleable.encryption import SecretInput
 from namespaces.access import get_in_namespace
 from namespaces.models import Membership, Namespace
-from pages.forms.checkers import CheckerForm, DatasetForm, DatasourceForm, RuleFormSet
+from pages.forms.checkers import BaseRuleFormSet, CheckerForm, DatasetForm, DatasourceForm, RuleFormSet
 from pages.forms.runbooks import RunbookForm
 from pages.forms.settings import LAST_OWNER, ChannelForm, MaintenanceWindowForm, MemberAddForm, MemberRoleForm
 from pages.views.data import _preview as dataset_preview
@@ -203,7 +203,7 @@ def member_role(membership: Membership, role: str) -> str:
     return form.cleaned_data["role"]
 
 
-def rule_formset(namespace: Namespace, checker: Checker, rules: list[dict[str, Any]]) -> RuleFormSet:
+def rule_formset(namespace: Namespace, checker: Checker, rules: list[dict[str, Any]]) -> BaseRuleFormSet:
     """The editor's rule rows, valid, replacing the checker's rules with ``rules`` in order.
 
     A key left out of a rule takes the model's default, as the editor's blank row shows it.
@@ -232,7 +232,11 @@ def rule_formset(namespace: Namespace, checker: Checker, rules: list[dict[str, A
                     )
                 value = pk
             data[prefix + key] = "" if value is None else str(value)
-    formset = RuleFormSet(data, instance=checker, prefix="rules", form_kwargs={"namespace": namespace})
+    # RuleFormSet's class is BaseRuleFormSet (``formset=`` of the factory), which django-stubs cannot say.
+    formset = cast(
+        BaseRuleFormSet,
+        RuleFormSet(data, instance=checker, prefix="rules", form_kwargs={"namespace": namespace}),
+    )
     if not formset.is_valid():
         errors: dict[str, list[str]] = {}
         for index, form_errors in enumerate(formset.errors[len(stored) :]):

@@ -28,7 +28,7 @@ from pages.charts import sparkline
 
 SPARK_RUNS = 30
 # Worst first: the dashboard's sort and its count tiles.
-STATE_ORDER = {State.RED: 0, State.ERROR: 1, State.UNKNOWN: 2, State.GREEN: 3}
+STATE_ORDER: dict[str, int] = {State.RED: 0, State.ERROR: 1, State.UNKNOWN: 2, State.GREEN: 3}
 STATE_CHOICES = [(state.value, state.label) for state in sorted(State, key=STATE_ORDER.__getitem__)]
 # Late is not a fifth state: a late checker keeps its alarm state (a green checker whose runs
 # stopped is still last seen green), so ``?state=late`` filters the rows with a late marker and
@@ -82,7 +82,7 @@ def markers_for(
     if not checker.enabled:
         found.append(Marker("paused", "not scheduled", "Runs only when someone presses Run now"))
     if (late := overdue(checker, now)) is not None:
-        detail = f"Due at {_at(checker.next_run_at)}, no run has started for {ago(late.total_seconds())}"
+        detail = f"Due at {_at(now - late)}, no run has started for {ago(late.total_seconds())}"
         found.append(Marker("late", f"late {ago(late.total_seconds())}", detail))
     return found
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from namespaces.access import get_namespace_for_user, held_role
 from namespaces.models import Namespace, Role
+from pages.forms.checkers import NamespaceForm
 
 READ = ("GET", "HEAD")
 
@@ -40,7 +41,7 @@ def namespace_page(*, post: Role | None = None, get: bool = True) -> Callable:
             checked = get_namespace_for_user(request, namespace)
             if request.method not in allowed:
                 return HttpResponseNotAllowed(allowed)
-            if request.method == "POST":
+            if request.method == "POST" and post is not None:  # else not allowed, above
                 require_role(request, checked, post)
             with timezone.override(checked.timezone):
                 return view(request, checked, **kwargs)
@@ -73,7 +74,7 @@ SETTINGS_PAGES = {"settings", "member", "channels", "maintenance", "alarm-defaul
 def section_of(request: HttpRequest) -> str:
     """Which part of the namespace a page belongs to, for the navigation bar."""
     match = request.resolver_match
-    name = match.url_name if match else ""
+    name = (match.url_name if match else None) or ""
     if match and match.app_name == "runbooks":
         return "runbooks"
     if name.startswith("datasource"):
@@ -116,7 +117,7 @@ def form_page(
     return render(request, template, page_context(request, namespace, form=form, **extra))
 
 
-def namespace_row_form(request: HttpRequest, namespace: Namespace, form_class: Callable[..., Any]) -> Any:
+def namespace_row_form(request: HttpRequest, namespace: Namespace, form_class: type[NamespaceForm]) -> Any:
     """The form of the namespace's one row of a settings model (its alarm defaults, calendar,
     retention), a new row until it is first saved, bound to the POST."""
     model = form_class._meta.model
@@ -127,7 +128,7 @@ def namespace_row_form(request: HttpRequest, namespace: Namespace, form_class: C
 def namespace_row_page(
     request: HttpRequest,
     namespace: Namespace,
-    form_class: Callable[..., Any],
+    form_class: type[NamespaceForm],
     template: str,
     page: str,
     said: str,
@@ -188,10 +189,25 @@ def confirm_delete(
     )
 
 
-def paginate(request: HttpRequest, items: Any, per_page: int, param: str = "page", anchor: str = "") -> Page:
+class LinkedPage(Page[Any]):
+    """A page that knows the links to its neighbours (``paginate``)."""
+
+    newer_url = ""
+    older_url = ""
+
+
+class _LinkedPaginator(Paginator[Any]):
+    def _get_page(self, *args: Any, **kwargs: Any) -> LinkedPage:
+        return LinkedPage(*args, **kwargs)
+
+
+def paginate(
+    request: HttpRequest, items: Any, per_page: int, param: str = "page", anchor: str = ""
+) -> LinkedPage:
     """One page of ``items`` by the query parameter ``param``, with ``newer_url`` and ``older_url``
     that keep every other parameter (filters, the other lists' pages) and jump to ``anchor``."""
-    page = Paginator(items, per_page).get_page(request.GET.get(param))
+    page = _LinkedPaginator(items, per_page).get_page(request.GET.get(param))
+    assert isinstance(page, LinkedPage)
     query = request.GET.copy()
 
     def link(number: int) -> str:

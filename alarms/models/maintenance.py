@@ -82,6 +82,8 @@ class MaintenanceWindow(models.Model):
     def open_until(self, moment: datetime) -> datetime | None:
         """When the window that is open at ``moment`` closes; None when it is closed then."""
         if not self.cron:
+            if self.starts is None or self.ends is None:  # refused by ``clean``: never open
+                return None
             return self.ends if self.starts <= moment < self.ends else None
         zone = ZoneInfo(self.timezone or self.namespace.timezone)
         local = moment.astimezone(zone) + timedelta(seconds=1)
@@ -89,7 +91,7 @@ class MaintenanceWindow(models.Model):
             opened = croniter(self.cron, local).get_prev(datetime)
         except ValueError:  # stored before "never fires" was refused: never open
             return None
-        closes = opened + timedelta(minutes=self.duration_minutes)
+        closes = opened + timedelta(minutes=self.duration_minutes or 0)
         return closes.astimezone(moment.tzinfo) if closes > moment else None
 
     @classmethod

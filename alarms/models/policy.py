@@ -78,7 +78,7 @@ class AlarmPolicy(models.Model):
     repeat_every = models.PositiveIntegerField(null=True, blank=True, validators=[validate_repeat_every])
     notify_resolved = models.BooleanField(null=True, blank=True)
     channels = models.ManyToManyField(
-        "Channel",
+        Channel,
         blank=True,
         related_name="policies",
         help_text="Blank: the namespace's default channels.",

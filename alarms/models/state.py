@@ -169,7 +169,8 @@ class AlarmState(models.Model):
         self.last_run = run
         fields = list(STATE_FIELDS)
         if self.state == State.GREEN:
-            event = self._resolve(run, policy, now) if self.resolve_owed else self._forget_alarm()
+            event = self._resolve(run, policy, now) if self.resolve_owed else None
+            self._forget_alarm()
             fields += self._end_ack(run) if self.acknowledged_at else []
         elif (self.alarm is None or self.alarm.new != self.state) and self._alarming(policy()):
             event = self._open(run, policy(), now)
@@ -229,7 +230,6 @@ class AlarmState(models.Model):
         if policy().notify_resolved:
             event = AlarmEvent.write(self.checker, EventKind.RESOLVED, self.last_transition, run, now)
             event.notify(policy().channels)
-        self._forget_alarm()
         return event
 
     def _forget_alarm(self) -> None:
@@ -326,7 +326,11 @@ class AlarmState(models.Model):
             return None
         if self.alarm_announced is None:
             kind, number = (EventKind.FIRED if self.alarm.new == State.RED else EventKind.ERROR), 0
-        elif policy.repeat_every and self.last_announced + timedelta(seconds=policy.repeat_every) <= now:
+        elif (
+            policy.repeat_every
+            and self.last_announced is not None
+            and self.last_announced + timedelta(seconds=policy.repeat_every) <= now
+        ):
             kind, number = EventKind.REPEAT, self.repeats + 1
         else:
             return None

@@ -197,6 +197,6 @@ def apply_defaults(
     """Upsert the namespace's defaults; the keys that changed, as the namespace's."""
     path = (*path, "alarm_defaults")
     model_defaults = {field: default(AlarmDefaults, field) for field in POLICY_KEYS}
-    if values == model_defaults and not AlarmDefaults.objects.filter(namespace=namespace).exists():
+    if values == model_defaults and not AlarmDefaults.objects.filter(namespace_id=namespace.pk).exists():
         return ()
     return upsert_setting(ctx, path, AlarmDefaults, namespace, values, POLICY_KEYS)

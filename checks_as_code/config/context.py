@@ -71,7 +71,8 @@ class Scope:
             return self.saved[section][slug]
         if slug in self.declared.get(section, set()):
             return None
-        stored = model.objects.filter(namespace=self.namespace) if self.namespace else model.objects.none()
+        manager = model._default_manager
+        stored = manager.filter(namespace=self.namespace) if self.namespace else manager.none()
         found = stored.filter(slug=slug).first()
         if found is None:
             known = sorted(self.declared.get(section, set()) | set(stored.values_list("slug", flat=True)))

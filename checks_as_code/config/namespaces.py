@@ -82,7 +82,7 @@ def apply_members(ctx: Context, scope: Scope, path: Path, members: list[Any]) ->
         result = upsert(ctx, here, Membership, lookup, {"role": member["role"]}, {"role": "role"})
         if result:
             ctx.plan.add("membership", f"{scope.slug}/{member['user']}", result[1], result[2])
-    if had_owner and not namespace.memberships.filter(role=Role.OWNER).exists():
+    if had_owner and namespace is not None and not namespace.memberships.filter(role=Role.OWNER).exists():
         ctx.error(
             path,
             f"this would leave namespace `{scope.slug}` without an owner: keep one member with role owner",

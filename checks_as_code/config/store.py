@@ -19,13 +19,19 @@ from checks_as_code.config.plan import Action
 M = TypeVar("M", bound=models.Model)
 
 
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)  # a column of the model, not a reverse relation
+    return field
+
+
 def default(model: type[models.Model], field: str) -> Any:
     """The model's default, so a key left out of the file means what the form would."""
-    return model._meta.get_field(field).get_default()
+    return _field(model, field).get_default()
 
 
 def current(obj: models.Model, field: str) -> Any:
-    value = obj._meta.get_field(field).value_from_object(obj)
+    value = _field(type(obj), field).value_from_object(obj)
     return bytes(value) if isinstance(value, memoryview) else value
 
 
@@ -42,7 +48,7 @@ def upsert(
     ``keys`` maps model fields to the file's key paths (``rule_op`` → ``rule.op``): model
     errors are reported there, and an update lists the keys that changed.
     """
-    obj = model.objects.filter(**lookup).first()
+    obj = model._default_manager.filter(**lookup).first()
     created = obj is None
     if obj is None:
         obj = model(**lookup)

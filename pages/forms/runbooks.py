@@ -24,8 +24,10 @@ class RunbookForm(NamespaceForm):
         members = get_user_model()._default_manager.filter(
             is_active=True, memberships__namespace=self.namespace
         )
-        self.fields["owner"].queryset = members.order_by("username")
-        self.fields["owner"].empty_label = "Nobody yet"
+        owner = self.fields["owner"]
+        assert isinstance(owner, forms.ModelChoiceField)  # the form field of a foreign key
+        owner.queryset = members.order_by("username")
+        owner.empty_label = "Nobody yet"
         self.helper.layout = Layout(
             Row(
                 Column("title", css_class="col-md-6"),

@@ -8,6 +8,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from alarms.models import AlarmDefaults, Channel, MaintenanceWindow
@@ -27,7 +28,7 @@ class MemberAddForm(forms.Form):
     def __init__(self, *args: Any, namespace: Namespace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.namespace = namespace
-        self.user = None
+        self.user: User | None = None  # the account ``clean_username`` found
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"].strip()
@@ -40,6 +41,8 @@ class MemberAddForm(forms.Form):
         return username
 
     def save(self) -> Membership:
+        if self.user is None:
+            raise ValueError("save() before is_valid(): no account was found")
         return Membership.objects.create(
             namespace=self.namespace, user=self.user, role=self.cleaned_data["role"]
         )

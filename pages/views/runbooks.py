@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,34 +24,35 @@ def runbook_list(request: HttpRequest, namespace: Namespace) -> HttpResponse:
 @namespace_page()
 def runbook_detail(request: HttpRequest, namespace: Namespace, runbook: str) -> HttpResponse:
     """Where alarms send people, often on a phone: the body first, the live state above it."""
-    runbook = get_in_namespace(Runbook.objects.select_related("namespace", "owner"), namespace, slug=runbook)
+    found = get_in_namespace(Runbook.objects.select_related("namespace", "owner"), namespace, slug=runbook)
     checkers = list(
-        runbook.checkers.select_related(
+        found.checkers.select_related(
             "alarm_state__acknowledged_by", "alarm_state__muted_by", "alarm_policy__disabled_by"
         ).order_by("name")
     )
-    recent = runbook.recent_runs()
+    recent = found.recent_runs()
     now = timezone.now()
     window = MaintenanceWindow.open_in(namespace.pk, now)
     for checker in checkers:
         checker.latest_failure = next((run for run in recent if run.checker_id == checker.pk), None)
         checker.markers = markers_for(checker, window, now)
-    alarms = AlarmEvent.objects.filter(checker__runbook=runbook).select_related("checker")[:10]
+    alarms = AlarmEvent.objects.filter(checker__runbook=found).select_related("checker")[:10]
     return render(
         request,
         "runbooks/detail.html",
-        page_context(request, namespace, runbook=runbook, checkers=checkers, recent=recent, alarms=alarms),
+        page_context(request, namespace, runbook=found, checkers=checkers, recent=recent, alarms=alarms),
     )
 
 
 def _runbook_form(request: HttpRequest, namespace: Namespace, runbook: Runbook | None) -> HttpResponse:
     form = RunbookForm(request.POST or None, instance=runbook, namespace=namespace)
+    html: str | None = None
     if request.method == "POST" and request.POST.get("action") == "preview":
         html = render_markdown(request.POST.get("body", ""))
         if is_htmx(request):
             return render(request, "runbooks/_preview.html", {"html": html})
     elif request.method == "POST" and form.is_valid():
-        saved = form.save_changes()
+        saved = cast(Runbook, form.save_changes())
         messages.success(request, f"Saved runbook {saved.title}.")
         return redirect(saved)
     else:

@@ -73,7 +73,7 @@ def member_change(request: HttpRequest, namespace: Namespace, member: str) -> Ht
         membership.save(update_fields=["role"])
         messages.success(request, f"{name} is now {membership.get_role_display().lower()}.")
     else:
-        messages.error(request, " ".join(form.errors.get("role", ["Pick a role."])))
+        messages.error(request, " ".join(map(str, form.errors.get("role", ["Pick a role."]))))
     return redirect("namespaces:settings", namespace.slug)
 
 
@@ -116,12 +116,12 @@ def _channel_form(request: HttpRequest, namespace: Namespace, channel: Channel |
 @namespace_page(post=Role.OWNER, get=False)
 def channel_test(request: HttpRequest, namespace: Namespace, channel: str) -> HttpResponse:
     """A test alarm through the outbox, delivered now; the page says what happened."""
-    channel = get_in_namespace(Channel.objects.select_related("namespace"), namespace, slug=channel)
-    notification = channel.send_test(request.user)
+    target = get_in_namespace(Channel.objects.select_related("namespace"), namespace, slug=channel)
+    notification = target.send_test(request.user)
     if notification.status == Notification.Status.DELIVERED:
-        text, ok = f"Test alarm delivered to {channel.slug}.", True
+        text, ok = f"Test alarm delivered to {target.slug}.", True
     else:
-        text, ok = f"Test alarm to {channel.slug} not delivered: {notification.last_error}", False
+        text, ok = f"Test alarm to {target.slug} not delivered: {notification.last_error}", False
     if is_htmx(request):
         return render(request, "namespaces/settings/_test_alarm_result.html", {"ok": ok, "text": text})
     messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, text)
