@@ -379,6 +379,8 @@ for _broker in ALARM_BROKERS:
 CHANNEL_ALLOWED_HOSTS = _host_list("MALLEABLE_CHANNEL_ALLOWED_HOSTS")
 # Tries a delivery makes at once (the first phase); the rest are the sweep's, with backoff.
 ALARM_QUICK_TRIES = _typed("MALLEABLE_ALARM_QUICK_TRIES", int, 3)
+if ALARM_QUICK_TRIES < 1:
+    raise ImproperlyConfigured(f"MALLEABLE_ALARM_QUICK_TRIES={ALARM_QUICK_TRIES} must be at least 1")
 ALARM_QUICK_DELAY_S = _typed("MALLEABLE_ALARM_QUICK_DELAY", float, 0.5)
 ALARM_RETRY_BASE_S = _typed("MALLEABLE_ALARM_RETRY_BASE", float, 30.0)
 ALARM_RETRY_MAX_S = _typed("MALLEABLE_ALARM_RETRY_MAX", float, 3600.0)

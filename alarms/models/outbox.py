@@ -235,8 +235,7 @@ class Notification(models.Model):
         """Channels whose alarms all wait out a backoff, not tried for ``ALARM_PROBE_S``: probing
         one keeps the wait after an outage to a probe interval, not the backoff's hour."""
         before = now - timedelta(seconds=settings.ALARM_PROBE_S)
-        channels = cls._meta.get_field("channel").related_model.objects
-        waiting = channels.filter(enabled=True, notifications__status=cls.Status.PENDING)
+        waiting = _channels().filter(enabled=True, notifications__status=cls.Status.PENDING)
         last = waiting.annotate(last=models.Max("notifications__delivery_attempts__started"))
         return list(last.filter(Q(last__lte=before) | Q(last=None)).values_list("pk", flat=True))
 
@@ -264,8 +263,7 @@ class Notification(models.Model):
     def claim_for_delivery(self, now: datetime) -> bool:
         """A conditional UPDATE on the row's own columns: of two workers (or a retried task and
         the sweep) exactly one wins. A disabled channel's notifications are not taken."""
-        channels = self._meta.get_field("channel").related_model.objects
-        if not channels.filter(pk=self.channel_id, enabled=True).exists():
+        if not _channels().filter(pk=self.channel_id, enabled=True).exists():
             return False
         token = uuid.uuid4()
         lease = now + timedelta(seconds=settings.ALARM_CLAIM_S)
@@ -288,14 +286,16 @@ class Notification(models.Model):
                 return self._delivered()
             if error.permanent:
                 return self._hold(error)
-            if number < tries:
-                time.sleep(settings.ALARM_QUICK_DELAY_S * 2 ** (number - 1))
-        return self._retry_later(error)
+            if number == tries:
+                return self._retry_later(error)
+            time.sleep(settings.ALARM_QUICK_DELAY_S * 2 ** (number - 1))
+        raise ValueError(f"deliver() tries at least once, not {tries} times")
 
     def _attempt(self, transport: Transport) -> DeliveryError | None:
         attempt = DeliveryAttempt.objects.create(notification=self, worker=WORKER)
         Notification.objects.filter(pk=self.pk).update(attempts=F("attempts") + 1)
         self.attempts += 1
+        error: DeliveryError | None
         try:
             transport.notify(self.event)
         except DeliveryError as exc:
@@ -371,3 +371,10 @@ class DeliveryAttempt(models.Model):
         else:
             self.error, self.permanent = texts.storable(str(error), texts.REMOTE_ERROR_BYTES), error.permanent
         self.save(update_fields=["finished", "ok", "error", "permanent"])
+
+
+def _channels() -> models.Manager[Channel]:
+    """The channels: their module imports this one, so it is imported here, when first asked."""
+    from alarms.models.channels import Channel
+
+    return Channel.objects

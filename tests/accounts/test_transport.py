@@ -118,6 +118,7 @@ def test_the_operator_sets_hsts_and_the_proxy():
         ("MALLEABLE_BEHIND_PROXY", "maybe", "MALLEABLE_BEHIND_PROXY='maybe' is not a boolean"),
         ("MALLEABLE_LOGIN_FAILURE_LIMIT", "0", "MALLEABLE_LOGIN_FAILURE_LIMIT=0 must be at least 1"),
         ("MALLEABLE_LOGIN_COOLOFF_MINUTES", "-5", "MALLEABLE_LOGIN_COOLOFF_MINUTES=-5 must be at least 1"),
+        ("MALLEABLE_ALARM_QUICK_TRIES", "0", "MALLEABLE_ALARM_QUICK_TRIES=0 must be at least 1"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable, value, message):
