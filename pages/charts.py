@@ -85,23 +85,23 @@ def _fmt_ms(value: float) -> str:
 
 def duration_chart(runs: Sequence[CheckRun], width: int = 640, height: int = 160) -> SafeString:
     """Durations of recent runs, oldest left, each point coloured by its outcome."""
-    runs = [run for run in runs if run.duration_ms is not None]
-    if len(runs) < 2:
+    timed = [(run, run.duration_ms) for run in runs if run.duration_ms is not None]
+    if len(timed) < 2:
         return format_html('<p class="text-body-secondary small mb-0">{}</p>', "Too few runs to chart yet.")
     left, right, top, bottom = 48, 8, 10, 22
     plot_w, plot_h = width - left - right, height - top - bottom
-    longest = max(run.duration_ms for run in runs) or 1
-    step = plot_w / (len(runs) - 1)
+    longest = max(duration for _, duration in timed) or 1
+    step = plot_w / (len(timed) - 1)
     path, dots = _line(
         (
             left + i * step,
-            top + plot_h * (1 - run.duration_ms / longest),
+            top + plot_h * (1 - duration / longest),
             run,
-            f"{run.status}, {_fmt_ms(run.duration_ms)}, {_when(run.finished)}",
+            f"{run.status}, {_fmt_ms(duration)}, {_when(run.finished)}",
         )
-        for i, run in enumerate(runs)
+        for i, (run, duration) in enumerate(timed)
     )
-    label = f"Duration of the last {len(runs)} runs, longest {_fmt_ms(longest)}"
+    label = f"Duration of the last {len(timed)} runs, longest {_fmt_ms(longest)}"
     return format_html(
         '<svg class="chart" data-testid="duration-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '
         'preserveAspectRatio="none"><title>{}</title>'
@@ -117,7 +117,9 @@ def duration_chart(runs: Sequence[CheckRun], width: int = 640, height: int = 160
         top,
         left,
         top + plot_h,
-        _time_axis(left, width - right, top + plot_h, height - 4, runs[0].finished, runs[-1].finished),
+        _time_axis(
+            left, width - right, top + plot_h, height - 4, timed[0][0].finished, timed[-1][0].finished
+        ),
         left - 6,
         top + 8,
         _fmt_ms(longest),
@@ -145,7 +147,7 @@ def _when(moment: datetime | None, precision: str = "%d %b %H:%M") -> str:
 
 
 def _time_axis(
-    x0: float, x1: float, axis_y: float, label_y: float, first: datetime, last: datetime
+    x0: float, x1: float, axis_y: float, label_y: float, first: datetime | None, last: datetime | None
 ) -> SafeString:
     """The time axis under a chart: its line, and its two ends said precisely enough to differ
     (to the second when the runs span less than a minute)."""

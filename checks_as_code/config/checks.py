@@ -296,8 +296,9 @@ class Checkers(Section):
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any], values: dict[str, Any]
     ) -> None:
         references = self._references(ctx, scope, path, fields)
-        extras = [extra.resolve(ctx, scope, (*path, extra.key), fields.get(extra.key)) for extra in EXTRAS]
-        if references is None or None in extras:
+        found = [extra.resolve(ctx, scope, (*path, extra.key), fields.get(extra.key)) for extra in EXTRAS]
+        extras = [resolved for resolved in found if resolved is not None]
+        if references is None or len(extras) < len(EXTRAS):
             return
         rules, datasets = references
         for extra, resolved in zip(EXTRAS, extras, strict=True):
@@ -325,17 +326,21 @@ class Checkers(Section):
         self, ctx: Context, scope: Scope, path: Path, fields: dict[str, Any]
     ) -> tuple[list[CheckerRule], list[Dataset]] | None:
         """The rules (unsaved, datasets resolved) and the datasets read; None if a slug dangles."""
-        rules = []
+        rules, dangling = [], False
         for where, spec in rule_entries(fields):
             dataset = scope.resolve(ctx, "datasets", Dataset, spec["dataset"], (*path, *where, "dataset"))
             spec = stored_rule(spec)
             fields_ = {key: spec.get(key, default(CheckerRule, key)) for key in CheckerRule.FIELDS}
-            rules.append(CheckerRule(**(fields_ | {"dataset": dataset})) if dataset else None)
-        datasets = [
+            if dataset is None:
+                dangling = True
+            else:
+                rules.append(CheckerRule(**(fields_ | {"dataset": dataset})))
+        found = [
             scope.resolve(ctx, "datasets", Dataset, slug, (*path, "datasets", index))
             for index, slug in enumerate(fields.get("datasets", []))
         ]
-        if None in datasets or None in rules:
+        datasets = [dataset for dataset in found if dataset is not None]
+        if dangling or len(datasets) < len(found):
             return None
         read = {dataset.slug for dataset in datasets} | {rule.dataset.slug for rule in rules}
         if too_many := quotas.datasets_error(len(read)):

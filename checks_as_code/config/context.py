@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from checks_as_code.config.document import ConfigError, Document, Path
 from checks_as_code.config.plan import Plan
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from django.db import models
 
     from namespaces.models import Namespace
+
+M = TypeVar("M", bound="models.Model")
 
 
 @dataclass
@@ -63,12 +65,10 @@ class Scope:
     def save(self, section: str, slug: str, obj: models.Model) -> None:
         self.saved.setdefault(section, {})[slug] = obj
 
-    def resolve(
-        self, ctx: Context, section: str, model: type[models.Model], slug: str, path: Path
-    ) -> models.Model | None:
+    def resolve(self, ctx: Context, section: str, model: type[M], slug: str, path: Path) -> M | None:
         """The object ``slug`` names, or None (with an error unless the file declares it)."""
         if slug in self.saved.get(section, {}):
-            return self.saved[section][slug]
+            return cast(M, self.saved[section][slug])  # saved under its model's section
         if slug in self.declared.get(section, set()):
             return None
         manager = model._default_manager

@@ -12,7 +12,7 @@ import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from django.db import models
@@ -31,7 +31,12 @@ from checks_as_code.config.store import current, default
 from namespaces.models import Namespace
 from runbooks.models import Runbook
 
-M = TypeVar("M", bound=models.Model)
+
+class _Slugged(Protocol):
+    slug: str
+
+
+S = TypeVar("S", bound=_Slugged)
 
 
 class Dumper(yaml.SafeDumper):
@@ -96,7 +101,7 @@ class Exporter:
         return "\n".join(lines) + "\n"
 
     def namespace(self, namespace: Namespace) -> dict[str, Any]:
-        data = {"slug": namespace.slug, "name": namespace.name}
+        data: dict[str, Any] = {"slug": namespace.slug, "name": namespace.name}
         data |= _non_default(namespace, _except(NAMESPACE_KEYS, "name"))
         defaults = AlarmDefaults.objects.filter(namespace=namespace).first()
         if defaults and _non_default(defaults, POLICY_KEYS):
@@ -172,7 +177,7 @@ class Exporter:
             data["secret"] = self.variable(channel, "SECRET", f"secret of channel {label}")
         return data | _non_default(channel, _except(CHANNEL_KEYS, "name", "kind", "url", "secret"))
 
-    def variable(self, obj: models.Model, what: str, description: str) -> str:
+    def variable(self, obj: Channel, what: str, description: str) -> str:
         name = credentials.env_name(obj.namespace.slug, obj.slug, what=what)
         self.variables.setdefault(name, description)
         return f"${{{name}}}"
@@ -252,7 +257,7 @@ def _non_default(obj: models.Model, keys: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _by_slug(objects: Iterable[M]) -> list[M]:
+def _by_slug(objects: Iterable[S]) -> list[S]:
     """Sorted in Python: database collations disagree on where ``-`` and ``_`` go."""
     return sorted(objects, key=lambda obj: obj.slug)
 
