@@ -31,6 +31,11 @@ class Slug(serializers.SlugField):
         return super().to_internal_value(data)
 
 
+def reference(slug_field: str = "slug", **options: Any) -> serializers.Field[Any, Any, Any, Any]:
+    """A read-only reference to a related object by its slug (or its username, its uuid)."""
+    return serializers.SlugRelatedField(slug_field=slug_field, read_only=True, **options)
+
+
 class NamespaceSerializer(serializers.ModelSerializer):
     role = serializers.SerializerMethodField(help_text="Your role here: owner, editor or viewer.")
 
@@ -55,7 +60,7 @@ class MessageSerializer(serializers.Serializer):
 
 class RunSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    checker = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    checker = reference()
     messages = MessageSerializer(many=True, read_only=True)
     error = serializers.SerializerMethodField()
 
@@ -88,7 +93,7 @@ class RunSerializer(serializers.ModelSerializer):
 class RuleSerializer(serializers.ModelSerializer):
     """One row of the rule builder; ``dataset`` by slug."""
 
-    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    dataset = reference()
 
     class Meta:
         model = CheckerRule
@@ -122,9 +127,9 @@ class RuleWriteSerializer(serializers.Serializer):
 
 
 class CheckerSerializer(serializers.ModelSerializer):
-    runbook = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    runbook = reference(allow_null=True)
     rules = RuleSerializer(many=True, read_only=True, help_text="A rule checker's rules, in order.")
-    datasets = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    datasets = reference(many=True)
     has_wasm_module = serializers.SerializerMethodField()
     state = serializers.SerializerMethodField()
 
@@ -168,7 +173,8 @@ class CheckerWriteSerializer(serializers.Serializer):
     runbook = Slug(required=False, allow_null=True, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
     datasets = serializers.ListField(child=Slug(), required=False)
-    source = Text(required=False, allow_blank=True, trim_whitespace=False)
+    # A field named "source" (the checker's code), not DRF's Field.source: the metaclass takes it.
+    source = Text(required=False, allow_blank=True, trim_whitespace=False)  # type: ignore[assignment]
     rules = serializers.ListField(
         child=RuleWriteSerializer(),
         required=False,
@@ -193,10 +199,10 @@ class CheckerWriteSerializer(serializers.Serializer):
 
 
 class StateSerializer(serializers.ModelSerializer):
-    checker = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    checker = reference()
     last_run = RunSerializer(read_only=True, allow_null=True)
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    muted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    acknowledged_by = reference("username", allow_null=True)
+    muted_by = reference("username", allow_null=True)
     silenced = serializers.SerializerMethodField(
         help_text="Why alarms are held back now; null when they are not."
     )
@@ -227,8 +233,8 @@ class StateSerializer(serializers.ModelSerializer):
 
 class TransitionSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    checker = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    run = serializers.SlugRelatedField(slug_field="uuid", read_only=True, allow_null=True)
+    checker = reference()
+    run = reference("uuid", allow_null=True)
 
     class Meta:
         model = Transition
@@ -314,7 +320,7 @@ class DatasourceSerializer(serializers.ModelSerializer):
 
 
 class DatasetSerializer(serializers.ModelSerializer):
-    datasource = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    datasource = reference()
 
     class Meta:
         model = Dataset
@@ -333,7 +339,7 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class RunbookSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    owner = reference("username", allow_null=True)
 
     class Meta:
         model = Runbook
@@ -350,7 +356,7 @@ class RunbookWriteSerializer(serializers.Serializer):
 
 
 class MemberSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user = reference("username")
 
     class Meta:
         model = Membership
@@ -407,7 +413,7 @@ class ChannelWriteSerializer(serializers.Serializer):
 
 class WindowSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_by = reference("username", allow_null=True)
 
     class Meta:
         model = MaintenanceWindow
