@@ -10,13 +10,23 @@ from django.dispatch import receiver
 
 from alarms.models import AlarmState, Notification
 from checkers.models import Checker, CheckRun
-from checkers.signals import alarms_held, deliveries_requested, run_recorded
+from checkers.signals import alarms_held, deliveries_requested, run_recorded, run_settling
+
+
+@receiver(run_settling, dispatch_uid="alarms.settle_run")
+def settle_run(
+    sender: Any, checker: Checker, run: CheckRun, checker_id: str, **kwargs: Any
+) -> tuple[str, list[Any]] | None:
+    """A steady run's alarm state, written with the run in one statement."""
+    return AlarmState.steady(run, checker_id)
 
 
 @receiver(run_recorded, dispatch_uid="alarms.record_run")
-def record_run(sender: Any, checker: Checker, run: CheckRun, **kwargs: Any) -> None:
-    """Inside the run's transaction: state, transition and outbox commit with the run."""
-    AlarmState.record_run(checker, run)
+def record_run(sender: Any, checker: Checker, run: CheckRun, settled: bool, **kwargs: Any) -> None:
+    """Inside the run's transaction: state, transition and outbox commit with the run. A settled
+    run's state was written with it (``settle_run``)."""
+    if not settled:
+        AlarmState.record_run(checker, run)
 
 
 @receiver(deliveries_requested, dispatch_uid="alarms.deliver_now")

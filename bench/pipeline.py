@@ -5,9 +5,11 @@
 Makes two throwaway PostgreSQL databases on 127.0.0.1:5432 (user postgres): one is
 Malleable's own, the other the "shop" the dataset reads. Then:
 
-1. in process, every checker twice through ``runs.evaluate`` and ``runs.record``: the first
-   run moves each alarm state out of "unknown"; the second is the steady state, split into
-   SQL, what surrounds it, evaluation and recording, and what the pipeline adds beyond SQL;
+1. in process, every checker three times through ``runs.evaluate`` and ``runs.record``: the
+   first run moves each alarm state out of "unknown"; the second is the steady state of a run a
+   worker took (a queued row, as ``runs.execute`` records it), split into SQL, what surrounds
+   it, evaluation and recording, and what the pipeline adds beyond SQL; the third, Run now's
+   (a new row);
 2. through RabbitMQ, a Celery worker with 1 and then 2 processes drains one queued run per
    checker: runs per second, from the first run started to the last one finished.
 
@@ -77,10 +79,23 @@ def make_checkers(count: int) -> list:
     return list(Checker.objects.select_related("namespace"))
 
 
-def in_process(checkers: list) -> dict[str, float]:
+def in_process(checkers: list, queued: bool = True) -> dict[str, float]:
     """Per-run medians: the database's own work (connect, read-only session, query, typing)
-    against everything the pipeline adds around it (lease, evaluation, recording, alarms)."""
+    against everything the pipeline adds around it (lease, evaluation, recording, alarms).
+
+    ``queued``: each run records a queued row, as a worker's does, inside the block that
+    ``runs.execute`` opens for a rule checker; otherwise a new row, as Run now does.
+    """
+    from contextlib import nullcontext
+
     from checkers import runs
+    from checkers.models import AdvisorySlots, CheckRun
+
+    rows = (
+        CheckRun.objects.bulk_create(CheckRun(checker=c, trigger="schedule") for c in checkers)
+        if queued
+        else [None] * len(checkers)
+    )
 
     phases: dict[str, list[float]] = {
         "run": [],
@@ -92,11 +107,12 @@ def in_process(checkers: list) -> dict[str, float]:
         "cpu": [],
         "cpu_record": [],
     }
-    for checker in checkers:
+    for checker, row in zip(checkers, rows, strict=True):
         started, cpu_started = time.perf_counter(), time.process_time()
-        evaluation = runs.evaluate(checker)
-        evaluated, cpu_evaluated = time.perf_counter(), time.process_time()
-        runs.record(checker, evaluation, "manual")
+        with AdvisorySlots.given_back_later() if queued else nullcontext():
+            evaluation = runs.evaluate(checker)
+            evaluated, cpu_evaluated = time.perf_counter(), time.process_time()
+            runs.record(checker, evaluation, "schedule" if queued else "manual", row)
         done, cpu_done = time.perf_counter(), time.process_time()
         phases["cpu"].append((cpu_done - cpu_started) * 1000)
         phases["cpu_record"].append((cpu_done - cpu_evaluated) * 1000)
@@ -111,19 +127,31 @@ def in_process(checkers: list) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in phases.items()}
 
 
+def analyze_runs() -> None:
+    """Statistics of the run table, as autovacuum keeps them: the claim is a prepared statement,
+    planned with them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE checkers_checkrun")
+
+
 def task_body(checkers: list) -> dict[str, float]:
     """Per-run medians of a worker's task body (``run_checker``: claim the queued run, read the
-    checker and its rules, the namespace's quota, evaluate, record), and the statements it
-    sends to Malleable's own database, counted on a second pass."""
-    from django.db import connection
+    checker and its rules, the namespace's quota, evaluate, record) with what the worker does
+    around each task (``close_old_connections``: the connection's check before reuse), and the
+    statements it sends to Malleable's own database, counted on a second pass."""
+    from django.db import close_old_connections, connection
 
     from checkers.models import CheckRun
     from checkers.tasks import run_checker
 
     runs, beyond, cpu = [], [], []
     queued = CheckRun.objects.bulk_create(CheckRun(checker=c, trigger="schedule") for c in checkers)
+    analyze_runs()
     for run in queued:
         started, cpu_started = time.perf_counter(), time.process_time()
+        close_old_connections()
         run_checker(run.pk)
         runs.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - cpu_started) * 1000)
@@ -150,6 +178,7 @@ def through_rabbitmq(checkers: list, concurrency: int) -> float:
 
     CheckRun.objects.all().delete()
     queued = CheckRun.objects.bulk_create(CheckRun(checker=c, trigger="schedule") for c in checkers)
+    analyze_runs()
     for run in queued:
         run_checker.apply_async((run.pk,), time_limit=60)
     worker = subprocess.Popen(
@@ -197,16 +226,17 @@ def main() -> None:
     setup_django(OWN_DB, CELERY_BROKER_URL=BROKER, MALLEABLE_TASK_QUEUE=QUEUE, **DATASOURCES_ON_THIS_MACHINE)
     checkers = make_checkers(args.checkers)
     print(f"{args.checkers} rule checkers (null_count of a column) over a {args.rows}-row PostgreSQL dataset")
-    first = in_process(checkers)
+    first = in_process(checkers, queued=False)
     medians = in_process(checkers)
+    run_now = in_process(checkers, queued=False)
     print(f"\nin process, a checker's first run (a transition from unknown): {first['run']:.3f} ms median")
-    print("in process, every later run (median ms):")
+    print("in process, every later run of a queued row, as a worker records it (median ms):")
     labels = {
         "run": "whole run",
         "sql": "SQL (the dataset's query: its cursor, the rows, their typing)",
         "fetch": "around the SQL (the rules, the datasource's lease and session)",
         "sandbox": "evaluation (rule on the host)",
-        "record": "recording (run, alarm state, outbox: one transaction)",
+        "record": "recording (run, last run, alarm state and the slot back: one statement)",
     }
     for name, label in labels.items():
         share = "" if name == "run" else f"{medians[name] / medians['run'] * 100:5.1f} %"
@@ -215,6 +245,10 @@ def main() -> None:
     # Wall time on a busy machine is mostly waiting for a core; this process's CPU time is not.
     cpu, cpu_record = medians["cpu"], medians["cpu_record"]
     print(f"  this process's CPU per run: {cpu:.3f} ms, of which recording {cpu_record:.3f} ms")
+    print(
+        f"in process, Run now's later runs (a new row, one transaction): {run_now['overhead']:.3f} ms"
+        f" beyond the SQL, of which recording {run_now['record']:.3f} ms"
+    )
     body = task_body(checkers)
     print("\nin process, a worker's task body (claim, quota, evaluate, record), median per run:")
     print(f"  {body['run']:8.3f} ms  whole, {body['beyond']:.3f} ms beyond the SQL, {body['cpu']:.3f} ms CPU")

@@ -2,7 +2,10 @@
 
 Fetching and evaluating happen outside any transaction (they take seconds and hold
 connections to other databases); recording is one short transaction that writes the run
-and sends ``run_recorded``, where alarms update their state in the same transaction.
+and sends ``run_recorded``, where alarms update their state in the same transaction. On
+PostgreSQL, a run a worker took that changes nothing but counters (green stays green, red
+stays red with its alarm open) is written with its alarm state in one statement instead
+(``run_settling``), and a rule checker's datasource slot goes back in that statement too.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -20,6 +23,7 @@ from django.utils import timezone
 from checkers import compilation, datasources, history
 from checkers.datasources import KeySample, Measure
 from checkers.models import (
+    AdvisorySlots,
     BusinessCalendar,
     Checker,
     CheckerKind,
@@ -43,9 +47,9 @@ from checkers.sandbox import (
     Status,
     key_text,
 )
-from checkers.signals import run_recorded
+from checkers.signals import run_recorded, run_settling
 from malleable import texts
-from malleable.rows import ModelRows, pipelined, update_row
+from malleable.rows import ModelRows, pipelined, update_row, update_statement
 from namespaces.models import Namespace
 
 log = logging.getLogger(__name__)
@@ -268,6 +272,11 @@ def evaluate(
 # every run: the ORM took longer to build the statement than the database to run it.
 LAST_RUN_SQL = "UPDATE checkers_checker SET last_run_at = %s WHERE id = %s"
 
+# A settled run's one statement (``_write_settled``) names the checker as this: its row, locked
+# before anything else, as the first UPDATE of ``record``'s transaction locks it, so that the two
+# never wait on each other in turn.
+SETTLED_CHECKER_ID = "(SELECT id FROM checker)"
+
 # What recording writes on a run a worker took.
 RECORDED = (
     "status",
@@ -287,7 +296,8 @@ RECORDED = (
 
 
 def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun | None = None) -> CheckRun:
-    """Write the run and let alarms react, in one transaction.
+    """Write the run and let alarms react, in one transaction; a run a worker took that changes
+    nothing but counters, in one statement (``_write_settled``).
 
     Messages, logs and the error detail are the guest's or the database's words: they are
     cleaned and capped (``malleable.texts``) so that no text can stop the run being recorded.
@@ -307,6 +317,10 @@ def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun
     run.fuel_used = outcome.fuel_used
     run.dataset_stats = evaluation.dataset_stats
     run.figures = evaluation.figures
+    failing_rows = FailingRows.kept(run, outcome.failing_rows, evaluation.key_columns)
+    if run.pk is not None and not failing_rows and _write_settled(checker, run):
+        run_recorded.send(sender=Checker, checker=checker, run=run, settled=True)
+        return run
     with transaction.atomic():
         with pipelined():  # BEGIN, the checker's last run and the run: one round trip on PostgreSQL
             with connection.cursor() as cursor:
@@ -317,9 +331,52 @@ def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun
                 run.save()
             else:
                 update_row(run, RECORDED)
-        FailingRows.record(run, outcome.failing_rows, evaluation.key_columns)
-        run_recorded.send(sender=Checker, checker=checker, run=run)
+        if failing_rows:
+            FailingRows.record(run, outcome.failing_rows, evaluation.key_columns)
+        run_recorded.send(sender=Checker, checker=checker, run=run, settled=False)
     return run
+
+
+def _write_settled(checker: Checker, run: CheckRun) -> bool:
+    """On PostgreSQL, write the run, the checker's last run and every answer of ``run_settling``
+    in one statement that writes all of it or none; False when it wrote nothing (another database,
+    a receiver that cannot settle the run, or an answer that matched no row). The statement also
+    gives back the datasource slots the run still holds (``AdvisorySlots.given_back_later``)."""
+    if connection.vendor != "postgresql":
+        return False
+    answers: list[tuple[str, list[Any]]] = []
+    asked = run_settling.send(sender=Checker, checker=checker, run=run, checker_id=SETTLED_CHECKER_ID)
+    for _, answer in asked:
+        if answer is None:
+            return False
+        answers.append(cast("tuple[str, list[Any]]", answer))  # django-stubs says a receiver answers str
+    if not answers:
+        return False
+    names = [f"settled_{index}" for index in range(len(answers))]
+    settled = " AND ".join(f"EXISTS (SELECT FROM {name})" for name in names)
+    run_sql, run_params = update_statement(run, RECORDED)
+    locks = AdvisorySlots.still_held()
+    unlocking, unlock_params = AdvisorySlots.unlocking(locks)
+    ctes = [
+        "checker AS (SELECT id FROM checkers_checker WHERE id = %s FOR UPDATE)",
+        *(f"{name} AS ({answer_sql})" for name, (answer_sql, _) in zip(names, answers, strict=True)),
+        f"last_run AS ({LAST_RUN_SQL} AND {settled})",
+        f"recorded AS ({run_sql} AND {settled})",
+    ]
+    sql = f"WITH {', '.join(ctes)} SELECT {', '.join([settled, unlocking] if locks else [settled])}"
+    params = [
+        checker.pk,
+        *(value for _, values in answers for value in values),
+        connection.ops.adapt_datetimefield_value(run.finished),
+        checker.pk,
+        *run_params,
+        *unlock_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        written = cursor.fetchone()[0]
+    AdvisorySlots.released(locks)
+    return written
 
 
 def record_error(run: CheckRun, kind: ErrorKind, detail: str) -> CheckRun:
@@ -344,8 +401,12 @@ def record_skipped(run: CheckRun, reason: str) -> CheckRun:
 
 
 def execute(checker: Checker, trigger: str = Trigger.MANUAL, run: CheckRun | None = None) -> CheckRun:
-    """Run a checker now, in this process, and record the run."""
-    return record(checker, evaluate(checker), trigger, run)
+    """Run a checker now, in this process, and record the run. A rule checker's datasource
+    slots go back with its recording: nothing runs between its queries and it but the rules."""
+    if checker.kind != CheckerKind.RULE:
+        return record(checker, evaluate(checker), trigger, run)
+    with AdvisorySlots.given_back_later():
+        return record(checker, evaluate(checker), trigger, run)
 
 
 def claim_queued(run_id: int) -> CheckRun | None:
@@ -373,7 +434,7 @@ def claim_queued(run_id: int) -> CheckRun | None:
     return run
 
 
-def _run_read(runs: str, where: str = "", take: str = "") -> ModelRows:
+def _run_read(runs: str, where: str = "", take: str = "", prepared: str = "") -> ModelRows:
     """A run from ``runs`` with its checker, the checker's namespace, and its rules with their
     datasets and datasources (outer joins: a code checker has no rules)."""
     return ModelRows(
@@ -391,12 +452,20 @@ def _run_read(runs: str, where: str = "", take: str = "") -> ModelRows:
         " LEFT JOIN checkers_checkerrule r ON r.checker_id = c.id"
         " LEFT JOIN checkers_dataset d ON d.id = r.dataset_id"
         f" LEFT JOIN checkers_datasource s ON s.id = d.datasource_id {where} ORDER BY r.position, r.id",
+        prepared=prepared,
     )
 
 
+# The claim commits without waiting for the write-ahead log to reach the disk (``set_config``'s
+# ``synchronous_commit`` for this statement's transaction: PostgreSQL decides at commit). A claim
+# lost to a crash of the database server leaves the run queued, which ``recover_lost_runs`` sends
+# again; a recording is a later commit that waits, and writing it to disk writes the claim
+# before it. This saves one flush per run: about 0.2 ms on this machine, more on slower disks.
 _TAKE_AND_READ = _run_read(
     "taken",
     take="WITH taken AS (UPDATE checkers_checkrun SET status = %s, started = %s"
-    " WHERE id = %s AND status = %s RETURNING *) ",
+    " WHERE id = %s AND status = %s AND set_config('synchronous_commit', 'off', true) = 'off'"
+    " RETURNING *) ",
+    prepared="malleable_claim_run",
 )
 _READ = _run_read("checkers_checkrun", where="WHERE run.id = %s")

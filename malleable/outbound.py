@@ -120,7 +120,7 @@ class OutboundPolicy:
                 )
 
     def is_listed(self, host: str, addresses: Sequence[IPAddress]) -> bool:
-        names, networks = parse_allowed(self.allowed)
+        names, networks = _parsed_allowed(self.allowed)
         if normal_name(host) in names:
             return True
         return bool(networks) and all(any(a in network for network in networks) for a in addresses)
@@ -178,6 +178,13 @@ def parse_allowed(entries: Iterable[str]) -> tuple[set[str], list[IPNetwork]]:
         except ValueError:
             names.add(entry)
     return names, networks
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_allowed(entries: tuple[str, ...]) -> tuple[frozenset[str], tuple[IPNetwork, ...]]:
+    """``parse_allowed`` of a policy's list, once per process: every fetch and delivery asks."""
+    names, networks = parse_allowed(entries)
+    return frozenset(names), tuple(networks)
 
 
 def is_address(host: str) -> bool:

@@ -190,6 +190,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for a lock rather than fail, and take the
     # write lock up front so two writers never deadlock upgrading a read lock.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# Connections to Malleable's own database are kept between requests and between tasks, checked
+# before reuse, and closed after an error or once this many seconds old: a worker would
+# otherwise start a PostgreSQL backend for each run, and lose the session's prepared statement.
+# DATABASE_URL's ?conn_max_age= wins.
+DATABASES["default"].setdefault("CONN_MAX_AGE", 300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -246,6 +252,10 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("MALLEABLE_TASK_QUEUE", default="malleable")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task unless it
+# may reuse them for this many tasks; the worker closes them as Django does between requests
+# instead (``malleable.celery``), so this only keeps the fixup from doing it.
+CELERY_DB_REUSE_MAX = 2**31
 CELERY_WORKER_CONCURRENCY = _typed("CELERY_WORKER_CONCURRENCY", int, 2)
 # Beat's entries are the fixed ones below (checkers keep their own schedules in their rows), so
 # Celery's file scheduler is enough: no scheduler app whose models every process would load.

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -76,13 +77,14 @@ STATE_FIELDS = [
 ACK_FIELDS = ["acknowledged_by", "acknowledged_at", "ack_reason"]
 
 
-# A steady run's UPDATE (``AlarmState._record_steady``), by its status: what it writes (a green
-# run what ``_forget_alarm`` would) and the state it expects. Plain SQL: the ORM took longer to
-# build the statement than the database to run it. The state expected is the run's status,
-# spelled the same (``checkers.models.State``).
+# A steady run's UPDATE (``AlarmState.steady``), by its status: what it writes (a green run what
+# ``_forget_alarm`` would) and the state it expects, with the checker's id still to be put in as
+# ``{checker}``. Plain SQL: the ORM took longer to build the statement than the database to run
+# it. The state expected is the run's status, spelled the same (``checkers.models.State``).
 _STEADY = (
     "UPDATE alarms_alarmstate SET last_run_id = %s, consecutive_errors = 0, {changes}"
-    " WHERE checker_id = %s AND (last_run_id IS NULL OR last_run_id <> %s) AND state = %s AND {expects}"
+    " WHERE state = %s AND (last_run_id IS NULL OR last_run_id <> %s) AND {expects}"
+    " AND checker_id = {{checker}}"
 )
 STEADY_SQL: dict[str, str] = {
     RunStatus.GREEN: _STEADY.format(
@@ -150,15 +152,28 @@ class AlarmState(models.Model):
 
     @classmethod
     def _record_steady(cls, checker: Checker, run: CheckRun) -> bool:
-        """Whether the run changed nothing but the counters and the last run, written in one
-        conditional UPDATE with no read: green stays green with nothing owed nor acknowledged,
-        or red stays red with its alarm open (the alarm is the last transition, so it is red).
-        Anything else (and the same run recorded twice) takes ``advance``, which reads the state."""
-        if run.status not in STEADY_SQL:
+        """Whether the run changed nothing but the counters and the last run, written by its
+        ``steady`` UPDATE. Anything else (and the same run recorded twice) takes ``advance``,
+        which reads the state."""
+        statement = cls.steady(run, "%s")
+        if statement is None:
             return False
+        sql, params = statement
         with connection.cursor() as cursor:
-            cursor.execute(STEADY_SQL[run.status], [run.pk, checker.pk, run.pk, run.status])
+            cursor.execute(sql, [*params, checker.pk])
             return cursor.rowcount > 0
+
+    @staticmethod
+    def steady(run: CheckRun, checker_id: str) -> tuple[str, list[Any]] | None:
+        """The conditional UPDATE, with no read, that records a run which changes nothing but the
+        counters and the last run: green stays green with nothing owed nor acknowledged, or red
+        stays red with its alarm open (the alarm is the last transition, so it is red). It names
+        the checker as ``checker_id`` and returns a row when it matched. None for an error run,
+        which always takes ``advance``: its policy decides what it does."""
+        if run.status not in STEADY_SQL:
+            return None
+        sql = STEADY_SQL[run.status].format(checker=checker_id)
+        return f"{sql} RETURNING 1", [run.pk, run.status, run.pk]
 
     def advance(self, run: CheckRun, policy: Callable[[], Policy]) -> AlarmEvent | None:
         """Move the state on by one run. ``policy`` is read only when the run can change something

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlglot import exp
 
@@ -58,7 +59,9 @@ _COLUMN_SQL: dict[str, str] = {
 METRICS = frozenset({"row_count", "freshness", *_COLUMN_SQL})
 
 
+@lru_cache(maxsize=1024)
 def projection(measure: Measure, dialect: str) -> str:
+    """The measure as an expression over the dataset's rows; remembered, as every run asks."""
     if measure.metric == "row_count":
         return "COUNT(*)"
     if measure.metric not in METRICS:

@@ -129,7 +129,7 @@ def _is_own_server(
         return False
     # An empty HOST or a socket directory is this machine.
     local = (ipaddress.ip_address("127.0.0.1"),)
-    own = outbound.resolve_quietly(host) if host and not host.startswith("/") else local
+    own = outbound.own_addresses(host) if host and not host.startswith("/") else local
     if any(_is_this_machine(a) for a in addresses) and any(_is_this_machine(a) for a in own):
         return True
     return bool(set(addresses) & set(own))

@@ -83,6 +83,14 @@ def worker(rabbitmq_service, postgres_database, shop, tmp_path):
     print(log.read()[-5000:])
 
 
+def sessions() -> int:
+    """The sessions opened on the test database so far (PostgreSQL's statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
 def finished_runs(checker: Checker) -> list[CheckRun]:
     return list(CheckRun.objects.filter(checker=checker).exclude(finished=None).order_by("finished"))
 
@@ -93,6 +101,7 @@ def test_worker_and_beat_run_due_checkers_once_each(seed, shop, worker):
     shop.set_null_emails(50)
     Checker.objects.filter(pk__in=[rule.pk, python.pk]).update(schedule_cron="", schedule_every=10)
     Checker.objects.update(next_run_at=timezone.now() - timedelta(seconds=1))
+    sessions_before, started = sessions(), time.monotonic()
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline and not (len(finished_runs(rule)) >= 2 and finished_runs(python)):
         assert worker.poll() is None, "the worker died"
@@ -102,6 +111,11 @@ def test_worker_and_beat_run_due_checkers_once_each(seed, shop, worker):
     assert python_runs, "the Python checker never ran"
     assert {run.status for run in rule_runs + python_runs} == {"red"}
     assert all(run.trigger == "schedule" for run in rule_runs + python_runs)
+    # The worker keeps its database connections between tasks (malleable.celery): its processes
+    # connect once each, not for each of the dispatcher's ticks (one a second) and each run.
+    time.sleep(1.5)  # a backend reports its session to the statistics within a second
+    tasks = len(CheckRun.objects.all()) + (time.monotonic() - started)
+    assert sessions() - sessions_before <= 5 < tasks, "the worker connected anew for each task"
     per_slot = Counter((run.checker_id, run.scheduled_for) for run in CheckRun.objects.all())
     assert max(per_slot.values()) == 1, "a scheduled slot ran twice"
     assert not CheckRun.objects.filter(
