@@ -241,13 +241,19 @@ class TransitionSerializer(serializers.ModelSerializer):
         fields = ["id", "checker", "old", "new", "run", "created"]
 
 
+# The longest mute given in minutes: a year (a mute past it names its end, ``until``).
+MUTE_MINUTES_MAX = 366 * 24 * 60
+
+
 class ToggleSerializer(serializers.Serializer):
     action = serializers.ChoiceField(
         choices=["acknowledge", "unacknowledge", "mute", "unmute", "disable-alarming", "enable-alarming"]
     )
     reason = Text(required=False, allow_blank=True, max_length=500, default="")
     until = serializers.DateTimeField(required=False, help_text="For mute: when the mute ends (future).")
-    minutes = serializers.IntegerField(required=False, min_value=1, help_text="For mute: instead of until.")
+    minutes = serializers.IntegerField(
+        required=False, min_value=1, max_value=MUTE_MINUTES_MAX, help_text="For mute: instead of until."
+    )
 
     def validate(self, attrs: dict) -> dict:
         if attrs["action"] == "mute" and not ("until" in attrs or "minutes" in attrs):

@@ -120,7 +120,7 @@ class OutboundPolicy:
                 )
 
     def is_listed(self, host: str, addresses: Sequence[IPAddress]) -> bool:
-        names, networks = _parsed_allowed(self.allowed)
+        names, networks = _parsed_allowed(tuple(self.allowed))
         if normal_name(host) in names:
             return True
         return bool(networks) and all(any(a in network for network in networks) for a in addresses)

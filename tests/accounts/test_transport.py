@@ -164,3 +164,20 @@ def test_pages_carry_it_too(personas, login):
     client = login(personas.owner)
     for url in ["/", "/n/alpha/", "/n/alpha/settings/", "/admin/"]:
         assert directives(client.get(url)) == CSP, url
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("postgresql://u@db.example.com/malleable", 300),
+        ("postgresql://u@db.example.com/malleable?conn_max_age=0", 0),
+    ],
+)
+def test_database_connections_are_kept_and_checked_unless_the_url_says_how_long(url, kept):
+    """Kept between requests and tasks (a worker that connected for each task started a PostgreSQL
+    backend for each run; tests/checkers/test_celery_e2e.py counts them), checked before reuse."""
+    code = "import malleable.settings as s; d = s.DATABASES['default']"
+    code += "; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    result = _run(["-c", code], DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(kept), "True"]

@@ -167,3 +167,13 @@ def test_a_refused_toggle_is_400(seed, personas, bearer):
     )
     assert response.status_code == 400
     assert "nothing to acknowledge" in response.json()["error"]["message"]
+
+
+def test_a_mute_longer_than_a_year_in_minutes_is_400_not_a_server_error(seed, personas, bearer):
+    """Found by the schema fuzzer: ten to the hundredth minutes overflowed the clock arithmetic."""
+    url = f"{NS}/checkers/few-null-emails/toggle"
+    response = bearer(personas.editor).post(url, {"action": "mute", "minutes": 10**100}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["minutes"]
+    year = bearer(personas.editor).post(url, {"action": "mute", "minutes": 366 * 24 * 60}, format="json")
+    assert year.status_code == 200 and year.json()["muted_until"]
