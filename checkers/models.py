@@ -345,9 +345,7 @@ class AdvisorySlots:
         if later is not None:
             later.append(lock)
             return
-        sql, params = cls.unlocking([lock])
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {sql}", params)
+        cls._unlock([lock])
 
     @classmethod
     def unlocking(cls, locks: Sequence[int]) -> tuple[str, list[int]]:
@@ -355,6 +353,12 @@ class AdvisorySlots:
         return ", ".join(["pg_advisory_unlock(%s, %s)"] * len(locks)), [
             value for lock in locks for value in (cls.LOCK_CLASS, lock)
         ]
+
+    @classmethod
+    def _unlock(cls, locks: Sequence[int]) -> None:
+        sql, params = cls.unlocking(locks)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {sql}", params)
 
     @staticmethod
     def still_held() -> list[int]:
@@ -382,9 +386,7 @@ class AdvisorySlots:
         finally:
             _given_back.reset(token)
             if later:
-                sql, params = cls.unlocking(later)
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SELECT {sql}", params)
+                cls._unlock(later)
 
 
 class Dataset(NamespaceOwned):

@@ -331,8 +331,7 @@ def record(checker: Checker, evaluation: Evaluation, trigger: str, run: CheckRun
                 run.save()
             else:
                 update_row(run, RECORDED)
-        if failing_rows:
-            FailingRows.record(run, outcome.failing_rows, evaluation.key_columns)
+        FailingRows.record(run, outcome.failing_rows, evaluation.key_columns)
         run_recorded.send(sender=Checker, checker=checker, run=run, settled=False)
     return run
 
